@@ -1,0 +1,130 @@
+"""Array backends: NumPy on the CPU, CuPy on NVIDIA GPUs.
+
+CuPy is imported only when a GPU is asked for (a ``"cuda:N"`` device, or a CuPy array handed in), so
+``import seqkit`` works and stays fast on machines without it. Every op is written once against ``xp``,
+the module that ``get_array_module`` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any
+
+import numpy
+
+_cupy = None
+
+
+def cupy_module():
+    """Import and return CuPy; raise a ``RuntimeError`` saying how to install it when it is missing."""
+    global _cupy
+    if _cupy is None:
+        try:
+            import cupy
+        except ImportError as e:
+            raise RuntimeError(
+                "a CUDA device was requested but CuPy is not installed; install it with "
+                "pip install 'seqkit[gpu]' (see the README for the CUDA 12/13 wheels)"
+            ) from e
+        _cupy = cupy
+    return _cupy
+
+
+def is_cupy_array(a: Any) -> bool:
+    """True for a ``cupy.ndarray``; never imports CuPy (an array of it can only exist once it is imported)."""
+    cupy = sys.modules.get("cupy")
+    return cupy is not None and isinstance(a, cupy.ndarray)
+
+
+def get_array_module(*arrays: Any):
+    """Return ``cupy`` if any argument (an array or a Variable) lives on a GPU, else ``numpy``."""
+    for a in arrays:
+        if type(a) is numpy.ndarray:
+            continue
+        a = getattr(a, "data", a)
+        if is_cupy_array(a):
+            return sys.modules["cupy"]
+    return numpy
+
+
+class Device:
+    """A place where arrays live: ``Device("cpu")`` or ``Device("cuda:0")``.
+
+    ``xp`` is the array module of the device; ``using_device(device)`` makes it current.
+    """
+
+    __slots__ = ("kind", "index")
+
+    def __init__(self, spec: str | Device = "cpu") -> None:
+        if isinstance(spec, Device):
+            self.kind, self.index = spec.kind, spec.index
+            return
+        if not isinstance(spec, str):
+            raise TypeError(f"device must be 'cpu' or 'cuda:N', got {spec!r}")
+        kind, _, index = spec.strip().lower().partition(":")
+        if kind == "cpu" and not index:
+            self.kind, self.index = "cpu", None
+        elif kind in ("cuda", "gpu") and (index.isdigit() or not index):
+            self.kind, self.index = "cuda", int(index or 0)
+        else:
+            raise ValueError(f"unknown device {spec!r}; expected 'cpu' or 'cuda:N' (for example 'cuda:0')")
+
+    @property
+    def xp(self):
+        return numpy if self.kind == "cpu" else cupy_module()
+
+    def __repr__(self) -> str:
+        return f"Device({str(self)!r})"
+
+    def __str__(self) -> str:
+        return "cpu" if self.kind == "cpu" else f"cuda:{self.index}"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            other = Device(other)
+        return isinstance(other, Device) and (self.kind, self.index) == (other.kind, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.index))
+
+
+def get_device(array: Any) -> Device:
+    """The device an array (or Variable) lives on."""
+    a = getattr(array, "data", array) if not isinstance(array, numpy.ndarray) else array
+    if isinstance(a, numpy.ndarray) or numpy.isscalar(a):
+        return Device("cpu")
+    if is_cupy_array(a):
+        return Device(f"cuda:{a.device.id}")
+    raise TypeError(f"not an array: {type(a).__name__}")
+
+
+def to_device(array: Any, device: str | Device):
+    """Copy an array to ``device`` (no copy when it is already there). Variables are not accepted here:
+    use ``Variable.to_device`` or ``Layer.to_device``, which move data and gradients together."""
+    device = Device(device)
+    if device.kind == "cpu":
+        if isinstance(array, numpy.ndarray):
+            return array
+        if is_cupy_array(array):
+            return array.get()
+        return numpy.asarray(array)
+    cupy = cupy_module()
+    with cupy.cuda.Device(device.index):
+        if isinstance(array, cupy.ndarray) and array.device.id == device.index:
+            return array
+        return cupy.asarray(array)
+
+
+@contextlib.contextmanager
+def using_device(device: str | Device):
+    """Make ``device`` current for the ``with`` block (CuPy allocations go there); a no-op for the CPU."""
+    device = Device(device)
+    if device.kind == "cpu":
+        yield device
+        return
+    with cupy_module().cuda.Device(device.index):
+        yield device
+
+
+__all__ = ["Device", "get_array_module", "get_device", "to_device", "using_device", "cupy_module"]

@@ -1,0 +1,437 @@
+"""Define-by-run autograd: Variables, the op protocol, and iterative backprop.
+
+The mental model fits on one screen. Running an op on Variables computes its result on raw arrays and,
+when a gradient may be needed, records a ``FunctionNode`` as the result's ``creator``. The node holds
+*edges* to where its inputs came from (the creator node and output index of a computed input, or a weak
+reference to a leaf Variable), plus only the input/output arrays it declared it needs for backward. It never
+holds the Variables themselves, so a Variable the user drops frees its array. ``backward()`` walks the
+recorded nodes from the output, highest topological rank first (a heap, not recursion), calling each node's
+``backward`` with the gradients of its outputs and routing the results along the edges. ``backward`` is
+written with differentiable ops on Variables, so gradients of gradients come for free under
+``create_graph=True``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy
+
+from seqkit.backend import get_array_module, is_cupy_array
+from seqkit.config import config, using_config
+
+_ndarray = numpy.ndarray
+_ref = weakref.ref
+
+
+class Variable:
+    """An array with a place in the computation graph.
+
+    ``data`` is a NumPy or CuPy array; ``grad`` the gradient accumulated by ``backward()`` (leaves only,
+    or any Variable after ``retain_grad()``); ``creator`` the node that computed it (``None`` for leaves).
+    ``requires_grad`` defaults to True for floating-point data and False otherwise.
+    """
+
+    __slots__ = ("data", "_grad", "creator", "index", "requires_grad", "name", "_hooks", "__weakref__")
+    __array_priority__ = 200  # numpy_array + variable -> Variable.__radd__, not elementwise object arrays
+
+    def __init__(self, data: Any, requires_grad: bool | None = None, name: str | None = None) -> None:
+        if type(data) is not _ndarray and not is_cupy_array(data):
+            if isinstance(data, Variable):
+                raise TypeError("Variable(Variable) is not allowed; use v.data to wrap the array again")
+            data = numpy.asarray(data)
+        floating = data.dtype.kind == "f"
+        if requires_grad is None:
+            requires_grad = floating
+        elif requires_grad and not floating:
+            raise TypeError(
+                f"only floating-point Variables can require grad, got dtype {data.dtype}; "
+                "cast with .astype('float32') or pass requires_grad=False"
+            )
+        self.data = data
+        self._grad = None
+        self.creator = None
+        self.index = 0
+        self.requires_grad = requires_grad
+        self.name = name
+        self._hooks = None
+
+    # ---- array-like surface -------------------------------------------------------------------------
+    array = property(lambda self: self.data, doc="The underlying array (same as ``data``).")
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
+    xp = property(lambda self: get_array_module(self.data), doc="The array module of ``data``.")
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        name = f", name={self.name!r}" if self.name else ""
+        body = repr(self.data).replace("\n", "\n         ")
+        return f"Variable({body}{name})"
+
+    def item(self):
+        """The value of a one-element Variable as a Python number (synchronises with the GPU)."""
+        return self.data.item()
+
+    # ---- gradients ----------------------------------------------------------------------------------
+    @property
+    def grad(self):
+        """The accumulated gradient as an array (``None`` before any backward)."""
+        return None if self._grad is None else self._grad.data
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = None if value is None else Variable(value, requires_grad=False)
+
+    @property
+    def grad_var(self) -> Variable | None:
+        """The accumulated gradient as a Variable (part of a graph after ``create_graph=True``)."""
+        return self._grad
+
+    @grad_var.setter
+    def grad_var(self, value: Variable | None) -> None:
+        self._grad = value
+
+    def zero_grad(self) -> None:
+        self._grad = None
+
+    def backward(self, grad: Any = None, *, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``grad``. ``grad`` defaults to 1 for a scalar."""
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward() on a non-scalar Variable of shape {self.shape} needs a gradient: "
+                    "call y.backward(grad) with an array of that shape, or reduce first (y.sum().backward())"
+                )
+            grad = self.xp.ones_like(self.data)
+        backprop([self], [grad], create_graph=create_graph)
+
+    def register_hook(self, hook: Callable[[Variable], Variable | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this Variable's gradient is computed; a returned Variable replaces it.
+
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if self.creator is not None:
+            hooks = self.creator._output_hooks
+            if hooks is None:
+                hooks = self.creator._output_hooks = {}
+            return RemovableHandle(hooks.setdefault(self.index, []), hook)
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a gradient hook on a Variable that does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        return RemovableHandle(self._hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf Variable's gradient in ``grad`` after backward (leaves always keep theirs)."""
+        if self.creator is None:
+            return
+        ref = _ref(self)
+
+        def keep(g):
+            v = ref()
+            if v is not None:
+                v._grad = g if v._grad is None else v._grad + g
+
+        self.register_hook(keep)
+
+    def unchain(self) -> None:
+        """Make this Variable a leaf: later backward passes stop here (it keeps requires_grad)."""
+        self.creator = None
+        self.index = 0
+
+    def unchain_backward(self) -> None:
+        """Cut every edge of the graph behind this Variable so it can be freed (truncated BPTT)."""
+        seen, stack = set(), [self.creator]
+        while stack:
+            fn = stack.pop()
+            if fn is None or fn in seen:
+                continue
+            seen.add(fn)
+            stack.extend(e[0] for e in fn.inputs if type(e) is tuple)
+            fn.inputs = (None,) * len(fn.inputs)
+            fn._retained_inputs = fn._retained_outputs = None
+        self.unchain()
+
+    def to_device(self, device) -> Variable:
+        """Move data (and grad) to ``device`` in place; returns self."""
+        from seqkit.backend import to_device
+
+        self.data = to_device(self.data, device)
+        if self._grad is not None:
+            self._grad.data = to_device(self._grad.data, device)
+        return self
+
+
+class Parameter(Variable):
+    """A leaf Variable that a layer owns and an optimizer updates."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, name: str | None = None) -> None:
+        super().__init__(data, requires_grad=True, name=name)
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` takes the hook out again."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        hooks.append(hook)
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _new_variable(data, creator: FunctionNode | None, index: int) -> Variable:
+    v = Variable.__new__(Variable)
+    v.data = data
+    v._grad = None
+    v.creator = creator
+    v.index = index
+    v.requires_grad = creator is not None
+    v.name = None
+    v._hooks = None
+    return v
+
+
+def as_variable(x: Any) -> Variable:
+    """``x`` if it is a Variable, else ``x`` wrapped in a Variable that does not require grad."""
+    return x if isinstance(x, Variable) else _new_variable(x, None, 0)
+
+
+class FunctionNode:
+    """One differentiable op (the protocol every function in ``seqkit.functions`` implements).
+
+    - ``forward(inputs)`` takes a tuple of raw arrays (all of one array module) and returns a tuple of arrays.
+      It calls ``self.retain_inputs(indexes)`` / ``self.retain_outputs(indexes)`` for what backward needs.
+    - ``backward(target_input_indexes, grad_outputs)`` takes the gradients of the outputs as Variables (``None``
+      where an output received none) and returns one gradient Variable (or ``None``) per input, or one per
+      target index. It uses differentiable ops, so it can itself be differentiated.
+    - ``int_inputs`` lists the input positions that may hold integers (labels, ids); others must be floats.
+    """
+
+    int_inputs: tuple[int, ...] = ()
+    inputs: tuple = ()
+    rank = 0
+    _retained_inputs = None
+    _retained_outputs = None
+    _output_hooks = None
+    n_outputs = 1
+
+    @property
+    def label(self) -> str:
+        return type(self).__name__
+
+    def forward(self, inputs: tuple) -> tuple:
+        raise NotImplementedError
+
+    def backward(self, target_input_indexes: tuple[int, ...], grad_outputs: tuple) -> tuple:
+        raise NotImplementedError(f"{self.label} is not differentiable")
+
+    def retain_inputs(self, indexes: Iterable[int]) -> None:
+        self._retained_inputs = tuple(indexes)
+
+    def retain_outputs(self, indexes: Iterable[int]) -> None:
+        self._retained_outputs = tuple(indexes)
+
+    def apply(self, inputs: Sequence[Any]) -> tuple[Variable, ...]:
+        """Run the op on Variables or arrays; record it in the graph when a gradient may be needed."""
+        xs = []
+        record = False
+        for i, x in enumerate(inputs):
+            if isinstance(x, Variable):
+                record = record or x.requires_grad
+                x = x.data
+            if x.dtype.kind != "f" and i not in self.int_inputs:
+                raise TypeError(self._describe(inputs, "expects floating-point input at position %d" % i))
+            xs.append(x)
+        try:
+            ys = self.forward(tuple(xs))
+        except (ValueError, TypeError, IndexError) as e:
+            raise type(e)(self._describe(xs, str(e))) from e
+        if config.debug:
+            self._check_finite(xs, ys)
+        if not (record and config.enable_backprop):
+            self._retained_inputs = self._retained_outputs = None
+            return tuple([_new_variable(y, None, 0) for y in ys])
+
+        edges = []
+        rank = 0
+        for x in inputs:
+            if not isinstance(x, Variable) or not x.requires_grad:
+                edges.append(None)
+            elif x.creator is None:
+                edges.append(_ref(x))
+            else:
+                c = x.creator
+                edges.append((c, x.index))
+                if c.rank >= rank:
+                    rank = c.rank + 1
+        self.inputs = tuple(edges)
+        self.rank = rank
+        self.n_outputs = len(ys)
+        if self._retained_inputs is not None:
+            self._retained_inputs = {i: xs[i] for i in self._retained_inputs}
+        if self._retained_outputs is not None:
+            self._retained_outputs = {i: ys[i] for i in self._retained_outputs}
+        return tuple([_new_variable(y, self, i) for i, y in enumerate(ys)])
+
+    def get_retained_inputs(self) -> tuple[Variable, ...]:
+        """The retained inputs as Variables that stand for the same graph nodes as the original inputs."""
+        out = []
+        for i, a in self._retained_inputs.items():
+            e = self.inputs[i]
+            if type(e) is tuple:
+                out.append(_new_variable(a, e[0], e[1]))
+            else:
+                v = e() if e is not None else None
+                out.append(v if v is not None else _new_variable(a, None, 0))
+        return tuple(out)
+
+    def get_retained_outputs(self) -> tuple[Variable, ...]:
+        """The retained outputs as Variables whose creator is this node."""
+        return tuple([_new_variable(a, self, i) for i, a in self._retained_outputs.items()])
+
+    def _describe(self, arrays: Sequence[Any], problem: str) -> str:
+        def show(a):
+            a = getattr(a, "data", a)
+            where = "cuda" if is_cupy_array(a) else "cpu"
+            return f"{getattr(a, 'shape', '?')} {getattr(a, 'dtype', type(a).__name__)} on {where}"
+
+        parts = ", ".join(show(a) for a in arrays)
+        modules = {get_array_module(a).__name__ for a in arrays}
+        if len(modules) > 1:
+            problem = "inputs are on different devices; move them with to_device() first"
+        return f"{self.label}: {problem} (inputs: {parts})"
+
+    def _check_finite(self, xs, ys) -> None:
+        for y in ys:
+            xp = get_array_module(y)
+            if y.dtype.kind == "f" and not bool(xp.isfinite(y).all()):
+                raise FloatingPointError(self._describe(xs, "produced NaN or inf (config.debug is on)"))
+
+
+def backprop(
+    outputs: Sequence[Variable],
+    grad_outputs: Sequence[Any],
+    *,
+    create_graph: bool = False,
+    wanted: Sequence[Variable] | None = None,
+) -> list[Variable | None] | None:
+    """Propagate ``grad_outputs`` from ``outputs`` back through the graph.
+
+    With ``wanted=None`` gradients accumulate into the ``grad`` of leaves; otherwise the gradients with
+    respect to the ``wanted`` Variables are returned (in order, ``None`` where unreachable) and no ``grad``
+    attribute changes. Hooks see the total gradient of their Variable.
+    """
+    pending: dict[FunctionNode, list] = {}
+    leaves: dict[Variable, Variable] = {}
+    heap: list = []
+    tie = itertools.count()
+    keys = None if wanted is None else [(w.creator, w.index) if w.creator is not None else w for w in wanted]
+    captured: dict[Any, Variable] = {}
+
+    def route(edge, g: Variable) -> None:
+        if type(edge) is tuple:
+            fn, i = edge
+            grads = pending.get(fn)
+            if grads is None:
+                grads = pending[fn] = [None] * fn.n_outputs
+                heapq.heappush(heap, (-fn.rank, next(tie), fn))
+            grads[i] = g if grads[i] is None else grads[i] + g
+        else:
+            v = edge()
+            if v is not None:
+                leaves[v] = g if v not in leaves else leaves[v] + g
+
+    with using_config("enable_backprop", create_graph):
+        for y, gy in zip(outputs, grad_outputs):
+            if not isinstance(gy, Variable):
+                gy = _new_variable(gy, None, 0)
+            if gy.shape != y.shape:
+                raise ValueError(f"gradient of shape {gy.shape} given for an output of shape {y.shape}")
+            if y.creator is not None:
+                route((y.creator, y.index), gy)
+            elif y.requires_grad:
+                route(_ref(y), gy)
+        while heap:
+            fn = heapq.heappop(heap)[2]
+            gys = pending.pop(fn)
+            if fn._output_hooks:
+                for i, hooks in fn._output_hooks.items():
+                    if gys[i] is not None and hooks:
+                        gys[i] = _run_hooks(hooks, gys[i])
+            if keys is not None:
+                for i, g in enumerate(gys):
+                    if g is not None and (fn, i) in keys:
+                        captured[fn, i] = g
+            edges = fn.inputs
+            targets = tuple([i for i, e in enumerate(edges) if e is not None])
+            if not targets:
+                continue
+            gxs = fn.backward(targets, tuple(gys))
+            if len(gxs) == len(edges) and len(edges) != len(targets):
+                gxs = [gxs[i] for i in targets]
+            for i, gx in zip(targets, gxs):
+                if gx is not None:
+                    route(edges[i], gx)
+        for v, g in leaves.items():
+            if v._hooks:
+                g = _run_hooks(v._hooks, g)
+            if keys is None:
+                v._grad = g if v._grad is None else v._grad + g
+            else:
+                captured[v] = g
+    if keys is None:
+        return None
+    return [captured.get(k) for k in keys]
+
+
+def _run_hooks(hooks: list, g: Variable) -> Variable:
+    for hook in list(hooks):
+        r = hook(g)
+        if r is not None:
+            g = r if isinstance(r, Variable) else _new_variable(r, None, 0)
+    return g
+
+
+def grad(
+    outputs: Variable | Sequence[Variable],
+    inputs: Variable | Sequence[Variable],
+    grad_outputs: Any = None,
+    *,
+    create_graph: bool = False,
+) -> list[Variable | None]:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated into ``grad``.
+
+    ``grad_outputs`` defaults to ones for scalar outputs. With ``create_graph=True`` the returned gradients
+    are part of the graph and can be differentiated again (higher-order gradients).
+    """
+    outputs = [outputs] if isinstance(outputs, Variable) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    seeds = []
+    for y, gy in zip(outputs, grad_outputs, strict=True):
+        if gy is None:
+            if y.size != 1:
+                raise ValueError(f"grad() of a non-scalar output of shape {y.shape} needs grad_outputs")
+            gy = y.xp.ones_like(y.data)
+        seeds.append(gy)
+    for x in inputs:
+        if not x.requires_grad:
+            raise ValueError(f"grad() with respect to {x!r}, which does not require grad")
+    return backprop(outputs, seeds, create_graph=create_graph, wanted=inputs)
