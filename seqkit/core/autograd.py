@@ -22,7 +22,9 @@ from typing import Any
 import numpy
 
 from seqkit.backend import get_array_module, is_cupy_array
-from seqkit.config import config, using_config
+from seqkit.config import config
+
+_MISSING = object()
 
 _ndarray = numpy.ndarray
 _ref = weakref.ref
@@ -247,14 +249,30 @@ class FunctionNode:
 
     def apply(self, inputs: Sequence[Any]) -> tuple[Variable, ...]:
         """Run the op on Variables or arrays; record it in the graph when a gradient may be needed."""
+        # The hot path of every op: kept to a few Python operations per input.
         xs = []
-        record = False
-        for i, x in enumerate(inputs):
+        edges = []
+        rank = -1  # stays -1 when no input requires grad or recording is off
+        recording = config.enable_backprop
+        for x in inputs:
             if isinstance(x, Variable):
-                record = record or x.requires_grad
+                if recording and x.requires_grad:
+                    c = x.creator
+                    if c is None:
+                        edges.append(_ref(x))
+                        if rank < 0:
+                            rank = 0
+                    else:
+                        edges.append((c, x.index))
+                        if c.rank >= rank:
+                            rank = c.rank + 1
+                else:
+                    edges.append(None)
                 x = x.data
-            if x.dtype.kind != "f" and i not in self.int_inputs:
-                raise TypeError(self._describe(inputs, "expects floating-point input at position %d" % i))
+            else:
+                edges.append(None)
+            if x.dtype.kind != "f" and len(xs) not in self.int_inputs:
+                raise TypeError(self._describe(inputs, f"expects a floating-point array at input {len(xs)}"))
             xs.append(x)
         try:
             ys = self.forward(tuple(xs))
@@ -262,22 +280,9 @@ class FunctionNode:
             raise type(e)(self._describe(xs, str(e))) from e
         if config.debug:
             self._check_finite(xs, ys)
-        if not (record and config.enable_backprop):
+        if rank < 0:
             self._retained_inputs = self._retained_outputs = None
             return tuple([_new_variable(y, None, 0) for y in ys])
-
-        edges = []
-        rank = 0
-        for x in inputs:
-            if not isinstance(x, Variable) or not x.requires_grad:
-                edges.append(None)
-            elif x.creator is None:
-                edges.append(_ref(x))
-            else:
-                c = x.creator
-                edges.append((c, x.index))
-                if c.rank >= rank:
-                    rank = c.rank + 1
         self.inputs = tuple(edges)
         self.rank = rank
         self.n_outputs = len(ys)
@@ -304,8 +309,9 @@ class FunctionNode:
         return tuple([_new_variable(a, self, i) for i, a in self._retained_outputs.items()])
 
     def _describe(self, arrays: Sequence[Any], problem: str) -> str:
+        arrays = [a.data if isinstance(a, Variable) else a for a in arrays]
+
         def show(a):
-            a = getattr(a, "data", a)
             where = "cuda" if is_cupy_array(a) else "cpu"
             return f"{getattr(a, 'shape', '?')} {getattr(a, 'dtype', type(a).__name__)} on {where}"
 
@@ -335,37 +341,46 @@ def backprop(
     respect to the ``wanted`` Variables are returned (in order, ``None`` where unreachable) and no ``grad``
     attribute changes. Hooks see the total gradient of their Variable.
     """
-    pending: dict[FunctionNode, list] = {}
+    pending: dict[FunctionNode, list] = {}  # node -> gradients of its outputs, summed as they arrive
     leaves: dict[Variable, Variable] = {}
     heap: list = []
     tie = itertools.count()
     keys = None if wanted is None else [(w.creator, w.index) if w.creator is not None else w for w in wanted]
     captured: dict[Any, Variable] = {}
 
-    def route(edge, g: Variable) -> None:
-        if type(edge) is tuple:
-            fn, i = edge
-            grads = pending.get(fn)
-            if grads is None:
-                grads = pending[fn] = [None] * fn.n_outputs
-                heapq.heappush(heap, (-fn.rank, next(tie), fn))
-            grads[i] = g if grads[i] is None else grads[i] + g
-        else:
-            v = edge()
-            if v is not None:
-                leaves[v] = g if v not in leaves else leaves[v] + g
+    seeds = []
+    for y, gy in zip(outputs, grad_outputs):
+        if not isinstance(gy, Variable):
+            gy = _new_variable(gy, None, 0)
+        if gy.shape != y.shape:
+            raise ValueError(f"gradient of shape {gy.shape} given for an output of shape {y.shape}")
+        if y.creator is not None:
+            seeds.append(((y.creator, y.index), gy))
+        elif y.requires_grad:
+            seeds.append((_ref(y), gy))
 
-    with using_config("enable_backprop", create_graph):
-        for y, gy in zip(outputs, grad_outputs):
-            if not isinstance(gy, Variable):
-                gy = _new_variable(gy, None, 0)
-            if gy.shape != y.shape:
-                raise ValueError(f"gradient of shape {gy.shape} given for an output of shape {y.shape}")
-            if y.creator is not None:
-                route((y.creator, y.index), gy)
-            elif y.requires_grad:
-                route(_ref(y), gy)
-        while heap:
+    local = config.__dict__
+    saved = local.get("enable_backprop", _MISSING)
+    local["enable_backprop"] = create_graph
+    try:
+        fn, edges, gxs = None, (), ()
+        while True:
+            for edge, g in zip(edges, gxs) if fn is not None else seeds:
+                if g is None or edge is None:
+                    continue
+                if type(edge) is tuple:
+                    node, i = edge
+                    grads = pending.get(node)
+                    if grads is None:
+                        grads = pending[node] = [None] * node.n_outputs
+                        heapq.heappush(heap, (-node.rank, next(tie), node))
+                    grads[i] = g if grads[i] is None else grads[i] + g
+                else:
+                    v = edge()
+                    if v is not None:
+                        leaves[v] = g if v not in leaves else leaves[v] + g
+            if not heap:
+                break
             fn = heapq.heappop(heap)[2]
             gys = pending.pop(fn)
             if fn._output_hooks:
@@ -379,13 +394,18 @@ def backprop(
             edges = fn.inputs
             targets = tuple([i for i, e in enumerate(edges) if e is not None])
             if not targets:
+                edges = ()
                 continue
             gxs = fn.backward(targets, tuple(gys))
-            if len(gxs) == len(edges) and len(edges) != len(targets):
-                gxs = [gxs[i] for i in targets]
-            for i, gx in zip(targets, gxs):
-                if gx is not None:
-                    route(edges[i], gx)
+            if len(gxs) != len(edges):
+                if len(gxs) != len(targets):
+                    raise ValueError(
+                        f"{fn.label}.backward returned {len(gxs)} gradients for {len(targets)} targets"
+                    )
+                full = [None] * len(edges)
+                for i, g in zip(targets, gxs):
+                    full[i] = g
+                gxs = full
         for v, g in leaves.items():
             if v._hooks:
                 g = _run_hooks(v._hooks, g)
@@ -393,6 +413,11 @@ def backprop(
                 v._grad = g if v._grad is None else v._grad + g
             else:
                 captured[v] = g
+    finally:
+        if saved is _MISSING:
+            del local["enable_backprop"]
+        else:
+            local["enable_backprop"] = saved
     if keys is None:
         return None
     return [captured.get(k) for k in keys]

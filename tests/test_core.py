@@ -1,0 +1,304 @@
+"""The autograd core: Variables, backprop, grad, hooks, graph memory, errors."""
+
+import gc
+import subprocess
+import sys
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import seqkit
+import seqkit.functions as F
+from seqkit import FunctionNode, Parameter, Variable
+from seqkit.core.gradient_check import check_backward, check_double_backward
+
+
+def test_leaf_requires_grad_defaults_follow_dtype():
+    assert Variable(np.zeros(3)).requires_grad
+    assert not Variable(np.zeros(3, dtype=np.int64)).requires_grad
+    with pytest.raises(TypeError, match="floating-point"):
+        Variable(np.zeros(3, dtype=np.int32), requires_grad=True)
+    assert Parameter(np.zeros(2, np.float32)).requires_grad
+
+
+def test_gradient_accumulates_over_repeated_use_and_calls():
+    x = Variable(np.array([1.5, -2.0]))
+    y = x * x + x  # x used three times
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * x.data + 1)
+    (x * 3.0).sum().backward()  # a second backward adds to grad
+    np.testing.assert_allclose(x.grad, 2 * x.data + 4)
+    x.zero_grad()
+    assert x.grad is None
+
+
+def test_diamond_graph_sums_both_paths():
+    x = Variable(np.array([0.3, 0.7]))
+    a = F.tanh(x)
+    y = a * F.exp(a)  # a reaches y along two paths
+    y.sum().backward()
+    t = np.tanh(x.data)
+    np.testing.assert_allclose(x.grad, (np.exp(t) + t * np.exp(t)) * (1 - t * t))
+
+
+def test_ten_thousand_step_chain_backprops_iteratively():
+    limit = sys.getrecursionlimit()
+    x = Variable(np.array([1.0]))
+    h = x
+    for _ in range(10_000):
+        h = h * 1.0001
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad, [1.0001**10_000])
+    assert sys.getrecursionlimit() == limit
+    del h  # freeing a 10,000-deep graph must not overflow the C stack either
+
+
+def test_dropped_variables_free_their_arrays_and_graph_keeps_only_retained():
+    """Backprop through a 1,000-step chain holds only what ops declared they retain."""
+    x = Variable(np.ones(4))
+    h = x
+    refs_scaled, refs_tanh = [], []
+    for _ in range(1000):
+        h = h * 0.5  # MulConstant retains nothing
+        refs_scaled.append(weakref.ref(h.data))
+        h = F.tanh(h)  # Tanh retains its output
+        refs_tanh.append(weakref.ref(h.data))
+    gc.collect()
+    assert sum(r() is not None for r in refs_scaled) == 0
+    assert sum(r() is not None for r in refs_tanh) == 1000
+    h.sum().backward()
+    assert x.grad.shape == (4,)
+    del h
+    gc.collect()
+    assert sum(r() is not None for r in refs_tanh) == 0
+
+
+def test_graph_holds_leaves_weakly():
+    x = Variable(np.ones(3))
+    y = F.exp(x)
+    ref = weakref.ref(x)
+    del x
+    gc.collect()
+    assert ref() is None
+    y.sum().backward()  # the dropped leaf's gradient has nowhere to go; no error
+
+
+def test_unchain_backward_cuts_graph_for_truncated_bptt():
+    x = Variable(np.array([2.0]))
+    h = x * 3.0
+    node = weakref.ref(h.creator)
+    h.unchain_backward()
+    gc.collect()
+    assert node() is None and h.creator is None
+    y = h * h
+    y.sum().backward()
+    assert x.grad is None
+    np.testing.assert_allclose(h.grad, [12.0])  # h became a leaf
+
+
+def test_grad_returns_without_touching_grad_attributes():
+    x = Variable(np.array([1.0, 2.0]))
+    y = (x**3).sum()
+    (gx,) = seqkit.grad(y, x)
+    np.testing.assert_allclose(gx.data, 3 * x.data**2)
+    assert x.grad is None
+
+
+def test_grad_with_respect_to_an_intermediate_variable():
+    x = Variable(np.array([1.0, 2.0]))
+    h = x * 2.0
+    y = (h * h).sum()
+    gh, gx = seqkit.grad(y, [h, x])
+    np.testing.assert_allclose(gh.data, 2 * h.data)
+    np.testing.assert_allclose(gx.data, 8 * x.data)
+
+
+def test_higher_order_gradients():
+    x = Variable(np.array([0.5, -1.5]))
+    y = (x**3).sum()
+    (g1,) = seqkit.grad(y, x, create_graph=True)
+    (g2,) = seqkit.grad(g1.sum(), x, create_graph=True)
+    (g3,) = seqkit.grad(g2.sum(), x)
+    np.testing.assert_allclose(g1.data, 3 * x.data**2)
+    np.testing.assert_allclose(g2.data, 6 * x.data)
+    np.testing.assert_allclose(g3.data, [6.0, 6.0])
+
+
+def test_backward_create_graph_gives_differentiable_grad():
+    x = Variable(np.array([0.3]))
+    F.tanh(x).sum().backward(create_graph=True)
+    gx = x.grad_var
+    x.zero_grad()
+    gx.sum().backward()
+    t = np.tanh(0.3)
+    np.testing.assert_allclose(x.grad, [-2 * t * (1 - t * t)])
+
+
+def test_grad_of_unreachable_input_is_none():
+    x, z = Variable(np.ones(2)), Variable(np.ones(2))
+    assert seqkit.grad((x * 2.0).sum(), [z]) == [None]
+
+
+def test_hooks_modify_gradients_and_can_be_removed():
+    x = Variable(np.array([1.0, 2.0]))
+    handle = x.register_hook(lambda g: g * 10.0)
+    (x * 2.0).sum().backward()
+    np.testing.assert_allclose(x.grad, [20.0, 20.0])
+    handle.remove()
+    x.zero_grad()
+    (x * 2.0).sum().backward()
+    np.testing.assert_allclose(x.grad, [2.0, 2.0])
+
+
+def test_hook_on_intermediate_sees_total_gradient():
+    x = Variable(np.array([1.0]))
+    h = x * 1.0
+    seen = []
+    h.register_hook(lambda g: seen.append(g.data.copy()))
+    (h * 2.0 + h * 3.0).sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], [5.0])
+
+
+def test_retain_grad_keeps_intermediate_gradient():
+    x = Variable(np.array([1.0, 2.0]))
+    h = x * 3.0
+    h.retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad, 2 * h.data)
+
+
+def test_no_grad_context_and_decorator():
+    x = Variable(np.ones(2))
+    with seqkit.no_grad():
+        assert (x * 2.0).creator is None
+
+    @seqkit.no_grad()
+    def f(v):
+        return F.exp(v)
+
+    assert f(x).creator is None
+    assert seqkit.config.enable_backprop
+    assert (x * 2.0).creator is not None
+
+
+def test_using_config_is_thread_local_and_restored():
+    seen = {}
+    with seqkit.using_config("train", False):
+        t = threading.Thread(target=lambda: seen.setdefault("train", seqkit.config.train))
+        t.start()
+        t.join()
+        assert seqkit.config.train is False
+    assert seqkit.config.train is True
+    assert seen["train"] is True
+
+
+def test_config_lists_every_key_and_rejects_unknown(capsys):
+    from seqkit.config import KEYS, show
+
+    show()
+    out = capsys.readouterr().out
+    for key in KEYS:
+        assert key in out
+    with pytest.raises(AttributeError, match="unknown config key 'trian'"):
+        seqkit.config.trian  # noqa: B018
+    with pytest.raises(AttributeError, match="known keys"):
+        with seqkit.using_config("trian", True):
+            pass
+
+
+def test_debug_mode_names_op_that_produced_nan():
+    with seqkit.using_config("debug", True), pytest.raises(FloatingPointError, match="Log"):
+        F.log(Variable(np.array([-1.0])))
+
+
+def test_shape_mismatch_error_names_op_and_shapes():
+    with pytest.raises(ValueError, match=r"MatMul.*\(3, 4\) float64.*\(5, 6\) float64"):
+        Variable(np.ones((3, 4))) @ Variable(np.ones((5, 6)))
+    with pytest.raises(ValueError, match=r"Add.*\(3,\).*\(4,\)"):
+        Variable(np.ones(3)) + Variable(np.ones(4))
+
+
+def test_integer_input_to_float_op_is_a_type_error():
+    with pytest.raises(TypeError, match=r"Tanh: expects a floating-point array at input 0.*int64"):
+        F.tanh(np.arange(3))
+
+
+def test_backward_of_non_scalar_needs_gradient():
+    y = Variable(np.ones((2, 3))) * 2.0
+    with pytest.raises(ValueError, match=r"non-scalar.*\(2, 3\).*sum\(\)"):
+        y.backward()
+    with pytest.raises(ValueError, match="gradient of shape"):
+        y.backward(np.ones(3))
+
+
+def test_variable_operators_and_methods():
+    a = np.arange(1.0, 7.0).reshape(2, 3)
+    x = Variable(a)
+    np.testing.assert_allclose((2.0 - x).data, 2.0 - a)
+    np.testing.assert_allclose((2.0 / x).data, 2.0 / a)
+    np.testing.assert_allclose((2.0**x).data, 2.0**a)
+    np.testing.assert_allclose((-x).data, -a)
+    np.testing.assert_allclose((x @ x.T).data, a @ a.T)
+    np.testing.assert_allclose(x.reshape(3, 2).data, a.reshape(3, 2))
+    np.testing.assert_allclose(x.reshape((6,)).data, a.reshape(6))
+    np.testing.assert_allclose(x.transpose(1, 0).data, a.T)
+    np.testing.assert_allclose(x[1, 1:].data, a[1, 1:])
+    np.testing.assert_allclose(x.sum(axis=0).data, a.sum(axis=0))
+    assert x.mean().item() == pytest.approx(a.mean())
+    assert x.max().item() == 6.0
+    assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and len(x) == 2 and x.dtype == np.float64
+    np.testing.assert_allclose((a + x).data, 2 * a)  # numpy on the left defers to Variable
+
+
+def test_float32_is_preserved_with_python_scalars():
+    x = Variable(np.ones(3, np.float32))
+    y = (x * 2.5 + 1.0) / 3.0 - 0.5
+    y = y**2
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+class _WrongSquare(FunctionNode):
+    def forward(self, inputs):
+        self.retain_inputs((0,))
+        return (inputs[0] ** 2,)
+
+    def backward(self, indexes, grad_outputs):
+        (x,) = self.get_retained_inputs()
+        return (grad_outputs[0] * x * 3.0,)  # wrong: should be 2x
+
+
+def test_gradient_check_catches_a_wrong_backward():
+    x = np.random.default_rng(0).standard_normal(5)
+    with pytest.raises(AssertionError, match="gradient check failed"):
+        check_backward(lambda v: _WrongSquare().apply((v,))[0], x)
+    check_backward(lambda v: v**2, x)
+
+
+def test_double_backward_check_catches_a_wrong_second_derivative():
+    class Cube(FunctionNode):
+        def forward(self, inputs):
+            self.retain_inputs((0,))
+            return (inputs[0] ** 3,)
+
+        def backward(self, indexes, grad_outputs):
+            (x,) = self.get_retained_inputs()
+            # right first derivative, but built from a constant copy: no second derivative flows
+            return (grad_outputs[0] * Variable(3 * x.data**2, requires_grad=False),)
+
+    rng = np.random.default_rng(1)
+    x, gy, ggx = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal(4)
+    check_backward(lambda v: Cube().apply((v,))[0], x)
+    with pytest.raises(AssertionError):
+        check_double_backward(lambda v: Cube().apply((v,))[0], x, gy, ggx)
+    check_double_backward(lambda v: v**3, x, gy, ggx)
+
+
+def test_import_is_light():
+    code = "import sys, seqkit; print(sorted(m for m in ('cupy', 'torch', 'sentencepiece', 'sacrebleu', 'pluggy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
