@@ -1,0 +1,23 @@
+import importlib.util
+
+import pytest
+
+
+def cuda_available() -> bool:
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    import cupy
+
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # CuPy installed without a driver or device
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if cuda_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA and CuPy")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

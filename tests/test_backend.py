@@ -1,0 +1,72 @@
+"""Devices and array modules; the GPU half runs only where CuPy and CUDA are present."""
+
+import numpy as np
+import pytest
+
+import seqkit
+import seqkit.functions as F
+from seqkit import Device, Variable, get_array_module, to_device, using_device
+from seqkit.backend import get_device
+
+
+def test_get_array_module_unwraps_variables():
+    assert get_array_module(np.ones(2)) is np
+    assert get_array_module(Variable(np.ones(2)), 3.0) is np
+    assert get_array_module() is np
+
+
+@pytest.mark.parametrize(
+    ("spec", "text"), [("cpu", "cpu"), ("CPU", "cpu"), ("cuda:0", "cuda:0"), ("cuda:3", "cuda:3"), ("cuda", "cuda:0")]
+)
+def test_device_parsing(spec, text):
+    assert str(Device(spec)) == text
+    assert Device(spec) == text
+    assert Device(Device(spec)) == Device(spec)
+
+
+@pytest.mark.parametrize("spec", ["tpu", "cuda:x", "cpu:1", ""])
+def test_bad_device_names_the_expected_form(spec):
+    with pytest.raises(ValueError, match="expected 'cpu' or 'cuda:N'"):
+        Device(spec)
+
+
+def test_cpu_device_and_to_device_are_no_ops_on_numpy():
+    a = np.ones(3)
+    assert to_device(a, "cpu") is a
+    assert isinstance(to_device([1, 2], "cpu"), np.ndarray)
+    assert get_device(a) == "cpu"
+    assert Device("cpu").xp is np
+    with using_device("cpu") as d:
+        assert d == "cpu"
+
+
+@pytest.mark.gpu
+def test_gpu_round_trip_and_ops_match_cpu():
+    import cupy
+
+    rng = np.random.default_rng(0)
+    x, W, b = (rng.standard_normal(s).astype(np.float32) for s in ((4, 8), (5, 8), (5,)))
+    with using_device("cuda:0"):
+        xg, Wg, bg = (Variable(to_device(a, "cuda:0")) for a in (x, W, b))
+    assert get_array_module(xg) is cupy and get_device(xg) == "cuda:0"
+    yc = F.softmax(F.tanh(F.linear(Variable(x), Variable(W), Variable(b))))
+    yg = F.softmax(F.tanh(F.linear(xg, Wg, bg)))
+    yg.sum().backward()
+    np.testing.assert_allclose(to_device(yg.data, "cpu"), yc.data, rtol=1e-5, atol=1e-6)
+    assert isinstance(Wg.grad, cupy.ndarray)
+
+
+@pytest.mark.gpu
+def test_mixing_devices_names_the_problem():
+    with pytest.raises(TypeError, match="different devices"):
+        Variable(np.ones(3, np.float32)) + Variable(to_device(np.ones(3, np.float32), "cuda:0"))
+
+
+def test_requesting_cuda_without_cupy_says_how_to_install(monkeypatch):
+    import seqkit.backend as backend
+
+    monkeypatch.setitem(__import__("sys").modules, "cupy", None)
+    monkeypatch.setattr(backend, "_cupy", None)
+    with pytest.raises(RuntimeError, match=r"pip install 'seqkit\[gpu\]'"):
+        Device("cuda:0").xp
+    assert seqkit.Device("cpu").xp is np
