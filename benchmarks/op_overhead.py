@@ -82,7 +82,8 @@ def main() -> None:
         print("(torch not installed: install torch==2.13.0 in a separate venv for the side-by-side row)")
     floor = rows[0][1]
     torch_us = dict(rows).get("pytorch eager")
-    print(f"per-op overhead, forward+backward, {platform.machine()} {platform.python_version()}, numpy {np.__version__}")
+    where = f"{platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}"
+    print(f"per-op overhead, forward+backward, {where}")
     print(f"{'':24}{'us/op':>9}{'x floor':>9}{'x torch':>9}")
     for name, us in rows:
         vs_torch = f"{us / torch_us:9.2f}" if torch_us else f"{'-':>9}"

@@ -68,5 +68,5 @@ def test_requesting_cuda_without_cupy_says_how_to_install(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "cupy", None)
     monkeypatch.setattr(backend, "_cupy", None)
     with pytest.raises(RuntimeError, match=r"pip install 'seqkit\[gpu\]'"):
-        Device("cuda:0").xp
+        _ = Device("cuda:0").xp
     assert seqkit.Device("cpu").xp is np

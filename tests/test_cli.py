@@ -1,0 +1,68 @@
+"""The command line: the demo trains; bad input is one line and exit code 2."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seqkit.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_trains_and_perplexity_falls(capsys):
+    assert main(["demo", "--steps", "60"]) == 0
+    out = capsys.readouterr().out
+    found = [float(m) for m in re.findall(r"perplexity\s+([\d.]+)", out)]
+    first, last = found[0], found[-1]
+    assert first > 15 and last < first / 3, out
+
+
+def test_bad_flag_value_is_one_line_and_exit_code_2(capsys):
+    assert main(["demo", "--steps", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--steps must be a positive integer" in err
+
+
+def test_debug_shows_the_traceback():
+    from seqkit.errors import UserError
+
+    with pytest.raises(UserError):
+        main(["--debug", "demo", "--steps", "0"])
+
+
+def test_console_script_runs():
+    exe = shutil.which("seqkit") or str(Path(sys.executable).with_name("seqkit"))
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("seqkit ")
+
+
+def test_readme_python_example_runs():
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for block in blocks:
+        namespace: dict = {}
+        exec(compile(block, "README.md", "exec"), namespace)
+        assert namespace["W"].grad is not None and namespace["U"].grad is not None
+
+
+def test_ci_runs_the_readme_test_command():
+    cmd = subprocess.run(
+        ["bash", "-c", "awk '/<!-- test-command -->/ {found=1; next} found && /^```/ {inside=!inside; "
+         "if (!inside) exit; next} found && inside {print}' README.md"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert cmd.endswith("pytest") and "pip install -e '.[test]'" in cmd
+    assert "README.md" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_code_is_ruff_clean():
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.fail("ruff is part of the test extras; install with pip install -e '.[test]'")
+    result = subprocess.run([ruff, "check", "seqkit", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
