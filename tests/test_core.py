@@ -231,6 +231,10 @@ def test_backward_of_non_scalar_needs_gradient():
         y.backward()
     with pytest.raises(ValueError, match="gradient of shape"):
         y.backward(np.ones(3))
+    with seqkit.no_grad():
+        z = Variable(np.ones(1)) * 2.0
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        z.backward()
 
 
 def test_variable_operators_and_methods():

@@ -106,6 +106,11 @@ class Variable:
 
     def backward(self, grad: Any = None, *, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``grad``. ``grad`` defaults to 1 for a scalar."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a Variable that does not require grad: none of its inputs required grad, or it "
+                "was computed under no_grad()"
+            )
         if grad is None:
             if self.data.size != 1:
                 raise ValueError(

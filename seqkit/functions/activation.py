@@ -114,7 +114,7 @@ def _phi(x):
     """Gaussian CDF, elementwise, in the dtype of ``x``."""
     z = x * (1 / math.sqrt(2))
     if get_array_module(x) is numpy:
-        erf = _erf(z).astype(x.dtype, copy=False)
+        erf = numpy.asarray(_erf(z), dtype=x.dtype)  # a 0-d input gives a Python float
     else:  # pragma: no cover - needs a GPU
         from cupyx.scipy.special import erf as cupy_erf
 
@@ -142,8 +142,8 @@ class GELUGrad(FunctionNode):
         out = []
         if 0 in indexes:  # d/dx [Phi + x phi] = 2 phi - x^2 phi
             out.append(g * gy * pdf * (2 - x * x))
-        if 1 in indexes:
-            out.append(g * (Variable(_phi(x.data), requires_grad=False) + x * pdf))
+        if 1 in indexes:  # g * (Phi + x phi), differentiable in x too (Phi must not be a constant)
+            out.append(GELUGrad().apply((x, g))[0])
         return tuple(out)
 
 

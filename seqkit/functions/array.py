@@ -59,14 +59,18 @@ class BroadcastTo(FunctionNode):
     def forward(self, inputs):
         (x,) = inputs
         self.in_shape = x.shape
-        return (get_array_module(x).broadcast_to(x, self.shape),)
+        # A materialised copy: cheaper than numpy.broadcast_to's view for the small arrays where overhead
+        # matters, and what the next op would produce anyway for the large ones.
+        y = get_array_module(x).empty(self.shape, dtype=x.dtype)
+        y[...] = x
+        return (y,)
 
     def backward(self, indexes, grad_outputs):
         return (sum_to(grad_outputs[0], self.in_shape),)
 
 
 def broadcast_to(x, shape) -> Variable:
-    """Broadcast ``x`` to ``shape`` (NumPy's rules); the result is a read-only view."""
+    """Broadcast ``x`` to ``shape`` (NumPy's rules)."""
     shape = tuple(shape)
     if x.shape == shape:
         return x if isinstance(x, Variable) else Variable(x, requires_grad=False)

@@ -45,7 +45,7 @@ class EmbedIDGrad(FunctionNode):
         xp = get_array_module(gy)
         gW = xp.zeros(self.W_shape, dtype=gy.dtype)
         ids = ids.ravel()
-        gy = gy.reshape(ids.size, -1)
+        gy = gy.reshape((ids.size, *self.W_shape[1:]))  # not -1: ids may be empty
         if self.ignore_label is not None:
             keep = ids != self.ignore_label
             ids, gy = ids[keep], gy[keep]

@@ -23,6 +23,8 @@ class SoftmaxCrossEntropy(FunctionNode):
         x, t = inputs
         if x.ndim != 2 or t.shape != x.shape[:1]:
             raise ValueError("expected x of shape (N, C) and integer t of shape (N,)")
+        if t.dtype.kind not in "iu":
+            raise TypeError(f"labels t must be integers, got {t.dtype}")
         xp = get_array_module(x)
         self.retain_inputs((0,))
         n = x.shape[0]
@@ -80,7 +82,7 @@ class SoftmaxCrossEntropyGrad(FunctionNode):
         if 0 in indexes:
             u = gg * reshape(gy * w, (-1, 1))
             yu = y * u
-            out.append(yu - y * sum(yu, axis=1, keepdims=True))
+            out.append(yu)
         if 1 in indexes:
             per_row = sum(gg * p.target_diff(y), axis=1) * w
             out.append(per_row if p.reduce == "no" else sum(per_row))

@@ -367,7 +367,7 @@ class Sum(FunctionNode):
 
     def backward(self, indexes, grad_outputs):
         (gy,) = grad_outputs
-        if not self.keepdims:
+        if not self.keepdims and gy.ndim:
             gy = gy.reshape(_keepdims_shape(self.shape, self.axes))
         return (broadcast_to(gy, self.shape),)
 
@@ -406,7 +406,7 @@ def mean(x, axis=None, keepdims: bool = False) -> Variable:
     n = 1
     for a in axes:
         n *= shape[a]
-    return Sum(axis, keepdims).apply((x,))[0] * (1.0 / max(n, 1))
+    return Sum(axis, keepdims).apply((x,))[0] * (1.0 / (n or 1))
 
 
 def max(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001 - NumPy's name
