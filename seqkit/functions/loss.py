@@ -66,7 +66,7 @@ class SoftmaxCrossEntropyGrad(FunctionNode):
         self.parent = parent
 
     def forward(self, inputs):
-        x, gy = inputs
+        _, gy = inputs
         self.retain_inputs((0, 1))
         p = self.parent
         coef = p.weights * gy
@@ -82,7 +82,7 @@ class SoftmaxCrossEntropyGrad(FunctionNode):
         if 0 in indexes:
             u = gg * reshape(gy * w, (-1, 1))
             yu = y * u
-            out.append(yu)
+            out.append(yu - y * sum(yu, axis=1, keepdims=True))
         if 1 in indexes:
             per_row = sum(gg * p.target_diff(y), axis=1) * w
             out.append(per_row if p.reduce == "no" else sum(per_row))
