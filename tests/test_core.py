@@ -306,3 +306,25 @@ def test_import_is_light():
     code = f"import sys, seqkit; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_grad_visits_only_the_part_of_the_graph_that_leads_to_the_inputs():
+    calls = []
+
+    class Spy(FunctionNode):
+        def forward(self, inputs):
+            return (inputs[0] * 2,)
+
+        def backward(self, indexes, grad_outputs):
+            calls.append(1)
+            return (grad_outputs[0] * 2.0,)
+
+    x = Variable(np.ones(2))
+    h = Spy().apply((x,))[0]  # behind h: not needed for d y / d h
+    y = (h * h).sum()
+    (gh,) = seqkit.grad(y, h)
+    np.testing.assert_allclose(gh.data, 2 * h.data)
+    assert calls == []
+    (gx,) = seqkit.grad(y, x)
+    np.testing.assert_allclose(gx.data, 8 * x.data)
+    assert calls == [1]

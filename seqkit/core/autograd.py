@@ -276,6 +276,8 @@ class FunctionNode:
                 x = x.data
             else:
                 edges.append(None)
+                if not hasattr(x, "dtype"):
+                    raise TypeError(self._describe(inputs, f"expects arrays or Variables, got {type(x).__name__}"))
             if x.dtype.kind != "f" and len(xs) not in self.int_inputs:
                 raise TypeError(self._describe(inputs, f"expects a floating-point array at input {len(xs)}"))
             xs.append(x)
@@ -364,6 +366,11 @@ def backprop(
         elif y.requires_grad:
             seeds.append((_ref(y), gy))
 
+    enter = expand = None
+    if keys is not None:  # visit only the part of the graph that leads to what is wanted
+        expand = _nodes_leading_to([e[0] for e, _ in seeds if type(e) is tuple], keys)
+        enter = expand | {k[0] for k in keys if type(k) is tuple}
+
     local = config.__dict__
     saved = local.get("enable_backprop", _MISSING)
     local["enable_backprop"] = create_graph
@@ -375,6 +382,8 @@ def backprop(
                     continue
                 if type(edge) is tuple:
                     node, i = edge
+                    if enter is not None and node not in enter:
+                        continue
                     grads = pending.get(node)
                     if grads is None:
                         grads = pending[node] = [None] * node.n_outputs
@@ -398,7 +407,7 @@ def backprop(
                         captured[fn, i] = g
             edges = fn.inputs
             targets = tuple([i for i, e in enumerate(edges) if e is not None])
-            if not targets:
+            if not targets or (expand is not None and fn not in expand):
                 edges = ()
                 continue
             gxs = fn.backward(targets, tuple(gys))
@@ -426,6 +435,33 @@ def backprop(
     if keys is None:
         return None
     return [captured.get(k) for k in keys]
+
+
+def _nodes_leading_to(roots: list[FunctionNode], keys: list) -> set[FunctionNode]:
+    """The nodes from which some wanted Variable (``keys``: ``(node, index)`` or a leaf) can be reached."""
+    node_keys = {k for k in keys if type(k) is tuple}
+    leaf_keys = {k for k in keys if type(k) is not tuple}
+    found: set[FunctionNode] = set()
+    visited: set[FunctionNode] = set()
+    stack = [(n, False) for n in roots]
+    while stack:  # iterative post-order DFS: a node is decided after all of its inputs' creators
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            for e in node.inputs:
+                if type(e) is tuple:
+                    if e in node_keys or e[0] in found:
+                        found.add(node)
+                        break
+                elif e is not None and e() in leaf_keys:
+                    found.add(node)
+                    break
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        stack.append((node, True))
+        stack.extend((e[0], False) for e in node.inputs if type(e) is tuple and e[0] not in visited)
+    return found
 
 
 def _run_hooks(hooks: list, g: Variable) -> Variable:

@@ -21,6 +21,7 @@ from seqkit.functions.array import (
     transpose,
     where,
 )
+from seqkit.functions.attention import masked_softmax
 from seqkit.functions.connection import embed_id
 from seqkit.functions.loss import softmax_cross_entropy
 from seqkit.functions.math import (
@@ -41,6 +42,7 @@ from seqkit.functions.math import (
 )
 from seqkit.functions.noise import dropout
 from seqkit.functions.normalization import layer_norm
+from seqkit.functions.rnn import gather_rows, gru_recurrence, lstm, lstm_recurrence, scatter_rows
 
 
 def _swap(f):
@@ -73,8 +75,9 @@ Variable.mean = mean
 Variable.max = max
 
 __all__ = [
-    "add", "broadcast_to", "concat", "div", "dropout", "embed_id", "exp", "expand_dims", "gelu", "getitem",
-    "layer_norm", "linear", "log", "log_softmax", "matmul", "max", "mean", "mul", "neg", "pad", "pow", "relu",
-    "reshape", "separate", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "split_axis", "sqrt",
-    "squeeze", "stack", "sub", "sum", "sum_to", "tanh", "transpose", "where",
+    "add", "broadcast_to", "concat", "div", "dropout", "embed_id", "exp", "expand_dims", "gather_rows", "gelu",
+    "getitem", "gru_recurrence", "layer_norm", "linear", "log", "log_softmax", "lstm", "lstm_recurrence",
+    "masked_softmax", "matmul", "max", "mean", "mul", "neg", "pad", "pow", "relu", "reshape", "scatter_rows",
+    "separate", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "split_axis", "sqrt", "squeeze",
+    "stack", "sub", "sum", "sum_to", "tanh", "transpose", "where",
 ]  # fmt: skip

@@ -10,6 +10,12 @@ from seqkit.backend import get_array_module
 from seqkit.core.autograd import FunctionNode, Variable
 
 
+def _axis(a, ndim, op):
+    if not -ndim <= a < ndim:
+        raise ValueError(f"{op}: axis {a} is out of bounds for an array of {ndim} dimensions")
+    return a % ndim
+
+
 # ---- views and broadcasting ---------------------------------------------------------------------------
 class Reshape(FunctionNode):
     def __init__(self, shape):
@@ -48,7 +54,7 @@ class Transpose(FunctionNode):
 def transpose(x, axes=None) -> Variable:
     """Permute axes (reverse them when ``axes`` is None), like ``numpy.transpose``."""
     if axes is not None:
-        axes = tuple(a % x.ndim for a in axes)
+        axes = tuple(_axis(a, x.ndim, "transpose") for a in axes)
     return Transpose(axes).apply((x,))[0]
 
 
@@ -110,7 +116,7 @@ def sum_to(x, shape) -> Variable:
 def expand_dims(x, axis: int) -> Variable:
     """Insert an axis of length 1 at ``axis``."""
     shape = list(x.shape)
-    shape.insert(axis % (len(shape) + 1), 1)
+    shape.insert(_axis(axis, len(shape) + 1, "expand_dims"), 1)
     return reshape(x, shape)
 
 
@@ -119,7 +125,7 @@ def squeeze(x, axis=None) -> Variable:
     if axis is None:
         axes = [i for i, n in enumerate(x.shape) if n == 1]
     else:
-        axes = [a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)]
+        axes = [_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis)]
         for a in axes:
             if x.shape[a] != 1:
                 raise ValueError(f"squeeze: axis {a} of shape {x.shape} has length {x.shape[a]}, not 1")
@@ -183,8 +189,9 @@ class Concat(FunctionNode):
         self.axis = axis
 
     def forward(self, inputs):
+        y = get_array_module(*inputs).concatenate(inputs, axis=self.axis)  # checks the axis and the shapes
         self.sizes = [x.shape[self.axis] for x in inputs]
-        return (get_array_module(*inputs).concatenate(inputs, axis=self.axis),)
+        return (y,)
 
     def backward(self, indexes, grad_outputs):
         bounds = numpy.cumsum(self.sizes)[:-1].tolist()
@@ -271,7 +278,12 @@ class Where(FunctionNode):
 
 
 def where(condition, a, b) -> Variable:
-    """Elementwise ``a`` where ``condition`` holds, else ``b`` (all three broadcast together)."""
+    """Elementwise ``a`` where ``condition`` holds, else ``b`` (all three broadcast together; either of ``a``
+    and ``b`` may be a Python number)."""
+    if isinstance(a, (int, float)):
+        a = get_array_module(b).asarray(a, dtype=b.dtype)
+    if isinstance(b, (int, float)):
+        b = get_array_module(a).asarray(b, dtype=a.dtype)
     return Where().apply((condition, a, b))[0]
 
 

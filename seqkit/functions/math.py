@@ -316,6 +316,8 @@ class Linear(FunctionNode):
         x, W = inputs[0], inputs[1]
         if x.shape[-1:] != W.shape[1:] or W.ndim != 2:
             raise ValueError(f"x's last axis must equal W's second axis ({W.shape[1:]}), W must be (out, in)")
+        if x.dtype != W.dtype:
+            raise TypeError(f"x is {x.dtype} but W is {W.dtype}; cast x with .astype({str(W.dtype)!r})")
         self.retain_inputs((0, 1))
         y = x @ W.T
         if len(inputs) == 3:
@@ -348,7 +350,10 @@ def _normalize_axis(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(sorted(a % ndim for a in axes)) if ndim else ()
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of bounds for an array of {ndim} dimensions")
+    return tuple(sorted(a % ndim for a in axes))
 
 
 def _keepdims_shape(shape, axes):
@@ -401,12 +406,13 @@ def sum(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001 - NumPy
 
 def mean(x, axis=None, keepdims: bool = False) -> Variable:
     """Mean over ``axis`` (an int, a tuple, or None for all)."""
+    y = Sum(axis, keepdims).apply((x,))[0]  # checks the axes first
     shape = x.shape
     axes = _normalize_axis(axis, len(shape))
     n = 1
     for a in axes:
         n *= shape[a]
-    return Sum(axis, keepdims).apply((x,))[0] * (1.0 / (n or 1))
+    return y * (1.0 / (n or 1))
 
 
 def max(x, axis=None, keepdims: bool = False) -> Variable:  # noqa: A001 - NumPy's name

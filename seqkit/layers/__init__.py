@@ -1,5 +1,20 @@
-"""Layers: the ``Layer`` base class (parameters by assignment, ``state_dict``, ``save``/``load``)."""
+"""Layers (``import seqkit.layers as L``): parameters by assignment, ``state_dict``, ``save``/``load``."""
 
+from seqkit.layers.attention import (
+    AdditiveAttention,
+    DotAttention,
+    GeneralAttention,
+    MultiHeadAttention,
+    ScaledDotProductAttention,
+    lengths_to_mask,
+)
+from seqkit.layers.basic import Dropout, Embedding, LayerNorm, Linear, Sequential
 from seqkit.layers.layer import Layer, LayerList, load, save, sidecar_path
+from seqkit.layers.rnn import GRU, LSTM, GRUCell, LSTMCell
 
-__all__ = ["Layer", "LayerList", "load", "save", "sidecar_path"]
+__all__ = [
+    "AdditiveAttention", "DotAttention", "GeneralAttention", "MultiHeadAttention", "ScaledDotProductAttention",
+    "lengths_to_mask",
+    "GRU", "LSTM", "Dropout", "Embedding", "GRUCell", "LSTMCell", "Layer", "LayerList", "LayerNorm", "Linear",
+    "Sequential", "load", "save", "sidecar_path",
+]  # fmt: skip

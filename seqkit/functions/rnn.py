@@ -1,0 +1,380 @@
+"""Recurrent ops: the LSTM step ``lstm`` and fused whole-sequence LSTM/GRU recurrences over packed batches.
+
+Gate layout: an LSTM's pre-activations are four blocks of ``H`` columns ``[i, f, o, g]`` (input, forget and
+output gates, then the candidate); a GRU's are three blocks ``[r, z, n]`` (reset, update, candidate).
+
+Packed batches (the layout cuDNN and PyTorch's ``PackedSequence`` use): sequences sorted by length, longest
+first, stored time-major, so step ``t`` is the rows ``offsets[t]:offsets[t + 1]`` and holds the first
+``batch_sizes[t]`` sequences. The batch shrinks as short sequences end; no work is spent on padding.
+
+The fused recurrences run one small GEMM per step for the recurrent part and, in backward, compute the
+recurrent weight gradient as ONE GEMM over all steps. Their higher-order gradients come from the plain
+per-step references below (see ``seqkit.functions.fused``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy
+
+from seqkit.backend import get_array_module
+from seqkit.core.autograd import FunctionNode, Variable
+from seqkit.functions.activation import sigmoid, tanh
+from seqkit.functions.array import concat, split_axis
+from seqkit.functions.fused import fused_backward
+from seqkit.functions.math import add, linear, matmul
+
+
+def _sigmoid_(a):
+    """In-place logistic sigmoid through tanh (stable, one transcendental per element)."""
+    xp = get_array_module(a)
+    a *= 0.5
+    xp.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+# ---- one LSTM step (Chainer's F.lstm) -----------------------------------------------------------------
+class LSTM(FunctionNode):
+    """One LSTM step. Keeps its gate activations and ``tanh(c)`` for backward."""
+
+    def forward(self, inputs):
+        c_prev, x = inputs
+        B, H = c_prev.shape
+        b = x.shape[0]
+        if x.ndim != 2 or x.shape[1] != 4 * H or b > B:
+            raise ValueError(f"x must be (b, 4H) with b <= {B} and H = {H} from c_prev")
+        xp = get_array_module(x)
+        self.retain_inputs((0, 1))
+        self.output_shapes = ((c_prev.shape, c_prev.dtype), ((b, H), x.dtype))
+        a = x.copy()
+        _sigmoid_(a[:, : 3 * H])
+        xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
+        c = c_prev.copy()
+        cb = c[:b]
+        cb *= a[:, H : 2 * H]
+        cb += a[:, :H] * a[:, 3 * H :]
+        self.gates, self.tanh_c = a, xp.tanh(cb)
+        return c, a[:, 2 * H : 3 * H] * self.tanh_c
+
+    def backward(self, indexes, grad_outputs):
+        return fused_backward(self, indexes, grad_outputs, self._backward_arrays, lstm_reference)
+
+    def _backward_arrays(self, inputs, grad_outputs):
+        c_prev, _ = inputs
+        gc, gh = grad_outputs
+        a, tc = self.gates, self.tanh_c
+        b, H = tc.shape
+        i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+        gc_prev = gc.copy()
+        dc = gc[:b] + gh * o * (1 - tc * tc)
+        gx = get_array_module(a).empty_like(a)
+        gx[:, :H] = dc * g
+        gx[:, H : 2 * H] = dc * c_prev[:b]
+        gx[:, 2 * H : 3 * H] = gh * tc
+        s = a[:, : 3 * H]
+        gx[:, : 3 * H] *= s * (1 - s)
+        gx[:, 3 * H :] = dc * i * (1 - g * g)
+        gc_prev[:b] = dc * f
+        return gc_prev, gx
+
+
+def lstm(c_prev, x) -> tuple[Variable, Variable]:
+    """One LSTM step from pre-activations ``x`` ``(b, 4H)`` (blocks ``[i, f, o, g]``) and cell ``c_prev`` ``(B, H)``.
+
+    Returns ``(c, h)``: ``c`` ``(B, H)`` and ``h`` ``(b, H)``. ``b`` may be smaller than ``B`` (a batch that
+    shrinks as sorted sequences end): the first ``b`` rows are updated and the rest of ``c_prev`` passes
+    through unchanged.
+    """
+    return LSTM().apply((c_prev, x))
+
+
+def lstm_reference(c_prev, x) -> tuple[Variable, Variable]:
+    """``lstm`` built from plain ops: the reference that tests and higher-order gradients use."""
+    b = x.shape[0]
+    i, f, o, g = split_axis(x, 4, axis=1)
+    i, f, o, g = sigmoid(i), sigmoid(f), sigmoid(o), tanh(g)
+    c_new = f * c_prev[:b] + i * g
+    h = o * tanh(c_new)
+    c = c_new if b == c_prev.shape[0] else concat([c_new, c_prev[b:]], axis=0)
+    return c, h
+
+
+# ---- packing ------------------------------------------------------------------------------------------
+class GatherRows(FunctionNode):
+    """``x[indices]`` along axis 0 for distinct ``indices`` (so the backward is a plain scatter)."""
+
+    def __init__(self, indices):
+        self.indices = indices
+
+    def forward(self, inputs):
+        (x,) = inputs
+        self.n_rows = x.shape[0]
+        return (x[self.indices],)
+
+    def backward(self, indexes, grad_outputs):
+        return (scatter_rows(grad_outputs[0], self.indices, self.n_rows),)
+
+
+class ScatterRows(FunctionNode):
+    """Zeros of ``n_rows`` rows with ``x``'s rows written at distinct ``indices``."""
+
+    def __init__(self, indices, n_rows):
+        self.indices, self.n_rows = indices, n_rows
+
+    def forward(self, inputs):
+        (x,) = inputs
+        y = get_array_module(x).zeros((self.n_rows, *x.shape[1:]), dtype=x.dtype)
+        y[self.indices] = x
+        return (y,)
+
+    def backward(self, indexes, grad_outputs):
+        return (gather_rows(grad_outputs[0], self.indices),)
+
+
+def _on_device_of(indices, x):
+    xp = get_array_module(x)
+    return indices if xp is numpy else xp.asarray(indices)
+
+
+def gather_rows(x, indices) -> Variable:
+    """Rows ``indices`` (distinct integers) of ``x``, in that order: how batches are packed and unpacked."""
+    return GatherRows(_on_device_of(indices, x)).apply((x,))[0]
+
+
+def scatter_rows(x, indices, n_rows: int) -> Variable:
+    """An ``(n_rows, ...)`` array of zeros with row ``indices[k]`` set to ``x[k]`` (``indices`` distinct)."""
+    return ScatterRows(_on_device_of(indices, x), n_rows).apply((x,))[0]
+
+
+def batch_sizes_of(sorted_lengths: Sequence[int]) -> tuple[int, ...]:
+    """``batch_sizes[t]`` = how many of the (descending) lengths exceed ``t``."""
+    lengths = numpy.asarray(sorted_lengths)
+    return tuple(int(n) for n in (lengths[None, :] > numpy.arange(int(lengths[0]))[:, None]).sum(axis=1))
+
+
+def _steps(batch_sizes, reverse):
+    offsets = numpy.concatenate([[0], numpy.cumsum(batch_sizes)]).tolist()
+    steps = [(offsets[t], offsets[t + 1]) for t in range(len(batch_sizes))]
+    return steps[::-1] if reverse else steps
+
+
+def _check_packed(name, gx, W, h0, batch_sizes, gates):
+    H = W.shape[1]
+    if W.shape != (gates * H, H) or gx.ndim != 2 or gx.shape[1] != gates * H:
+        raise ValueError(f"{name}: W must be ({gates}H, H) and gx (N, {gates}H)")
+    if gx.shape[0] != sum(batch_sizes) or h0.shape != (batch_sizes[0], H):
+        raise ValueError(f"{name}: gx must have sum(batch_sizes) = {sum(batch_sizes)} rows, h0 ({batch_sizes[0]}, H)")
+    return H
+
+
+# ---- fused whole-sequence LSTM ------------------------------------------------------------------------
+class LSTMRecurrence(FunctionNode):
+    """Inputs ``gx`` (N, 4H), ``W`` (4H, H), ``h0`` (B, H), ``c0`` (B, H); outputs ``hs`` (N, H), ``hN``, ``cN``.
+
+    Keeps the gate activations, ``tanh(c)``, and the previous ``h`` and ``c`` of every step for backward.
+    """
+
+    def __init__(self, batch_sizes: tuple[int, ...], reverse: bool):
+        self.batch_sizes, self.reverse = batch_sizes, reverse
+
+    def forward(self, inputs):
+        gx, W, h0, c0 = inputs
+        H = _check_packed("lstm_recurrence", gx, W, h0, self.batch_sizes, 4)
+        xp = get_array_module(gx)
+        self.retain_inputs((0, 1, 2, 3))
+        N = gx.shape[0]
+        self.output_shapes = (((N, H), gx.dtype), (h0.shape, h0.dtype), (c0.shape, c0.dtype))
+        gates = xp.empty_like(gx)
+        h_prev, c_prev, tanh_c = (xp.empty((N, H), dtype=gx.dtype) for _ in range(3))
+        hs = xp.empty((N, H), dtype=gx.dtype)
+        h, c = h0.copy(), c0.copy()
+        WT = W.T
+        for lo, hi in _steps(self.batch_sizes, self.reverse):
+            b = hi - lo
+            hb, cb = h[:b], c[:b]
+            h_prev[lo:hi] = hb
+            c_prev[lo:hi] = cb
+            a = gates[lo:hi]
+            xp.matmul(hb, WT, out=a)
+            a += gx[lo:hi]
+            _sigmoid_(a[:, : 3 * H])
+            xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
+            cb *= a[:, H : 2 * H]
+            cb += a[:, :H] * a[:, 3 * H :]
+            xp.tanh(cb, out=tanh_c[lo:hi])
+            xp.multiply(a[:, 2 * H : 3 * H], tanh_c[lo:hi], out=hs[lo:hi])
+            hb[...] = hs[lo:hi]
+        self.gates, self.h_prev, self.c_prev, self.tanh_c = gates, h_prev, c_prev, tanh_c
+        return hs, h, c
+
+    def backward(self, indexes, grad_outputs):
+        def reference(gx, W, h0, c0):
+            return lstm_recurrence_reference(gx, W, h0, c0, self.batch_sizes, self.reverse)
+
+        return fused_backward(self, indexes, grad_outputs, self._backward_arrays, reference)
+
+    def _backward_arrays(self, inputs, grad_outputs):
+        _, W, _, _ = inputs
+        ghs, ghN, gcN = grad_outputs
+        xp = get_array_module(W)
+        gates, c_prev, tanh_c = self.gates, self.c_prev, self.tanh_c
+        H = W.shape[1]
+        dgates = xp.empty_like(gates)
+        dh, dc = ghN.copy(), gcN.copy()
+        for lo, hi in _steps(self.batch_sizes, not self.reverse):
+            b = hi - lo
+            a, tc, d = gates[lo:hi], tanh_c[lo:hi], dgates[lo:hi]
+            dhb, dcb = dh[:b], dc[:b]
+            dhb += ghs[lo:hi]
+            dcb += dhb * a[:, 2 * H : 3 * H] * (1 - tc * tc)
+            xp.multiply(dcb, a[:, 3 * H :], out=d[:, :H])
+            xp.multiply(dcb, c_prev[lo:hi], out=d[:, H : 2 * H])
+            xp.multiply(dhb, tc, out=d[:, 2 * H : 3 * H])
+            s = a[:, : 3 * H]
+            d[:, : 3 * H] *= s * (1 - s)
+            g = a[:, 3 * H :]
+            xp.multiply(dcb, a[:, :H], out=d[:, 3 * H :])
+            d[:, 3 * H :] *= 1 - g * g
+            dcb *= a[:, H : 2 * H]
+            xp.matmul(d, W, out=dhb)
+        gW = dgates.T @ self.h_prev  # the recurrent weight gradient: one GEMM over all steps
+        return dgates, gW, dh, dc
+
+
+def lstm_recurrence(gx, W, h0, c0, batch_sizes: Sequence[int], reverse: bool = False):
+    """Run an LSTM over a packed batch. ``gx`` (N, 4H): input projections with biases, packed time-major;
+    ``W`` (4H, H): recurrent weights; ``h0``, ``c0`` (B, H): initial states of the sorted sequences.
+
+    Returns ``(hs, hN, cN)``: hidden states ``(N, H)`` in the packed layout and the final states ``(B, H)``.
+    ``reverse=True`` runs every sequence from its end to its start (the backward half of a bidirectional
+    layer), with outputs still aligned to the input positions.
+    """
+    return LSTMRecurrence(tuple(int(b) for b in batch_sizes), reverse).apply((gx, W, h0, c0))
+
+
+def lstm_recurrence_reference(gx, W, h0, c0, batch_sizes, reverse=False):
+    """``lstm_recurrence`` as a per-step loop of plain ops (the reference for tests and higher orders)."""
+    h, c = h0, c0
+    outs = {}
+    for lo, hi in _steps(batch_sizes, reverse):
+        b = hi - lo
+        c, hb = lstm_reference(c, add(gx[lo:hi], matmul(h[:b], W, transb=True)))
+        h = hb if b == h.shape[0] else concat([hb, h[b:]], axis=0)
+        outs[lo] = hb
+    return concat([outs[k] for k in sorted(outs)], axis=0), h, c
+
+
+# ---- fused whole-sequence GRU -------------------------------------------------------------------------
+class GRURecurrence(FunctionNode):
+    """Inputs ``gx`` (N, 3H) (with the input biases), ``W`` (3H, H), ``b`` (3H,) (the recurrent bias),
+    ``h0`` (B, H); outputs ``hs`` (N, H), ``hN`` (B, H).
+
+    ``r = s(gx_r + gh_r)``, ``z = s(gx_z + gh_z)``, ``n = tanh(gx_n + r * gh_n)``, ``h' = (1 - z) n + z h``
+    with ``gh = h W^T + b``. Keeps the activations, ``gh_n`` and the previous ``h`` of every step.
+    """
+
+    def __init__(self, batch_sizes: tuple[int, ...], reverse: bool):
+        self.batch_sizes, self.reverse = batch_sizes, reverse
+
+    def forward(self, inputs):
+        gx, W, bias, h0 = inputs
+        H = _check_packed("gru_recurrence", gx, W, h0, self.batch_sizes, 3)
+        xp = get_array_module(gx)
+        self.retain_inputs((0, 1, 2, 3))
+        N = gx.shape[0]
+        self.output_shapes = (((N, H), gx.dtype), (h0.shape, h0.dtype))
+        acts = xp.empty_like(gx)
+        gh_n = xp.empty((N, H), dtype=gx.dtype)
+        h_prev = xp.empty((N, H), dtype=gx.dtype)
+        hs = xp.empty((N, H), dtype=gx.dtype)
+        h = h0.copy()
+        WT = W.T
+        for lo, hi in _steps(self.batch_sizes, self.reverse):
+            b = hi - lo
+            hb = h[:b]
+            h_prev[lo:hi] = hb
+            gh = hb @ WT
+            gh += bias
+            a = acts[lo:hi]
+            xp.add(gx[lo:hi, : 2 * H], gh[:, : 2 * H], out=a[:, : 2 * H])
+            _sigmoid_(a[:, : 2 * H])
+            gh_n[lo:hi] = gh[:, 2 * H :]
+            n = a[:, 2 * H :]
+            xp.multiply(a[:, :H], gh[:, 2 * H :], out=n)
+            n += gx[lo:hi, 2 * H :]
+            xp.tanh(n, out=n)
+            out = hs[lo:hi]
+            xp.subtract(hb, n, out=out)
+            out *= a[:, H : 2 * H]
+            out += n
+            hb[...] = out
+        self.acts, self.gh_n, self.h_prev = acts, gh_n, h_prev
+        return hs, h
+
+    def backward(self, indexes, grad_outputs):
+        def reference(gx, W, bias, h0):
+            return gru_recurrence_reference(gx, W, bias, h0, self.batch_sizes, self.reverse)
+
+        return fused_backward(self, indexes, grad_outputs, self._backward_arrays, reference)
+
+    def _backward_arrays(self, inputs, grad_outputs):
+        _, W, _, _ = inputs
+        ghs, ghN = grad_outputs
+        xp = get_array_module(W)
+        acts, gh_n, h_prev = self.acts, self.gh_n, self.h_prev
+        H = W.shape[1]
+        dgx = xp.empty_like(acts)
+        dgh = xp.empty_like(acts)
+        dh = ghN.copy()
+        for lo, hi in _steps(self.batch_sizes, not self.reverse):
+            b = hi - lo
+            a = acts[lo:hi]
+            r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+            dhb = dh[:b]
+            dhb += ghs[lo:hi]
+            d = dgx[lo:hi]
+            dn = d[:, 2 * H :]
+            xp.multiply(dhb, 1 - z, out=dn)
+            dn *= 1 - n * n
+            xp.multiply(dhb, h_prev[lo:hi] - n, out=d[:, H : 2 * H])
+            xp.multiply(dn, gh_n[lo:hi], out=d[:, :H])
+            s = a[:, : 2 * H]
+            d[:, : 2 * H] *= s * (1 - s)
+            e = dgh[lo:hi]
+            e[:, : 2 * H] = d[:, : 2 * H]
+            xp.multiply(dn, r, out=e[:, 2 * H :])
+            dhb *= z
+            dhb += e @ W
+        gW = dgh.T @ h_prev  # the recurrent weight gradient: one GEMM over all steps
+        return dgx, gW, dgh.sum(axis=0), dh
+
+
+def gru_recurrence(gx, W, b, h0, batch_sizes: Sequence[int], reverse: bool = False):
+    """Run a GRU over a packed batch (see ``lstm_recurrence`` for the layout). ``gx`` (N, 3H) holds the input
+    projections with the input biases; ``b`` (3H,) is the recurrent bias. Returns ``(hs, hN)``."""
+    return GRURecurrence(tuple(int(n) for n in batch_sizes), reverse).apply((gx, W, b, h0))
+
+
+def gru_step_reference(h, gx, W, b):
+    """One GRU step from plain ops: ``h`` (b, H), ``gx`` (b, 3H)."""
+    gh = linear(h, W, b)
+    xr, xz, xn = split_axis(gx, 3, axis=1)
+    hr, hz, hn = split_axis(gh, 3, axis=1)
+    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+    n = tanh(xn + r * hn)
+    return n + z * (h - n)
+
+
+def gru_recurrence_reference(gx, W, b, h0, batch_sizes, reverse=False):
+    """``gru_recurrence`` as a per-step loop of plain ops."""
+    h = h0
+    outs = {}
+    for lo, hi in _steps(batch_sizes, reverse):
+        n = hi - lo
+        hb = gru_step_reference(h[:n], gx[lo:hi], W, b)
+        h = hb if n == h.shape[0] else concat([hb, h[n:]], axis=0)
+        outs[lo] = hb
+    return concat([outs[k] for k in sorted(outs)], axis=0), h
