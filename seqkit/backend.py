@@ -116,6 +116,17 @@ def to_device(array: Any, device: str | Device):
         return cupy.asarray(array)
 
 
+def scatter_add(target, indices, values) -> None:
+    """``target[indices] += values`` where repeated indices accumulate (``numpy.add.at``; on the GPU
+    ``cupyx.scatter_add``, which behaves the same)."""
+    if isinstance(target, numpy.ndarray):
+        numpy.add.at(target, indices, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(target, indices, values)
+
+
 @contextlib.contextmanager
 def using_device(device: str | Device):
     """Make ``device`` current for the ``with`` block (CuPy allocations go there); a no-op for the CPU."""
@@ -127,4 +138,4 @@ def using_device(device: str | Device):
         yield device
 
 
-__all__ = ["Device", "get_array_module", "get_device", "to_device", "using_device", "cupy_module"]
+__all__ = ["Device", "cupy_module", "get_array_module", "get_device", "scatter_add", "to_device", "using_device"]

@@ -354,6 +354,17 @@ def backprop(
     tie = itertools.count()
     keys = None if wanted is None else [(w.creator, w.index) if w.creator is not None else w for w in wanted]
     captured: dict[Any, Variable] = {}
+    owned: set[Variable] = set()  # sums this pass allocated: safe to add into in place
+
+    def accumulate(old: Variable, new: Variable) -> Variable:
+        if create_graph:
+            return old + new
+        if old in owned:
+            old.data += new.data
+            return old
+        total = old + new
+        owned.add(total)
+        return total
 
     seeds = []
     for y, gy in zip(outputs, grad_outputs):
@@ -388,11 +399,11 @@ def backprop(
                     if grads is None:
                         grads = pending[node] = [None] * node.n_outputs
                         heapq.heappush(heap, (-node.rank, next(tie), node))
-                    grads[i] = g if grads[i] is None else grads[i] + g
+                    grads[i] = g if grads[i] is None else accumulate(grads[i], g)
                 else:
                     v = edge()
                     if v is not None:
-                        leaves[v] = g if v not in leaves else leaves[v] + g
+                        leaves[v] = g if v not in leaves else accumulate(leaves[v], g)
             if not heap:
                 break
             fn = heapq.heappop(heap)[2]

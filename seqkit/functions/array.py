@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy
 
-from seqkit.backend import get_array_module
+from seqkit.backend import get_array_module, scatter_add
 from seqkit.core.autograd import FunctionNode, Variable
 
 
@@ -156,10 +156,7 @@ class ScatterAdd(FunctionNode):
         (gy,) = inputs
         xp = get_array_module(gy)
         gx = xp.zeros(self.shape, dtype=gy.dtype)
-        if xp is numpy:
-            numpy.add.at(gx, self.slices, gy)
-        else:
-            xp.add.at(gx, self.slices, gy)
+        scatter_add(gx, self.slices, gy)
         return (gx,)
 
     def backward(self, indexes, grad_outputs):

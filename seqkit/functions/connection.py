@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqkit.backend import get_array_module
+from seqkit.backend import get_array_module, scatter_add
 from seqkit.core.autograd import FunctionNode, Variable
 
 
@@ -49,7 +49,7 @@ class EmbedIDGrad(FunctionNode):
         if self.ignore_label is not None:
             keep = ids != self.ignore_label
             ids, gy = ids[keep], gy[keep]
-        xp.add.at(gW, ids, gy)
+        scatter_add(gW, ids, gy)
         return (gW,)
 
     def backward(self, indexes, grad_outputs):

@@ -65,20 +65,37 @@ class LSTM(FunctionNode):
     def _backward_arrays(self, inputs, grad_outputs):
         c_prev, _ = inputs
         gc, gh = grad_outputs
-        a, tc = self.gates, self.tanh_c
-        b, H = tc.shape
-        i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+        xp = get_array_module(gh)
+        b = self.tanh_c.shape[0]
+        gx = xp.empty_like(self.gates)
         gc_prev = gc.copy()
-        dc = gc[:b] + gh * o * (1 - tc * tc)
-        gx = get_array_module(a).empty_like(a)
-        gx[:, :H] = dc * g
-        gx[:, H : 2 * H] = dc * c_prev[:b]
-        gx[:, 2 * H : 3 * H] = gh * tc
-        s = a[:, : 3 * H]
-        gx[:, : 3 * H] *= s * (1 - s)
-        gx[:, 3 * H :] = dc * i * (1 - g * g)
-        gc_prev[:b] = dc * f
+        _lstm_step_backward(self.gates, self.tanh_c, c_prev[:b], gh, gc_prev[:b], gx, xp)
         return gc_prev, gx
+
+
+def _lstm_step_backward(a, tc, c_prev, dh, dc, d, xp):
+    """One step of LSTM backward, in place: ``dc`` (b, H) holds the incoming cell gradient and leaves with the
+    gradient of ``c_prev``; ``d`` (b, 4H) receives the pre-activation gradients. ``a`` holds the activated
+    gates ``[i, f, o, g]``, ``tc`` = tanh(c)."""
+    H = tc.shape[1]
+    i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+    t = tc * tc
+    xp.subtract(1, t, out=t)
+    t *= o
+    t *= dh
+    dc += t  # dc += dh * o * (1 - tanh(c)^2)
+    xp.multiply(dc, g, out=d[:, :H])
+    xp.multiply(dc, c_prev, out=d[:, H : 2 * H])
+    xp.multiply(dh, tc, out=d[:, 2 * H : 3 * H])
+    s = 1 - a[:, : 3 * H]
+    s *= a[:, : 3 * H]
+    d[:, : 3 * H] *= s  # sigmoid'
+    dg = d[:, 3 * H :]
+    xp.multiply(g, g, out=dg)
+    xp.subtract(1, dg, out=dg)
+    dg *= i
+    dg *= dc  # tanh'
+    dc *= f
 
 
 def lstm(c_prev, x) -> tuple[Variable, Variable]:
@@ -221,25 +238,14 @@ class LSTMRecurrence(FunctionNode):
         ghs, ghN, gcN = grad_outputs
         xp = get_array_module(W)
         gates, c_prev, tanh_c = self.gates, self.c_prev, self.tanh_c
-        H = W.shape[1]
         dgates = xp.empty_like(gates)
         dh, dc = ghN.copy(), gcN.copy()
         for lo, hi in _steps(self.batch_sizes, not self.reverse):
             b = hi - lo
-            a, tc, d = gates[lo:hi], tanh_c[lo:hi], dgates[lo:hi]
             dhb, dcb = dh[:b], dc[:b]
             dhb += ghs[lo:hi]
-            dcb += dhb * a[:, 2 * H : 3 * H] * (1 - tc * tc)
-            xp.multiply(dcb, a[:, 3 * H :], out=d[:, :H])
-            xp.multiply(dcb, c_prev[lo:hi], out=d[:, H : 2 * H])
-            xp.multiply(dhb, tc, out=d[:, 2 * H : 3 * H])
-            s = a[:, : 3 * H]
-            d[:, : 3 * H] *= s * (1 - s)
-            g = a[:, 3 * H :]
-            xp.multiply(dcb, a[:, :H], out=d[:, 3 * H :])
-            d[:, 3 * H :] *= 1 - g * g
-            dcb *= a[:, H : 2 * H]
-            xp.matmul(d, W, out=dhb)
+            _lstm_step_backward(gates[lo:hi], tanh_c[lo:hi], c_prev[lo:hi], dhb, dcb, dgates[lo:hi], xp)
+            xp.matmul(dgates[lo:hi], W, out=dhb)
         gW = dgates.T @ self.h_prev  # the recurrent weight gradient: one GEMM over all steps
         return dgates, gW, dh, dc
 

@@ -188,10 +188,8 @@ class _RecurrentLayer(Layer):
                 rows = slice(d * self.gates * H, (d + 1) * self.gates * H)
                 seq_out, seq_final = [], [[] for _ in finals]
                 for j, x in enumerate(ys):
-                    if parts is None:
-                        s = [numpy.zeros((1, H), x.dtype)] * len(finals)
-                    else:
-                        s = [p[k][j : j + 1] for p in parts]
+                    zeros = [x.xp.zeros((1, H), x.dtype)] * len(finals)
+                    s = zeros if parts is None else [p[k][j : j + 1] for p in parts]
                     steps = range(len(x) - 1, -1, -1) if d == 1 else range(len(x))
                     hs = {}
                     for t in steps:
