@@ -328,3 +328,17 @@ def test_grad_visits_only_the_part_of_the_graph_that_leads_to_the_inputs():
     (gx,) = seqkit.grad(y, x)
     np.testing.assert_allclose(gx.data, 8 * x.data)
     assert calls == [1]
+
+
+def test_in_place_accumulation_never_touches_shared_gradient_arrays():
+    a, b = Variable(np.array([1.0, 2.0])), Variable(np.array([3.0, 4.0]))
+    s = a + b  # Add hands the same gradient array to a and b
+    t = s + a + a * 2.0  # three more contributions to a
+    t.sum().backward()
+    np.testing.assert_allclose(b.grad, [1.0, 1.0])
+    np.testing.assert_allclose(a.grad, [4.0, 4.0])
+    x = Variable(np.array([0.5]))
+    h = x * 1.0
+    y = h + h + h * h  # an intermediate receiving several contributions
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [2.0 + 2 * 0.5])
