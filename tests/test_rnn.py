@@ -264,3 +264,66 @@ def test_bad_sizes_at_construction():
         GRU(0, 4)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
         LSTM(3, 4, dropout=1.0)
+
+
+# ---- pure NumPy references ------------------------------------------------------------------------------
+def _np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _np_lstm(x, W_ih, b, W_hh, h, c, reverse):
+    H = h.shape[0]
+    out = np.zeros((len(x), H))
+    for t in range(len(x))[::-1] if reverse else range(len(x)):
+        a = W_ih @ x[t] + b + W_hh @ h
+        i, f, o, g = _np_sigmoid(a[:H]), _np_sigmoid(a[H : 2 * H]), _np_sigmoid(a[2 * H : 3 * H]), np.tanh(a[3 * H :])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        out[t] = h
+    return out, h, c
+
+
+def _np_gru(x, W_ih, b, W_hh, b_hh, h, reverse):
+    H = h.shape[0]
+    out = np.zeros((len(x), H))
+    for t in range(len(x))[::-1] if reverse else range(len(x)):
+        gx, gh = W_ih @ x[t] + b, W_hh @ h + b_hh
+        r, z = _np_sigmoid(gx[:H] + gh[:H]), _np_sigmoid(gx[H : 2 * H] + gh[H : 2 * H])
+        n = np.tanh(gx[2 * H :] + r * gh[2 * H :])
+        h = (1 - z) * n + z * h
+        out[t] = h
+    return out, h
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_layers_match_a_pure_numpy_reference(cls):
+    seqkit.random.seed(0)
+    rng = np.random.default_rng(5)
+    layer = cls(3, 4, 2, bidirectional=True, dtype="float64")
+    xs = [rng.standard_normal((n, 3)) for n in (3, 1, 4)]
+    ys, final = layer(xs)
+    p = {n: v.data for n, v in layer.named_params()}
+    G, H = cls.gates, 4
+    inputs = xs
+    finals = []
+    for layer_index in range(2):
+        outs = []
+        for d, suffix in enumerate(["", "_reverse"]):
+            rows = slice(d * G * H, (d + 1) * G * H)
+            W_ih, b = p[f"W_ih_l{layer_index}"][rows], p[f"b_l{layer_index}"][rows]
+            W_hh = p[f"W_hh_l{layer_index}{suffix}"]
+            per_seq = []
+            for x in inputs:
+                if cls is LSTM:
+                    o, h, c = _np_lstm(x, W_ih, b, W_hh, np.zeros(H), np.zeros(H), d == 1)
+                    per_seq.append((o, h, c))
+                else:
+                    o, h = _np_gru(x, W_ih, b, W_hh, p[f"b_hh_l{layer_index}{suffix}"], np.zeros(H), d == 1)
+                    per_seq.append((o, h))
+            outs.append([s[0] for s in per_seq])
+            finals.append(np.stack([s[1] for s in per_seq]))
+        inputs = [np.concatenate(pair, axis=1) for pair in zip(*outs)]
+    for y, ref in zip(ys, inputs):
+        _close(y.data, ref, rtol=1e-10, atol=1e-12)
+    h_final = final[0] if cls is LSTM else final
+    _close(h_final.data, np.stack(finals), rtol=1e-10, atol=1e-12)
