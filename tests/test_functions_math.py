@@ -554,3 +554,12 @@ def test_integer_input_raises_type_error(label, call, wrap):
     a = numpy.arange(6, dtype=numpy.int64).reshape(2, 3)
     with pytest.raises(TypeError, match=label):
         call(Variable(a) if wrap else a)
+
+
+def test_linear_with_a_full_matrix_as_bias():
+    rng = numpy.random.default_rng(7)
+    x, W, b = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal((4, 5))
+    numpy.testing.assert_allclose(F.linear(x, W, b).data, x @ W.T + b)
+    check_backward(F.linear, (x, W, b))
+    ggs = tuple(rng.standard_normal(a.shape) for a in (x, W, b))
+    check_double_backward(F.linear, (x, W, b), rng.standard_normal((4, 5)), ggs)

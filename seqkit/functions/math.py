@@ -321,6 +321,7 @@ class Linear(FunctionNode):
         self.retain_inputs((0, 1))
         y = x @ W.T
         if len(inputs) == 3:
+            self.bias_shape = inputs[2].shape
             y += inputs[2]
         return (y,)
 
@@ -336,12 +337,16 @@ class Linear(FunctionNode):
             else:
                 out.append(matmul(gy.reshape(-1, W.shape[0]), x.reshape(-1, W.shape[1]), transa=True))
         if 2 in indexes:
-            out.append(sum(gy, axis=tuple(range(gy.ndim - 1))))
+            out.append(_shape_reduce(gy, self.bias_shape))
         return tuple(out)
 
 
 def linear(x, W, b=None) -> Variable:
-    """Affine map ``x @ W.T + b``: ``x`` ``(..., in)``, ``W`` ``(out, in)``, ``b`` ``(out,)`` or None."""
+    """Affine map ``x @ W.T + b``: ``x`` ``(..., in)``, ``W`` ``(out, in)``, ``b`` ``(out,)`` or None.
+
+    ``b`` may be any array that broadcasts to the output, e.g. another ``(N, out)`` projection, which saves
+    a separate addition.
+    """
     return Linear().apply((x, W) if b is None else (x, W, b))[0]
 
 

@@ -299,7 +299,7 @@ class LSTMCell(Layer):
             c = get_array_module(x).zeros((x.shape[0], self.hidden_size), dtype=gates.dtype)
         else:
             h, c = state
-            gates = gates + F.linear(h, self.W_hh)
+            gates = F.linear(h, self.W_hh, gates)
         c, h = F.lstm(c, gates)
         return h, c
 
