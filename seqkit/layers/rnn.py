@@ -36,11 +36,9 @@ def _recurrent_weight(gates: int, hidden: int, dtype) -> Parameter:
     return Parameter(initializers.create(initializers.orthogonal(blocks=gates), (gates * hidden, hidden), dtype))
 
 
-def _lstm_bias(hidden: int, forget_bias: float, directions: int, dtype) -> Parameter:
-    b = initializers.create(0.0, directions * 4 * hidden, dtype)
-    for d in range(directions):
-        b[d * 4 * hidden + hidden : d * 4 * hidden + 2 * hidden] = forget_bias
-    return Parameter(b)
+def _set_forget_bias(b, hidden: int, value: float) -> None:
+    """Set the forget-gate block of every direction's ``[i, f, o, g]`` bias ``b`` to ``value``, in place."""
+    b.reshape(-1, 4, hidden)[:, 1] = value
 
 
 class _Packing:
@@ -95,6 +93,13 @@ class _RecurrentLayer(Layer):
         self.directions = 2 if bidirectional else 1
         self.dropout = dropout
         self.out_size = hidden_size * self.directions
+        G, H = self.gates, hidden_size
+        for layer in range(num_layers):
+            d_in = in_size if layer == 0 else self.out_size
+            setattr(self, f"W_ih_l{layer}", _input_weight(self.directions * G, H, d_in, dtype))
+            setattr(self, f"b_l{layer}", Parameter(initializers.create(0.0, self.directions * G * H, dtype)))
+            for suffix in self._suffixes(layer):
+                setattr(self, f"W_hh{suffix}", _recurrent_weight(G, H, dtype))
 
     def _suffixes(self, layer: int) -> list[str]:
         return [f"_l{layer}", f"_l{layer}_reverse"][: self.directions]
@@ -227,13 +232,8 @@ class LSTM(_RecurrentLayer):
         dtype: Any = None,
     ) -> None:
         super().__init__(in_size, hidden_size, num_layers, bidirectional=bidirectional, dropout=dropout, dtype=dtype)
-        H, dirs = hidden_size, self.directions
         for layer in range(num_layers):
-            d_in = in_size if layer == 0 else self.out_size
-            setattr(self, f"W_ih_l{layer}", _input_weight(dirs * 4, H, d_in, dtype))
-            setattr(self, f"b_l{layer}", _lstm_bias(H, forget_bias, dirs, dtype))
-            for suffix in self._suffixes(layer):
-                setattr(self, f"W_hh{suffix}", _recurrent_weight(4, H, dtype))
+            _set_forget_bias(getattr(self, f"b_l{layer}").data, hidden_size, forget_bias)
 
     def _recurrence(self, gx, suffix, init, batch_sizes, reverse):
         return F.lstm_recurrence(gx, getattr(self, f"W_hh{suffix}"), init[0], init[1], batch_sizes, reverse)
@@ -262,14 +262,9 @@ class GRU(_RecurrentLayer):
         dtype: Any = None,
     ) -> None:
         super().__init__(in_size, hidden_size, num_layers, bidirectional=bidirectional, dropout=dropout, dtype=dtype)
-        H, dirs = hidden_size, self.directions
         for layer in range(num_layers):
-            d_in = in_size if layer == 0 else self.out_size
-            setattr(self, f"W_ih_l{layer}", _input_weight(dirs * 3, H, d_in, dtype))
-            setattr(self, f"b_l{layer}", Parameter(initializers.create(0.0, dirs * 3 * H, dtype)))
             for suffix in self._suffixes(layer):
-                setattr(self, f"W_hh{suffix}", _recurrent_weight(3, H, dtype))
-                setattr(self, f"b_hh{suffix}", Parameter(initializers.create(0.0, 3 * H, dtype)))
+                setattr(self, f"b_hh{suffix}", Parameter(initializers.create(0.0, 3 * hidden_size, dtype)))
 
     def _recurrence(self, gx, suffix, init, batch_sizes, reverse):
         W, b = getattr(self, f"W_hh{suffix}"), getattr(self, f"b_hh{suffix}")
@@ -290,7 +285,8 @@ class LSTMCell(Layer):
         self.hidden_size = hidden_size
         self.W_ih = _input_weight(4, hidden_size, in_size, dtype)
         self.W_hh = _recurrent_weight(4, hidden_size, dtype)
-        self.b = _lstm_bias(hidden_size, forget_bias, 1, dtype)
+        self.b = Parameter(initializers.create(0.0, 4 * hidden_size, dtype))
+        _set_forget_bias(self.b.data, hidden_size, forget_bias)
 
     def __call__(self, x, state=None) -> tuple[Variable, Variable]:
         """Returns the new ``(h, c)``; ``state`` None means zeros."""
