@@ -1,4 +1,4 @@
-"""The ``seqkit`` command line: one verb per job.
+"""The ``seqkit`` command line: one verb per job, each added through the ``seqkit_register_commands`` hook.
 
 Bad input prints one line and exits with 2; any other failure prints one line and exits with 1; ``--debug``
 shows the traceback instead.
@@ -8,25 +8,48 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from seqkit import __version__
 from seqkit.errors import UserError
+from seqkit.plugins import PluginError, get_plugin_manager
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from seqkit.cli import demo
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and check every op for NaN/inf")
+    parser.add_argument("--plugins-dir", metavar="DIR", help="also load every *.py file in DIR as a plugin")
+    parser.add_argument("--strict-plugins", action="store_true", help="fail when a plugin cannot be loaded")
 
+
+def build_parser(pm) -> argparse.ArgumentParser:
+    """The full parser: global options plus every plugin's subcommands."""
     parser = argparse.ArgumentParser(prog="seqkit", description="A define-by-run toolkit for sequence models.")
     parser.add_argument("--version", action="version", version=f"seqkit {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and check every op for NaN/inf")
+    _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    demo.add_parser(sub)
+    pm.add_commands(sub)
     return parser
 
 
+def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
+    return f"seqkit: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    _global_options(pre)
+    early, _ = pre.parse_known_args(argv)
+    if not early.debug:
+        warnings.formatwarning = _one_line_warnings
+    try:
+        pm = get_plugin_manager(plugins_dir=early.plugins_dir, strict=early.strict_plugins)
+        args = build_parser(pm).parse_args(argv)
+    except PluginError as e:
+        if early.debug:
+            raise
+        print(f"seqkit: error: {e}", file=sys.stderr)
+        return 1
+    args.plugin_manager = pm
     try:
         if args.debug:
             from seqkit.config import global_config
@@ -38,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"seqkit {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except PluginError as e:
+        if args.debug:
+            raise
+        print(f"seqkit {args.command}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"seqkit {args.command}: interrupted", file=sys.stderr)
         return 130

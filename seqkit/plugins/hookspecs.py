@@ -1,0 +1,68 @@
+"""The hooks seqkit calls, grouped by when it calls them. Every hook takes keyword arguments, so a spec can
+gain an argument later without breaking implementations that do not ask for it.
+
+Component hooks run once per process, the first time a registry of that kind is needed; each receives a
+``Registry`` and calls ``registry.add(name, obj, options=..., aliases=...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from seqkit.plugins import hookspec
+from seqkit.plugins.registry import Registry
+
+# ---- model building blocks ------------------------------------------------------------------------------
+
+
+@hookspec
+def seqkit_register_layers(registry: Registry) -> None:
+    """Register layers: ``Layer`` subclasses or factories returning a ``Layer`` (an encoder RNN, attention, ...)."""
+
+
+@hookspec
+def seqkit_register_models(registry: Registry) -> None:
+    """Register models: ``Layer`` subclasses that a recipe builds by name (seq2seq, rnnlm, ...)."""
+
+
+# ---- data --------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def seqkit_register_corpora(registry: Registry) -> None:
+    """Register corpora by name: a manifest path or object describing files, checksums and licence."""
+
+
+@hookspec
+def seqkit_register_tokenizers(registry: Registry) -> None:
+    """Register tokenizers: classes implementing ``encode``/``decode``/``save``/``load`` (and ``train``)."""
+
+
+# ---- training ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def seqkit_register_optimizers(registry: Registry) -> None:
+    """Register optimizers: classes that update a model's parameters from their gradients."""
+
+
+@hookspec
+def seqkit_register_updaters(registry: Registry) -> None:
+    """Register updaters: classes that run one training step (forward, backward, update)."""
+
+
+# ---- evaluation ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def seqkit_register_metrics(registry: Registry) -> None:
+    """Register metrics: callables scoring hypotheses against references (BLEU, chrF, ...)."""
+
+
+# ---- command line ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def seqkit_register_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add subcommands to ``seqkit``: ``p = subparsers.add_parser(...)``; ``p.set_defaults(run=function)``,
+    where ``run(args) -> int | None`` raises ``seqkit.errors.UserError`` for bad input."""
