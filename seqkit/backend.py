@@ -102,6 +102,8 @@ def get_device(array: Any) -> Device:
 def to_device(array: Any, device: str | Device):
     """Copy an array to ``device`` (no copy when it is already there). Variables are not accepted here:
     use ``Variable.to_device`` or ``Layer.to_device``, which move data and gradients together."""
+    if hasattr(array, "creator"):
+        raise TypeError("to_device() takes arrays; move a Variable with v.to_device() or a layer with .to_device()")
     device = Device(device)
     if device.kind == "cpu":
         if isinstance(array, numpy.ndarray):
@@ -125,6 +127,21 @@ def scatter_add(target, indices, values) -> None:
         import cupyx
 
         cupyx.scatter_add(target, indices, values)
+
+
+def check_index_range(what: str, ids, size: int, ignore=None) -> None:
+    """Raise ``ValueError`` naming the first id outside ``[0, size)`` (other than ``ignore``). Checked for
+    NumPy arrays only: on a GPU the check would synchronise, so there it runs under ``config.debug``."""
+    from seqkit.config import config
+
+    if not isinstance(ids, numpy.ndarray) and not config.debug:
+        return
+    bad = (ids < 0) | (ids >= size)
+    if ignore is not None:
+        bad &= ids != ignore
+    if bool(bad.any()):
+        where = tuple(int(i) for i in numpy.argwhere(to_device(bad, "cpu"))[0])
+        raise ValueError(f"{what} {int(ids[where])} at index {where} is outside [0, {size})")
 
 
 @contextlib.contextmanager

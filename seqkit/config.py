@@ -89,16 +89,12 @@ class no_grad(contextlib.ContextDecorator):
         return type(self)()
 
     def __enter__(self):
-        self._old = config.__dict__.get("enable_backprop", _MISSING)
-        config.enable_backprop = False
+        self.__dict__.setdefault("_contexts", []).append(using_config("enable_backprop", False))
+        self._contexts[-1].__enter__()
         return self
 
     def __exit__(self, *exc):
-        if self._old is _MISSING:
-            del config.__dict__["enable_backprop"]
-        else:
-            config.__dict__["enable_backprop"] = self._old
-        return False
+        return self._contexts.pop().__exit__(*exc)
 
 
 def show(file=None) -> None:

@@ -7,24 +7,23 @@ import numpy
 from seqkit.backend import cupy_module
 
 _generators: dict[str, object] = {}
+_seed: int | None = None
 
 
 def generator(xp=numpy):
     """The generator used for ``xp`` arrays (dropout masks, initialisers): NumPy's ``Generator`` or CuPy's."""
     name = xp.__name__
     if name not in _generators:
-        _generators[name] = numpy.random.default_rng() if name == "numpy" else cupy_module().random.default_rng()
+        rng = numpy.random.default_rng if name == "numpy" else cupy_module().random.default_rng
+        _generators[name] = rng(_seed)
     return _generators[name]
 
 
 def seed(value: int) -> None:
-    """Seed every generator (those created later too) from ``value``."""
+    """Seed every generator, including those created later, from ``value``."""
+    global _seed
+    _seed = value
     _generators.clear()
-    _generators["numpy"] = numpy.random.default_rng(value)
-    import sys
-
-    if "cupy" in sys.modules:
-        _generators["cupy"] = cupy_module().random.default_rng(value)
 
 
 def get_state() -> dict:

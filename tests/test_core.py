@@ -322,7 +322,7 @@ def test_grad_visits_only_the_part_of_the_graph_that_leads_to_the_inputs():
     x = Variable(np.ones(2))
     h = Spy().apply((x,))[0]  # behind h: not needed for d y / d h
     y = (h * h).sum()
-    (gh,) = seqkit.grad(y, h)
+    (gh,) = seqkit.grad(y, h, retain_graph=True)
     np.testing.assert_allclose(gh.data, 2 * h.data)
     assert calls == []
     (gx,) = seqkit.grad(y, x)
@@ -342,3 +342,76 @@ def test_in_place_accumulation_never_touches_shared_gradient_arrays():
     y = h + h + h * h  # an intermediate receiving several contributions
     y.sum().backward()
     np.testing.assert_allclose(x.grad, [2.0 + 2 * 0.5])
+
+
+def test_sums_handed_on_unchanged_are_never_added_into_twice():
+    a, b = Variable(np.array([1.0])), Variable(np.array([1.0]))
+    p = a * 1.0
+    q = (b * 1.0) * 1.0
+    loss = (p + q) + (p + q) + p * 3.0
+    loss.backward()
+    np.testing.assert_allclose(a.grad, [5.0])
+    np.testing.assert_allclose(b.grad, [2.0])
+
+
+def test_random_graphs_give_the_same_gradients_with_and_without_create_graph():
+    rng = np.random.default_rng(0)
+    for trial in range(150):
+        leaves = [Variable(rng.standard_normal(3)) for _ in range(3)]
+
+        def build():
+            pool = list(leaves)
+            op_rng = np.random.default_rng(trial)
+            for _ in range(8):
+                i, j = op_rng.integers(len(pool), size=2)
+                kind = op_rng.integers(4)
+                a, b = pool[i], pool[j]
+                pool.append(a + b if kind == 0 else a - b if kind == 1 else a * 0.5 if kind == 2 else F.tanh(a))
+            return sum(F.sum(v) for v in pool[-4:])
+
+        build().backward()
+        plain = [v.grad.copy() if v.grad is not None else None for v in leaves]
+        expected = seqkit.grad(build(), leaves, create_graph=True)
+        for got, want in zip(plain, expected):
+            if want is None:
+                assert got is None
+            else:
+                np.testing.assert_allclose(got, want.data, rtol=1e-12, atol=1e-12)
+        for v in leaves:
+            v.zero_grad()
+
+
+def test_leaf_gradients_never_share_memory():
+    x, y = Variable(np.ones(3)), Variable(np.ones(3))
+    F.sum(x + y).backward()
+    assert not np.shares_memory(x.grad, y.grad)
+    x.grad *= 0.5
+    np.testing.assert_allclose(y.grad, 1.0)
+    g = np.ones(3)
+    z = Variable(np.ones(3))
+    (z * 1.0).backward(g)
+    assert not np.shares_memory(z.grad, g)
+
+
+def test_graph_is_freed_by_backward_unless_retained():
+    x = Variable(np.array([0.5]))
+    y = F.tanh(x) * 2.0
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad, 2 * 2 * (1 - np.tanh(0.5) ** 2))
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_mixing_float_dtypes_is_an_error_naming_the_op():
+    w = Parameter(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match=r"Mul: mixes floating-point dtypes.*float32.*float64"):
+        w * np.ones(3)
+
+
+def test_grad_leaves_retained_gradients_alone():
+    x = Variable(np.array([1.0, 2.0]))
+    h = x * 2.0
+    h.retain_grad()
+    seqkit.grad(F.sum(h * h), [h])
+    assert h.grad is None

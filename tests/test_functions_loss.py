@@ -278,3 +278,13 @@ def test_bad_options_raise_value_error(kwargs):
     (name,) = kwargs
     with pytest.raises(ValueError, match=name):
         F.softmax_cross_entropy(numpy.zeros((2, 3)), numpy.array([0, 1]), **kwargs)
+
+
+def test_labels_outside_the_classes_are_an_error_naming_the_row():
+    x = numpy.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"label -2 at index \(1,\) is outside \[0, 4\)"):
+        F.softmax_cross_entropy(x, numpy.array([0, -2, 1]))
+    with pytest.raises(ValueError, match=r"label 4 at index \(2,\)"):
+        F.softmax_cross_entropy(x, numpy.array([0, -1, 4]))
+    with pytest.raises(ValueError, match=r"id -3 at index \(0, 1\) is outside \[0, 5\)"):
+        F.embed_id(numpy.array([[1, -3]]), numpy.zeros((5, 2)))

@@ -226,7 +226,9 @@ def test_embedding_lookup_and_init():
 
 
 def test_embedding_padding_row_zero_and_no_gradient(float64):
-    emb = Embedding(6, 3, padding_idx=-1)
+    with pytest.raises(ValueError, match=r"padding_idx must be in \[0, 6\)"):
+        Embedding(6, 3, padding_idx=-1)
+    emb = Embedding(6, 3, padding_idx=5)
     assert emb.padding_idx == 5 and (emb.W.data[5] == 0).all() and (emb.W.data[:5] != 0).all()
     emb.W.data[5] = 7.0  # e.g. after loading other weights: the output is zero all the same
     ids = numpy.array([[5, 1], [1, 5], [2, 0]])

@@ -327,3 +327,21 @@ def test_layers_match_a_pure_numpy_reference(cls):
         _close(y.data, ref, rtol=1e-10, atol=1e-12)
     h_final = final[0] if cls is LSTM else final
     _close(h_final.data, np.stack(finals), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_step_matches_the_whole_sequence_call(cls):
+    seqkit.random.seed(0)
+    rng = np.random.default_rng(6)
+    layer = cls(3, 4, 2, dtype="float64")
+    x = rng.standard_normal((2, 5, 3))
+    ys, final = layer(x, lengths=[5, 5])
+    state = None
+    for t in range(5):
+        h, state = layer.step(x[:, t], state)
+        _close(h.data, ys.data[:, t])
+    for a, b in zip(state if cls is LSTM else (state,), final if cls is LSTM else (final,)):
+        _close(a.data, b.data)
+    check_backward(lambda v: layer.step(v, None)[0], x[:, 0])
+    with pytest.raises(ValueError, match="bidirectional layer cannot run one step"):
+        cls(3, 4, bidirectional=True).step(x[:, 0].astype(np.float32))

@@ -31,16 +31,21 @@ def build_parser(pm) -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
-    return f"seqkit: warning: {message}\n"
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"seqkit: warning: {message}", file=sys.stderr if file is None else file)
 
 
 def main(argv: list[str] | None = None) -> int:
     pre = argparse.ArgumentParser(add_help=False)
     _global_options(pre)
     early, _ = pre.parse_known_args(argv)
-    if not early.debug:
-        warnings.formatwarning = _one_line_warnings
+    with warnings.catch_warnings():
+        if not early.debug:
+            warnings.showwarning = _one_line_warning
+        return _main(argv, early)
+
+
+def _main(argv: list[str] | None, early: argparse.Namespace) -> int:
     try:
         pm = get_plugin_manager(plugins_dir=early.plugins_dir, strict=early.strict_plugins)
         args = build_parser(pm).parse_args(argv)

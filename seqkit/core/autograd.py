@@ -104,8 +104,10 @@ class Variable:
     def zero_grad(self) -> None:
         self._grad = None
 
-    def backward(self, grad: Any = None, *, create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``grad``. ``grad`` defaults to 1 for a scalar."""
+    def backward(self, grad: Any = None, *, create_graph: bool = False, retain_graph: bool | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``grad``. ``grad`` defaults to 1 for a scalar.
+
+        The graph is freed as backward walks it, unless ``retain_graph`` (default: ``create_graph``)."""
         if not self.requires_grad:
             raise RuntimeError(
                 "backward() on a Variable that does not require grad: none of its inputs required grad, or it "
@@ -118,7 +120,7 @@ class Variable:
                     "call y.backward(grad) with an array of that shape, or reduce first (y.sum().backward())"
                 )
             grad = self.xp.ones_like(self.data)
-        backprop([self], [grad], create_graph=create_graph)
+        backprop([self], [grad], create_graph=create_graph, retain_graph=retain_graph)
 
     def register_hook(self, hook: Callable[[Variable], Variable | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this Variable's gradient is computed; a returned Variable replaces it.
@@ -147,6 +149,7 @@ class Variable:
             if v is not None:
                 v._grad = g if v._grad is None else v._grad + g
 
+        keep.retains_grad = True  # seqkit.grad() leaves grad attributes alone
         self.register_hook(keep)
 
     def unchain(self) -> None:
@@ -234,6 +237,7 @@ class FunctionNode:
     _retained_inputs = None
     _retained_outputs = None
     _output_hooks = None
+    _released = False
     n_outputs = 1
 
     @property
@@ -245,6 +249,12 @@ class FunctionNode:
 
     def backward(self, target_input_indexes: tuple[int, ...], grad_outputs: tuple) -> tuple:
         raise NotImplementedError(f"{self.label} is not differentiable")
+
+    def release(self) -> None:
+        """Free everything kept for backward (called after backward unless the graph is retained)."""
+        rank, n_outputs = self.rank, self.n_outputs
+        self.__dict__.clear()
+        self.rank, self.n_outputs, self._released = rank, n_outputs, True
 
     def retain_inputs(self, indexes: Iterable[int]) -> None:
         self._retained_inputs = tuple(indexes)
@@ -259,6 +269,7 @@ class FunctionNode:
         edges = []
         rank = -1  # stays -1 when no input requires grad or recording is off
         recording = config.enable_backprop
+        float_dtype = None
         for x in inputs:
             if isinstance(x, Variable):
                 if recording and x.requires_grad:
@@ -278,8 +289,14 @@ class FunctionNode:
                 edges.append(None)
                 if not hasattr(x, "dtype"):
                     raise TypeError(self._describe(inputs, f"expects arrays or Variables, got {type(x).__name__}"))
-            if x.dtype.kind != "f" and len(xs) not in self.int_inputs:
-                raise TypeError(self._describe(inputs, f"expects a floating-point array at input {len(xs)}"))
+            dtype = x.dtype
+            if dtype.kind != "f":
+                if len(xs) not in self.int_inputs:
+                    raise TypeError(self._describe(inputs, f"expects a floating-point array at input {len(xs)}"))
+            elif float_dtype is None:
+                float_dtype = dtype
+            elif dtype is not float_dtype and dtype != float_dtype:
+                raise TypeError(self._describe(inputs, "mixes floating-point dtypes; cast with .astype() first"))
             xs.append(x)
         try:
             ys = self.forward(tuple(xs))
@@ -340,14 +357,19 @@ def backprop(
     grad_outputs: Sequence[Any],
     *,
     create_graph: bool = False,
+    retain_graph: bool | None = None,
     wanted: Sequence[Variable] | None = None,
 ) -> list[Variable | None] | None:
     """Propagate ``grad_outputs`` from ``outputs`` back through the graph.
 
     With ``wanted=None`` gradients accumulate into the ``grad`` of leaves; otherwise the gradients with
     respect to the ``wanted`` Variables are returned (in order, ``None`` where unreachable) and no ``grad``
-    attribute changes. Hooks see the total gradient of their Variable.
+    attribute changes. Hooks see the total gradient of their Variable (``retain_grad`` hooks do not run
+    for ``wanted``). Unless ``retain_graph`` (default: ``create_graph``), every node frees what it kept for
+    backward once its backward has run, and a second backward through it raises.
     """
+    if retain_graph is None:
+        retain_graph = create_graph
     pending: dict[FunctionNode, list] = {}  # node -> gradients of its outputs, summed as they arrive
     leaves: dict[Variable, Variable] = {}
     heap: list = []
@@ -408,10 +430,17 @@ def backprop(
                 break
             fn = heapq.heappop(heap)[2]
             gys = pending.pop(fn)
+            if fn._released:
+                raise RuntimeError(
+                    f"backward through {fn.label} a second time: its graph was freed by the first backward; "
+                    "pass retain_graph=True to the first one"
+                )
+            if owned:
+                owned.difference_update(gys)  # handed to a backward, which may pass them on as they are
             if fn._output_hooks:
                 for i, hooks in fn._output_hooks.items():
                     if gys[i] is not None and hooks:
-                        gys[i] = _run_hooks(hooks, gys[i])
+                        gys[i] = _run_hooks(hooks, gys[i], keys is not None)
             if keys is not None:
                 for i, g in enumerate(gys):
                     if g is not None and (fn, i) in keys:
@@ -422,6 +451,8 @@ def backprop(
                 edges = ()
                 continue
             gxs = fn.backward(targets, tuple(gys))
+            if not retain_graph:
+                fn.release()
             if len(gxs) != len(edges):
                 if len(gxs) != len(targets):
                     raise ValueError(
@@ -433,11 +464,15 @@ def backprop(
                 gxs = full
         for v, g in leaves.items():
             if v._hooks:
-                g = _run_hooks(v._hooks, g)
-            if keys is None:
-                v._grad = g if v._grad is None else v._grad + g
-            else:
+                g = _run_hooks(v._hooks, g, keys is not None)
+            if keys is not None:
                 captured[v] = g
+            elif v._grad is None:  # a gradient an op handed out may be shared: keep a copy of one we did not make
+                v._grad = g if create_graph or g in owned else _new_variable(g.data.copy(), None, 0)
+            elif create_graph or v._grad.creator is not None:
+                v._grad = v._grad + g
+            else:
+                v._grad.data += g.data
     finally:
         if saved is _MISSING:
             del local["enable_backprop"]
@@ -475,8 +510,10 @@ def _nodes_leading_to(roots: list[FunctionNode], keys: list) -> set[FunctionNode
     return found
 
 
-def _run_hooks(hooks: list, g: Variable) -> Variable:
+def _run_hooks(hooks: list, g: Variable, for_grad: bool = False) -> Variable:
     for hook in list(hooks):
+        if for_grad and getattr(hook, "retains_grad", False):
+            continue
         r = hook(g)
         if r is not None:
             g = r if isinstance(r, Variable) else _new_variable(r, None, 0)
@@ -489,11 +526,13 @@ def grad(
     grad_outputs: Any = None,
     *,
     create_graph: bool = False,
+    retain_graph: bool | None = None,
 ) -> list[Variable | None]:
     """Gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated into ``grad``.
 
     ``grad_outputs`` defaults to ones for scalar outputs. With ``create_graph=True`` the returned gradients
-    are part of the graph and can be differentiated again (higher-order gradients).
+    are part of the graph and can be differentiated again (higher-order gradients). ``retain_graph``
+    (default: ``create_graph``) keeps the graph for another backward.
     """
     outputs = [outputs] if isinstance(outputs, Variable) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)
@@ -511,4 +550,4 @@ def grad(
     for x in inputs:
         if not x.requires_grad:
             raise ValueError(f"grad() with respect to {x!r}, which does not require grad")
-    return backprop(outputs, seeds, create_graph=create_graph, wanted=inputs)
+    return backprop(outputs, seeds, create_graph=create_graph, retain_graph=retain_graph, wanted=inputs)

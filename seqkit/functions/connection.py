@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqkit.backend import get_array_module, scatter_add
+from seqkit.backend import check_index_range, get_array_module, scatter_add
 from seqkit.core.autograd import FunctionNode, Variable
 
 
@@ -16,6 +16,7 @@ class EmbedID(FunctionNode):
         ids, W = inputs
         if ids.dtype.kind not in "iu":
             raise TypeError(f"ids must be integers, got {ids.dtype}")
+        check_index_range("id", ids, W.shape[0], self.ignore_label)
         self.retain_inputs((0,))
         self.W_shape = W.shape
         if self.ignore_label is None:

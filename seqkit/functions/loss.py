@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqkit.backend import get_array_module
+from seqkit.backend import check_index_range, get_array_module
 from seqkit.core.autograd import FunctionNode, Variable
 from seqkit.functions.activation import softmax
 from seqkit.functions.array import reshape
@@ -32,6 +32,7 @@ class SoftmaxCrossEntropy(FunctionNode):
         e = xp.exp(x - m)
         s = e.sum(axis=1, keepdims=True)
         log_z = (m + xp.log(s))[:, 0]
+        check_index_range("label", t, x.shape[1], self.ignore_label)
         keep = t != self.ignore_label
         self.t = xp.where(keep, t, 0)
         self.weights = keep.astype(x.dtype)  # per-row factor of the loss

@@ -11,10 +11,6 @@ from seqkit.core.autograd import FunctionNode, Variable
 from seqkit.functions.array import broadcast_to, reshape, sum_to
 
 
-def _shape_reduce(gy, shape):
-    return gy if gy.shape == shape else sum_to(gy, shape)
-
-
 # ---- binary arithmetic with broadcasting --------------------------------------------------------------
 class Add(FunctionNode):
     def forward(self, inputs):
@@ -24,7 +20,7 @@ class Add(FunctionNode):
 
     def backward(self, indexes, grad_outputs):
         (gy,) = grad_outputs
-        return tuple(_shape_reduce(gy, self.shapes[i]) for i in indexes)
+        return tuple(sum_to(gy, self.shapes[i]) for i in indexes)
 
 
 class Sub(FunctionNode):
@@ -35,7 +31,7 @@ class Sub(FunctionNode):
 
     def backward(self, indexes, grad_outputs):
         (gy,) = grad_outputs
-        return tuple(_shape_reduce(gy if i == 0 else -gy, self.shapes[i]) for i in indexes)
+        return tuple(sum_to(gy if i == 0 else -gy, self.shapes[i]) for i in indexes)
 
 
 class Mul(FunctionNode):
@@ -47,7 +43,7 @@ class Mul(FunctionNode):
     def backward(self, indexes, grad_outputs):
         a, b = self.get_retained_inputs()
         (gy,) = grad_outputs
-        return tuple(_shape_reduce(gy * (b if i == 0 else a), (a, b)[i].shape) for i in indexes)
+        return tuple(sum_to(gy * (b if i == 0 else a), (a, b)[i].shape) for i in indexes)
 
 
 class Div(FunctionNode):
@@ -62,9 +58,9 @@ class Div(FunctionNode):
         ga = gy / b
         out = []
         if 0 in indexes:
-            out.append(_shape_reduce(ga, a.shape))
+            out.append(sum_to(ga, a.shape))
         if 1 in indexes:
-            out.append(_shape_reduce(-ga * a / b, b.shape))
+            out.append(sum_to(-ga * a / b, b.shape))
         return tuple(out)
 
 
@@ -83,9 +79,9 @@ class Pow(FunctionNode):
         (gy,) = grad_outputs
         out = []
         if 0 in indexes:
-            out.append(_shape_reduce(gy * b * a ** (b - 1), a.shape))
+            out.append(sum_to(gy * b * a ** (b - 1), a.shape))
         if 1 in indexes:
-            out.append(_shape_reduce(gy * y * log(a), b.shape))
+            out.append(sum_to(gy * y * log(a), b.shape))
         return tuple(out)
 
 
@@ -166,10 +162,6 @@ class RPowConstant(FunctionNode):
     def backward(self, indexes, grad_outputs):
         (y,) = self.get_retained_outputs()
         return (grad_outputs[0] * y * float(numpy.log(self.c)),)
-
-
-def _is_scalar(x) -> bool:
-    return isinstance(x, numbers.Number) or (isinstance(x, numpy.ndarray) and x.ndim == 0 and False)
 
 
 def _scalar(c):
@@ -294,10 +286,10 @@ class MatMul(FunctionNode):
         out = []
         if 0 in indexes:
             ga = matmul(b, gy, transa=tb, transb=True) if ta else matmul(gy, b, transb=not tb)
-            out.append(_shape_reduce(ga, a.shape))
+            out.append(sum_to(ga, a.shape))
         if 1 in indexes:
             gb = matmul(gy, a, transa=True, transb=ta) if tb else matmul(a, gy, transa=not ta)
-            out.append(_shape_reduce(gb, b.shape))
+            out.append(sum_to(gb, b.shape))
         return tuple(out)
 
 
@@ -337,7 +329,7 @@ class Linear(FunctionNode):
             else:
                 out.append(matmul(gy.reshape(-1, W.shape[0]), x.reshape(-1, W.shape[1]), transa=True))
         if 2 in indexes:
-            out.append(_shape_reduce(gy, self.bias_shape))
+            out.append(sum_to(gy, self.bias_shape))
         return tuple(out)
 
 

@@ -144,6 +144,38 @@ class _RecurrentLayer(Layer):
         finals = [F.stack([R.gather_rows(h, packing.unorder) for h in part]) for part in finals]
         return ys, (tuple(finals) if self.has_cell else finals[0])
 
+    def step(self, x, state=None):
+        """One time step for a whole batch, for decoders in Python loops (unidirectional layers only).
+
+        ``x`` (B, in); ``state`` as ``__call__``'s final state (zeros when None). Returns ``(h, state)`` with
+        ``h`` (B, H) the top layer's output. Runs the fused recurrence for one step, so it shares its kernels.
+        """
+        name = type(self).__name__
+        if self.directions != 1:
+            raise ValueError(f"{name}.step: a bidirectional layer cannot run one step at a time")
+        if x.ndim != 2 or x.shape[1] != self.in_size:
+            raise ValueError(f"{name}.step: expected x of shape (B, {self.in_size}), got {tuple(x.shape)}")
+        B = x.shape[0]
+        n_parts = 2 if self.has_cell else 1
+        if state is None:
+            zeros = get_array_module(x).zeros((B, self.hidden_size), dtype=self.W_ih_l0.dtype)
+            layers = [[zeros] * n_parts for _ in range(self.num_layers)]
+        else:
+            parts = state if self.has_cell else (state,)
+            layers = list(zip(*[F.separate(p, axis=0) for p in parts]))
+        finals: list[list] = [[] for _ in range(n_parts)]
+        h = x
+        for layer in range(self.num_layers):
+            if layer and self.dropout:
+                h = F.dropout(h, self.dropout)
+            gx = F.linear(h, getattr(self, f"W_ih_l{layer}"), getattr(self, f"b_l{layer}"))
+            result = self._recurrence(gx, f"_l{layer}", list(layers[layer]), (B,), reverse=False)
+            h = result[0]
+            for f, r in zip(finals, result[1:]):
+                f.append(r)
+        stacked = tuple(F.stack(f) for f in finals)
+        return h, (stacked if self.has_cell else stacked[0])
+
     def _sorted_state(self, state, packing: _Packing):
         parts = (state if self.has_cell else (state,)) if state is not None else None
         expected = (self.num_layers * self.directions, len(packing.order), self.hidden_size)
