@@ -1,0 +1,250 @@
+"""Greedy and beam search over the decoding interface (``encode``, ``initial_state``, ``step``, ``reorder``).
+
+Both are batched over sentences: one ``step`` call per time step for the whole batch (``B * beam`` rows),
+and sentences that are done leave the batch. Only the bookkeeping of finished hypotheses touches Python per
+event. Beam search compares finished hypotheses with the best score any open one could still reach under
+the length penalty, so it stops exactly when no open hypothesis can win.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy
+
+from seqkit.backend import to_device
+from seqkit.config import no_grad, using_config
+
+LENGTH_PENALTIES = ("none", "gnmt", "normalize")
+
+
+@dataclasses.dataclass
+class Hypothesis:
+    """One output: ``tokens`` (no BOS/EOS), ``score`` (length-penalised), ``log_prob`` (sum), and the
+    attention weights ``(len(tokens) + 1, S)`` (the last row for EOS) when they were kept."""
+
+    tokens: list[int]
+    score: float
+    log_prob: float
+    attention: numpy.ndarray | None = None
+
+
+def length_penalty(kind: str, alpha: float, length: numpy.ndarray | int) -> Any:
+    """The divisor of a hypothesis' log-probability: 1 (``none``), ``((5 + L) / 6) ** alpha`` (``gnmt``,
+    Wu et al. 2016), or ``L`` (``normalize``)."""
+    if kind == "gnmt":
+        return ((5.0 + numpy.asarray(length, dtype=float)) / 6.0) ** alpha
+    if kind == "normalize":
+        return numpy.asarray(length, dtype=float)
+    if kind == "none":
+        return numpy.ones_like(numpy.asarray(length, dtype=float))
+    raise ValueError(f"length_penalty must be one of {LENGTH_PENALTIES}, got {kind!r}")
+
+
+def _max_lengths(src: Sequence, ratio: float, offset: int) -> numpy.ndarray:
+    return (numpy.array([len(s) for s in src]) * ratio + offset).astype(int).clip(min=1)
+
+
+def _host(a) -> numpy.ndarray:
+    return to_device(getattr(a, "data", a), "cpu")
+
+
+def greedy_search(
+    model, src: Sequence, *, max_len_ratio: float = 2.0, max_len_offset: int = 10, keep_attention: bool = False
+) -> list[Hypothesis]:
+    """The most probable token at every step, for each source sentence (a list of id arrays)."""
+    with no_grad(), using_config("train", False):
+        B = len(src)
+        max_len = _max_lengths(src, max_len_ratio, max_len_offset)
+        state = model.initial_state(model.encode(src))
+        active = numpy.arange(B)
+        prev = numpy.full(B, model.bos_id)
+        tokens = [[] for _ in range(B)]
+        scores = numpy.zeros(B)
+        attention = [[] for _ in range(B)]
+        results: list[Hypothesis | None] = [None] * B
+        for t in range(int(max_len.max())):
+            logp, state = model.step(state, prev)
+            logp = logp.data
+            best = _host(logp.argmax(axis=1))
+            best_lp = _host(logp[model.xp.arange(len(best)), model.xp.asarray(best)])
+            weights = _host(state["attention"]) if keep_attention and "attention" in state else None
+            done = numpy.zeros(len(active), dtype=bool)
+            for i, b in enumerate(active):
+                scores[b] += best_lp[i]
+                if weights is not None:
+                    attention[b].append(weights[i])
+                if best[i] == model.eos_id or t + 1 >= max_len[b]:
+                    done[i] = True
+                    if best[i] != model.eos_id:
+                        tokens[b].append(int(best[i]))
+                    att = numpy.stack(attention[b])[:, : len(src[b])] if weights is not None else None
+                    results[b] = Hypothesis(tokens[b], float(scores[b]), float(scores[b]), att)
+                else:
+                    tokens[b].append(int(best[i]))
+            if done.all():
+                break
+            keep = numpy.nonzero(~done)[0]
+            if done.any():
+                state = model.reorder(state, keep)
+            active, prev = active[keep], best[keep]
+        return results
+
+
+def beam_search(
+    model,
+    src: Sequence,
+    *,
+    beam: int = 5,
+    nbest: int = 1,
+    length_penalty_kind: str = "gnmt",
+    alpha: float = 0.6,
+    max_len_ratio: float = 2.0,
+    max_len_offset: int = 10,
+    keep_attention: bool = False,
+) -> list[list[Hypothesis]]:
+    """The ``nbest`` best hypotheses per source sentence (best first) under a beam of ``beam``.
+
+    Scores are ``log_prob / length_penalty(length)``, length counting EOS. A sentence stops when its
+    ``nbest``-th finished hypothesis beats the best score an open one could still reach (its log-probability
+    can only fall; the penalty is largest at the maximum length ``len(src) * max_len_ratio + max_len_offset``),
+    or at that maximum length.
+    """
+    if beam < 1 or not 1 <= nbest <= beam:
+        raise ValueError(f"need beam >= 1 and 1 <= nbest <= beam, got beam={beam}, nbest={nbest}")
+    length_penalty(length_penalty_kind, alpha, 1)  # validates the kind
+    with no_grad(), using_config("train", False):
+        xp = model.xp
+        B, K = len(src), beam
+        max_len = _max_lengths(src, max_len_ratio, max_len_offset)
+        best_possible_lp = length_penalty(length_penalty_kind, alpha, max_len)
+        state = model.reorder(model.initial_state(model.encode(src)), numpy.repeat(numpy.arange(B), K))
+        scores = numpy.full((B, K), -numpy.inf)
+        scores[:, 0] = 0.0  # all beams start identical: only the first may expand
+        history = numpy.zeros((B, K, 0), dtype=numpy.int64)
+        att_history = None
+        active = numpy.arange(B)
+        prev = numpy.full(B * K, model.bos_id)
+        finished: list[list[Hypothesis]] = [[] for _ in range(B)]
+        kth_best = numpy.full(B, -numpy.inf)  # the nbest-th best finished score per sentence
+        ranks = numpy.arange(2 * K)
+        for t in range(int(max_len.max())):
+            logp, state = model.step(state, prev)
+            n = len(active)
+            V = logp.shape[1]
+            total = xp.asarray(scores)[:, :, None] + logp.data.reshape(n, K, V)
+            flat = total.reshape(n, K * V)
+            width = min(2 * K, K * V)
+            top = xp.argpartition(-flat, width - 1, axis=1)[:, :width]
+            top_scores = xp.take_along_axis(flat, top, axis=1)
+            order = xp.argsort(-top_scores, axis=1, kind="stable")
+            top = _host(xp.take_along_axis(top, order, axis=1))
+            top_scores = _host(xp.take_along_axis(top_scores, order, axis=1))
+            parent, token = top // V, top % V
+            is_eos = token == model.eos_id
+            at_limit = t + 1 >= max_len[active]
+            weights = None
+            if keep_attention and "attention" in state:
+                weights = _host(state["attention"]).reshape(n, K, -1)
+                step_att = numpy.take_along_axis(weights, parent[:, :, None], axis=1)  # (n, 2K, S)
+            # finished hypotheses: EOS within the first K candidates; every first-K candidate at the limit
+            ends = (is_eos | at_limit[:, None]) & (ranks[:width] < K)
+            for i, j in zip(*numpy.nonzero(ends)):
+                b = active[i]
+                toks = history[i, parent[i, j]].tolist() + ([] if is_eos[i, j] else [int(token[i, j])])
+                raw = float(top_scores[i, j])
+                score = raw / float(length_penalty(length_penalty_kind, alpha, t + 1))
+                att = None
+                if weights is not None:
+                    past = numpy.zeros((0, weights.shape[2])) if att_history is None else att_history[i, parent[i, j]]
+                    att = numpy.concatenate([past, step_att[i, j][None]], axis=0)[:, : len(src[b])]
+                finished[b].append(Hypothesis(toks, score, raw, att))
+                if len(finished[b]) >= nbest:
+                    kth_best[b] = sorted((h.score for h in finished[b]), reverse=True)[nbest - 1]
+            # open hypotheses: the best K candidates that are not EOS (there are at least K of them)
+            open_scores = numpy.where(is_eos, -numpy.inf, top_scores)
+            pick = numpy.argsort(-open_scores, axis=1, kind="stable")[:, :K]
+            new_scores = numpy.take_along_axis(open_scores, pick, axis=1)
+            new_parent = numpy.take_along_axis(parent, pick, axis=1)
+            new_token = numpy.take_along_axis(token, pick, axis=1)
+            bound = new_scores.max(axis=1)
+            current_lp = length_penalty(length_penalty_kind, alpha, t + 1)
+            bound = bound / numpy.where(bound < 0, best_possible_lp[active], current_lp)
+            done = at_limit | (kth_best[active] >= bound)
+            if done.all():
+                break
+            keep = numpy.nonzero(~done)[0]
+            rows = (keep[:, None] * K + new_parent[keep]).ravel()
+            state = model.reorder(state, rows)
+            history = numpy.concatenate(
+                [numpy.take_along_axis(history, new_parent[:, :, None], axis=1), new_token[:, :, None]], axis=2
+            )[keep]
+            if weights is not None:
+                moved = numpy.take_along_axis(weights, new_parent[:, :, None], axis=1)[:, :, None]
+                if att_history is None:
+                    att_history = moved
+                else:
+                    att_history = numpy.concatenate(
+                        [numpy.take_along_axis(att_history, new_parent[:, :, None, None], axis=1), moved], axis=2
+                    )
+                att_history = att_history[keep]
+            scores, active, prev = new_scores[keep], active[keep], new_token[keep].ravel()
+        return [sorted(f, key=lambda h: -h.score)[:nbest] for f in finished]
+
+
+class Ensemble:
+    """Several models decoded as one: the average of their log-probabilities at every step. The models must
+    share vocabularies and BOS/EOS ids; attention weights are the first model's."""
+
+    def __init__(self, models: Sequence) -> None:
+        if not models:
+            raise ValueError("an ensemble needs at least one model")
+        ids = {(m.bos_id, m.eos_id) for m in models}
+        if len(ids) != 1:
+            raise ValueError(f"ensemble members disagree on BOS/EOS ids: {sorted(ids)}")
+        self.models = list(models)
+        self.bos_id, self.eos_id = models[0].bos_id, models[0].eos_id
+
+    @property
+    def xp(self):
+        return self.models[0].xp
+
+    def encode(self, src):
+        return [m.encode(src) for m in self.models]
+
+    def initial_state(self, encoded):
+        return [m.initial_state(e) for m, e in zip(self.models, encoded)]
+
+    def step(self, states, prev_tokens):
+        outputs = [m.step(s, prev_tokens) for m, s in zip(self.models, states)]
+        logp = sum(o[0].data for o in outputs) * (1.0 / len(outputs))
+        new_states = [o[1] for o in outputs]
+        return _Arrays(logp), _EnsembleState(new_states)
+
+    def reorder(self, states, index):
+        return _EnsembleState([m.reorder(s, index) for m, s in zip(self.models, states)])
+
+
+class _Arrays:
+    """Wraps an array so that search can read ``.data`` as it does from a Variable."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+        self.shape = data.shape
+
+
+class _EnsembleState(list):
+    """The members' states; ``state["attention"]`` reads the first member's attention."""
+
+    def __contains__(self, key) -> bool:
+        return isinstance(key, str) and key in self[0]
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self[0][key]
+        return super().__getitem__(key)
+
+
+__all__ = ["Ensemble", "Hypothesis", "LENGTH_PENALTIES", "beam_search", "greedy_search", "length_penalty"]

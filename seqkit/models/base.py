@@ -1,0 +1,44 @@
+"""What every translation model shares: the decoding interface and batching of token ids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy
+
+from seqkit.backend import get_array_module
+from seqkit.layers import Layer
+
+
+class Translator(Layer):
+    """A model that greedy and beam search can drive (see ``seqkit.decoding``).
+
+    Subclasses implement ``encode(src) -> encoded``, ``initial_state(encoded) -> state``,
+    ``step(state, prev_tokens) -> (log_probs (B, V), state)`` and ``reorder(state, index) -> state``, and set
+    ``bos_id`` / ``eos_id``. ``state`` may hold this step's attention weights ``(B, S)`` under ``"attention"``.
+    """
+
+    bos_id = 2
+    eos_id = 3
+
+    @property
+    def xp(self):
+        """The array module the parameters live on."""
+        return get_array_module(next(self.params()).data)
+
+
+def pad_batch(seqs: Sequence[Any], pad_id: int, xp=numpy) -> tuple[Any, list[int]]:
+    """Integer sequences -> an ``(B, max_len)`` array padded with ``pad_id`` (on ``xp``), and the lengths."""
+    lengths = [len(s) for s in seqs]
+    out = numpy.full((len(seqs), max(lengths)), pad_id, dtype=numpy.int64)
+    for row, s in zip(out, seqs):
+        row[: len(s)] = s
+    return (out if xp is numpy else xp.asarray(out)), lengths
+
+
+def default_layers():
+    """The layer registry: built-ins and installed plugins."""
+    from seqkit.plugins import get_plugin_manager
+
+    return get_plugin_manager().registry("layer")

@@ -1,0 +1,80 @@
+"""An RNN language model (``rnnlm``): embedding -> RNN -> softmax over the vocabulary."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy
+
+import seqkit.functions as F
+from seqkit.core.autograd import Variable
+from seqkit.errors import UserError
+from seqkit.layers import Embedding, Linear
+from seqkit.models.base import Translator, default_layers, pad_batch
+
+
+@dataclasses.dataclass
+class RNNLMOptions:
+    """Options of the ``rnnlm`` model (recipe section ``[model]``)."""
+
+    embed_size: int = 256
+    hidden_size: int = 512
+    rnn: str = "lstm"  # a registered RNN layer (unidirectional)
+    layers: int = 2
+    dropout: float = 0.2
+    tie_embeddings: bool = False
+
+
+class RNNLM(Translator):
+    """Language model over sentences of token ids (BOS/EOS added by the model). As a decoding model it
+    ignores its source: ``encode`` only fixes the batch size, so search generates unconditionally."""
+
+    def __init__(
+        self, vocab: int, options: RNNLMOptions | None = None, *, pad_id: int = 0, bos_id: int = 2, eos_id: int = 3,
+        layers=None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        o = options or RNNLMOptions()
+        self.options = o
+        self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
+        layers = default_layers() if layers is None else layers
+        self.embed = Embedding(vocab, o.embed_size, padding_idx=pad_id)
+        self.rnn = layers.get(o.rnn)(o.embed_size, o.hidden_size, o.layers, dropout=o.dropout)
+        self.out = Linear(o.hidden_size, vocab)
+        if o.tie_embeddings:
+            if o.embed_size != o.hidden_size:
+                sizes = f"{o.embed_size} and {o.hidden_size}"
+                raise UserError(f"model.tie_embeddings needs embed_size == hidden_size, got {sizes}")
+            self.out.W = self.embed.W
+
+    def loss(self, sentences: list, _unused: list | None = None) -> tuple[Variable, int]:
+        """Mean cross-entropy per predicted token (each sentence's tokens plus EOS), and that token count."""
+        xp = self.xp
+        ids_in, lengths = pad_batch([numpy.concatenate([[self.bos_id], s]) for s in sentences], self.pad_id, xp)
+        ids_out, _ = pad_batch([numpy.concatenate([s, [self.eos_id]]) for s in sentences], self.pad_id, xp)
+        B, T = ids_in.shape
+        hs, _ = self.rnn(F.dropout(self.embed(ids_in), self.options.dropout), lengths=lengths)
+        rows = numpy.concatenate([b * T + numpy.arange(n) for b, n in enumerate(lengths)])
+        h = F.dropout(F.gather_rows(F.reshape(hs, (B * T, -1)), rows), self.options.dropout)
+        loss = F.softmax_cross_entropy(self.out(h), ids_out.reshape(-1)[xp.asarray(rows)])
+        return loss, len(rows)
+
+    def encode(self, src: list) -> dict:
+        return {"batch": len(src)}
+
+    def initial_state(self, encoded: dict) -> dict:
+        B, H, L = encoded["batch"], self.options.hidden_size, self.options.layers
+        zeros = self.xp.zeros((L, B, H), dtype=self.out.W.dtype)
+        parts = 2 if getattr(self.rnn, "has_cell", False) else 1
+        return {"rnn": (zeros, zeros) if parts == 2 else zeros}
+
+    def step(self, state: dict, prev_tokens) -> tuple[Variable, dict]:
+        h, rnn = self.rnn.step(self.embed(self.xp.asarray(prev_tokens)), state["rnn"])
+        return F.log_softmax(self.out(h), axis=1), {"rnn": rnn}
+
+    def reorder(self, state: dict, index) -> dict:
+        index = self.xp.asarray(index)
+        rnn = state["rnn"]
+        parts = rnn if isinstance(rnn, tuple) else (rnn,)
+        moved = tuple(F.getitem(p, (slice(None), index)) for p in parts)
+        return {"rnn": moved if isinstance(rnn, tuple) else moved[0]}

@@ -1,0 +1,204 @@
+"""The attention encoder-decoder (``seq2seq``), built from registered layers.
+
+Embedding -> encoder RNN (any registered RNN layer) -> bridge -> decoder RNN with attention (any registered
+attention) -> attentional hidden ``tanh(W_c [context; h])`` -> output projection (optionally tied to the
+target embedding). Without input feeding, teacher-forced training runs the decoder as one fused
+whole-sequence op; with it, a loop of ``step`` calls (each step needs the previous attentional hidden).
+
+Token ids are Python lists of integer arrays, one per sentence, without BOS/EOS; the model adds them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Any
+
+import numpy
+
+import seqkit.functions as F
+from seqkit.core.autograd import Variable
+from seqkit.errors import UserError
+from seqkit.layers import Embedding, Linear, lengths_to_mask
+from seqkit.models.base import Translator, default_layers, pad_batch
+
+
+@dataclasses.dataclass
+class Seq2SeqOptions:
+    """Options of the ``seq2seq`` model (recipe section ``[model]``)."""
+
+    embed_size: int = 256  # source and target embedding size
+    hidden_size: int = 512  # encoder RNN size per direction, and decoder RNN size
+    encoder: str = "lstm"  # a registered RNN layer
+    encoder_layers: int = 2
+    bidirectional: bool = True  # bidirectional encoder
+    decoder: str = "lstm"  # a registered RNN layer (unidirectional)
+    decoder_layers: int = 2
+    attention: str = "general_attention"  # a registered attention layer
+    attention_heads: int = 8  # only for multi-head attention
+    input_feeding: bool = False  # feed the previous attentional hidden into the decoder (Luong et al.)
+    bridge: str = "dense"  # encoder final state -> decoder initial state: "dense", "copy" or "none"
+    dropout: float = 0.2  # on embeddings, between RNN layers, and before the output projection
+    tie_embeddings: bool = False  # share the target embedding with the output projection
+    label_smoothing: float = 0.0
+
+
+def _make_attention(cls, query_size: int, memory_size: int, heads: int):
+    """Build any registered attention from the sizes its constructor asks for."""
+    wanted = inspect.signature(cls).parameters
+    offered = {"query_size": query_size, "memory_size": memory_size, "d_model": query_size, "n_heads": heads}
+    return cls(**{k: v for k, v in offered.items() if k in wanted})
+
+
+class Seq2Seq(Translator):
+    """Attention encoder-decoder. ``src_vocab``/``tgt_vocab``: vocabulary sizes; ``layers``: a registry (or
+    mapping) of layer names to classes, the built-ins and plugins by default."""
+
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        options: Seq2SeqOptions | None = None,
+        *,
+        pad_id: int = 0,
+        bos_id: int = 2,
+        eos_id: int = 3,
+        layers=None,
+    ) -> None:
+        super().__init__()
+        o = options or Seq2SeqOptions()
+        self.options = o
+        self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
+        layers = default_layers() if layers is None else layers
+        if o.bridge not in ("dense", "copy", "none"):
+            raise UserError(f"model.bridge must be 'dense', 'copy' or 'none', got {o.bridge!r}")
+        E, H = o.embed_size, o.hidden_size
+        self.src_embed = Embedding(src_vocab, E, padding_idx=pad_id)
+        self.tgt_embed = Embedding(tgt_vocab, E, padding_idx=pad_id)
+        self.encoder = layers.get(o.encoder)(E, H, o.encoder_layers, bidirectional=o.bidirectional, dropout=o.dropout)
+        memory_size = self.encoder.out_size
+        dec_in = E + (H if o.input_feeding else 0)
+        self.decoder = layers.get(o.decoder)(dec_in, H, o.decoder_layers, dropout=o.dropout)
+        self.attention = _make_attention(layers.get(o.attention), H, memory_size, o.attention_heads)
+        context_size = H if "d_model" in inspect.signature(type(self.attention)).parameters else memory_size
+        self.combine = Linear(context_size + H, H, bias=False)
+        self.out = Linear(H, tgt_vocab)
+        if o.tie_embeddings:
+            if E != H:
+                raise UserError(f"model.tie_embeddings needs embed_size == hidden_size, got {E} and {H}")
+            self.out.W = self.tgt_embed.W
+        enc_state = o.hidden_size * self.encoder.directions
+        self.decoder_parts = 2 if getattr(self.decoder, "has_cell", False) else 1
+        if o.bridge == "dense":
+            self.bridge = Linear(enc_state, H)
+            if self.decoder_parts == 2:
+                self.bridge_c = Linear(enc_state, H)
+        elif o.bridge == "copy" and enc_state != H:
+            raise UserError(f"model.bridge 'copy' needs encoder state size {enc_state} == hidden_size {H}")
+
+    # ---- the decoding interface ------------------------------------------------------------------------------
+    def encode(self, src: list) -> dict:
+        """Run the encoder over a batch of source id arrays. Returns the memory ``(B, S, D)``, its mask and
+        the encoder's final state."""
+        xp = self.xp
+        ids, lengths = pad_batch(src, self.pad_id, xp)
+        x = F.dropout(self.src_embed(ids), self.options.dropout)
+        memory, final = self.encoder(x, lengths=lengths)
+        return {"memory": memory, "mask": lengths_to_mask(lengths, ids.shape[1], xp=xp), "final": final}
+
+    def initial_state(self, encoded: dict) -> dict:
+        """The decoder state before the first target token."""
+        memory = encoded["memory"]
+        B = memory.shape[0]
+        state = {"memory": memory, "mask": encoded["mask"], "rnn": self._bridge(encoded["final"], B)}
+        if hasattr(self.attention, "precompute"):
+            state["keys"] = self.attention.precompute(memory)
+        if self.options.input_feeding:
+            state["feed"] = self.xp.zeros((B, self.options.hidden_size), dtype=self.out.W.dtype)
+        return state
+
+    def step(self, state: dict, prev_tokens) -> tuple[Variable, dict]:
+        """One decoder step: ``prev_tokens`` (B,) -> log-probabilities (B, V) and the next state (which also
+        holds this step's attention weights under ``"attention"``)."""
+        h_tilde, state = self._step(state, prev_tokens)
+        return F.log_softmax(self.out(h_tilde), axis=1), state
+
+    def reorder(self, state: dict, index) -> dict:
+        """Select (and repeat) batch rows: ``index`` (B',) of row numbers."""
+        index = self.xp.asarray(index)
+        out = {}
+        for key, value in state.items():
+            if key == "rnn":
+                parts = value if isinstance(value, tuple) else (value,)
+                moved = tuple(F.getitem(p, (slice(None), index)) for p in parts)
+                out[key] = moved if isinstance(value, tuple) else moved[0]
+            elif isinstance(value, tuple):
+                out[key] = tuple(v[index] for v in value)
+            else:
+                out[key] = value[index]
+        return out
+
+    # ---- training ---------------------------------------------------------------------------------------------
+    def loss(self, src: list, tgt: list) -> tuple[Variable, int]:
+        """Mean cross-entropy per target token under teacher forcing, and the number of target tokens
+        (each sentence's tokens plus EOS)."""
+        state = self.initial_state(self.encode(src))
+        xp = self.xp
+        tgt_in = [numpy.concatenate([[self.bos_id], numpy.asarray(t, dtype=numpy.int64)]) for t in tgt]
+        tgt_out = [numpy.concatenate([numpy.asarray(t, dtype=numpy.int64), [self.eos_id]]) for t in tgt]
+        ids_in, lengths = pad_batch(tgt_in, self.pad_id, xp)
+        ids_out, _ = pad_batch(tgt_out, self.pad_id, xp)
+        B, T = ids_in.shape
+        emb = F.dropout(self.tgt_embed(ids_in), self.options.dropout)
+        if self.options.input_feeding:
+            outs = []
+            for t in range(T):
+                h_tilde, state = self._step(state, None, emb[:, t])
+                outs.append(h_tilde)
+            h_tilde = F.stack(outs, axis=1)
+        else:
+            hs, _ = self.decoder(emb, state["rnn"], lengths=lengths)
+            context, _ = self.attention(hs, state["memory"], state["mask"])
+            h_tilde = F.tanh(self.combine(F.concat([context, hs], axis=2)))
+        rows = numpy.concatenate([b * T + numpy.arange(n) for b, n in enumerate(lengths)])
+        h_tilde = F.gather_rows(F.reshape(h_tilde, (B * T, -1)), rows)
+        logits = self.out(F.dropout(h_tilde, self.options.dropout))
+        targets = ids_out.reshape(-1)[xp.asarray(rows)]
+        loss = F.softmax_cross_entropy(logits, targets, label_smoothing=self.options.label_smoothing)
+        return loss, len(rows)
+
+    # ---- pieces -----------------------------------------------------------------------------------------------
+    def _step(self, state: dict, prev_tokens, emb=None) -> tuple[Variable, dict]:
+        if emb is None:
+            emb = self.tgt_embed(self.xp.asarray(prev_tokens))
+        x = F.concat([emb, state["feed"]], axis=1) if self.options.input_feeding else emb
+        h, rnn = self.decoder.step(x, state["rnn"])
+        context, weights = self.attention(h, state["memory"], state["mask"], precomputed=state.get("keys"))
+        h_tilde = F.tanh(self.combine(F.concat([context, h], axis=1)))
+        state = {**state, "rnn": rnn, "attention": weights}
+        if self.options.input_feeding:
+            state["feed"] = h_tilde
+        return h_tilde, state
+
+    def _bridge(self, final: Any, B: int):
+        """Encoder final state ``(L_enc * dirs, B, H)`` (pair for an LSTM) -> decoder initial state."""
+        o = self.options
+        L_dec, H = o.decoder_layers, o.hidden_size
+        enc_parts = final if isinstance(final, tuple) else (final,)
+        dirs = self.encoder.directions
+        out = []
+        for k in range(self.decoder_parts):
+            if o.bridge == "none" or k >= len(enc_parts):
+                out.append(self.xp.zeros((L_dec, B, H), dtype=self.out.W.dtype))
+                continue
+            part = enc_parts[k]
+            L_enc = part.shape[0] // dirs
+            # (L*dirs, B, H) -> (L, B, dirs*H): both directions of a layer side by side
+            per_layer = F.reshape(F.transpose(F.reshape(part, (L_enc, dirs, B, -1)), (0, 2, 1, 3)), (L_enc, B, -1))
+            picked = [per_layer[min(L_enc - 1, max(0, L_enc - L_dec + i))] for i in range(L_dec)]
+            if o.bridge == "dense":
+                linear = self.bridge if k == 0 else self.bridge_c
+                picked = [F.tanh(linear(p)) for p in picked]
+            out.append(F.stack(picked))
+        return tuple(out) if self.decoder_parts == 2 else out[0]
+
