@@ -1,0 +1,382 @@
+"""``seqkit bleu`` and ``seqkit.metrics``: the same numbers and signatures as the sacrebleu CLI, line for line."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sacrebleu
+from sacrebleu.metrics import BLEU
+from sacrebleu.significance import PairedTest
+
+from seqkit import metrics
+from seqkit.cli import main
+from seqkit.errors import UserError
+from seqkit.plugins import get_plugin_manager
+
+CORPORA = Path(__file__).parents[1] / ".." / "shared" / "corpora"
+MULTI30K = CORPORA / "multi30k"
+needs_multi30k = pytest.mark.skipif(
+    not (MULTI30K / "val.en.gz").exists(), reason=f"Multi30k is not at {MULTI30K} (../shared/corpora)"
+)
+
+SENTENCES = [
+    "The committee will meet again on Thursday to discuss the budget.",
+    "She said it wasn't her fault, but nobody believed her.",
+    "Two children are playing football in the park near the river.",
+    "The price of bread rose by 3.5% last year, according to official figures.",
+    "\"We are not finished yet,\" the coach told reporters after the game.",
+    "A man in a red jacket is climbing a steep rock face.",
+    "Heavy rain caused flooding in several villages overnight.",
+    "The museum's new wing opens to the public in May.",
+    "Researchers found no evidence that the drug works better than a placebo.",
+    "Please send the documents to our office in Berlin by Friday.",
+    "Über 200 Menschen nahmen an der Demonstration in München teil.",
+    "The train to Edinburgh was delayed by forty-five minutes.",
+]
+
+
+def perturb(lines: list[str], seed: int, drop: float = 0.2) -> list[str]:
+    """A deterministic imperfect 'translation' of each line: words dropped, swapped and recased."""
+    rng = random.Random(seed)
+    out = []
+    for line in lines:
+        words = [w for w in line.split() if rng.random() > drop] or line.split()[:1]
+        if len(words) > 3 and rng.random() < 0.4:
+            i = rng.randrange(len(words) - 1)
+            words[i], words[i + 1] = words[i + 1], words[i]
+        if rng.random() < 0.3:
+            words[0] = words[0].lower()
+        out.append(" ".join(words))
+    return out
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def run_sacrebleu(cwd: Path, *args: str, stdin: str | None = None) -> str:
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("SACREBLEU_FORMAT", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "sacrebleu", *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def run_seqkit(capsys, monkeypatch, cwd: Path, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    monkeypatch.chdir(cwd)
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8"))))
+    capsys.readouterr()
+    code = main(["bleu", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    """ref.txt, ref2.txt (a second reference), hyp1.txt (the weaker system), hyp2.txt, in tmp_path."""
+    write(tmp_path / "ref.txt", SENTENCES)
+    write(tmp_path / "ref2.txt", perturb(SENTENCES, seed=7, drop=0.05))
+    write(tmp_path / "hyp1.txt", perturb(SENTENCES, seed=1, drop=0.3))
+    write(tmp_path / "hyp2.txt", perturb(SENTENCES, seed=2, drop=0.1))
+    return tmp_path
+
+
+ALL_METRICS = ("-m", "bleu", "chrf", "ter")
+
+
+def assert_same(capsys, monkeypatch, cwd: Path, args: list[str], *, stdin=None, metric_args=ALL_METRICS) -> str:
+    """seqkit bleu ARGS prints exactly what sacrebleu ARGS METRIC_ARGS prints."""
+    expected = run_sacrebleu(cwd, *args, *metric_args, stdin=stdin)
+    code, out, err = run_seqkit(capsys, monkeypatch, cwd, *args, stdin=stdin)
+    assert (code, err) == (0, "")
+    assert out == expected
+    return out
+
+
+# ---- the same output as sacrebleu ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_one_system_matches_sacrebleu(files, capsys, monkeypatch, fmt):
+    out = assert_same(capsys, monkeypatch, files, ["ref.txt", "-i", "hyp1.txt", "-f", fmt])
+    if fmt == "json":
+        names = [record["name"] for record in json.loads(out)]
+        assert names == ["BLEU", "chrF2", "TER"]
+    else:
+        assert out.count("\n") == 3 and "BLEU|nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" in out
+
+
+def test_text_is_the_default_format(files, capsys, monkeypatch):
+    expected = run_sacrebleu(files, "ref.txt", "-i", "hyp2.txt", "-m", "bleu", "chrf", "ter", "-f", "text")
+    assert run_seqkit(capsys, monkeypatch, files, "ref.txt", "-i", "hyp2.txt")[1] == expected
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_several_references_match_sacrebleu(files, capsys, monkeypatch, fmt):
+    out = assert_same(capsys, monkeypatch, files, ["ref.txt", "ref2.txt", "-i", "hyp1.txt", "-f", fmt])
+    assert "nrefs:2" in out
+
+
+@pytest.mark.parametrize("i_dash", [False, True], ids=["no -i", "-i -"])
+def test_stdin_matches_sacrebleu(files, capsys, monkeypatch, i_dash):
+    hyps = (files / "hyp1.txt").read_text(encoding="utf-8")
+    args = ["ref.txt", "-f", "text", *(["-i", "-"] if i_dash else [])]
+    expected = run_sacrebleu(files, "ref.txt", "-f", "text", "-m", "bleu", "chrf", "ter", stdin=hyps)
+    code, out, _ = run_seqkit(capsys, monkeypatch, files, *args, stdin=hyps)
+    assert (code, out) == (0, expected)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["-lc"], ["-tok", "intl"], ["-tok", "char"], ["-tok", "none"], ["-tok", "zh", "-lc"], ["--lowercase", "-w", "3"]],
+    ids=lambda o: " ".join(o),
+)
+def test_bleu_options_match_sacrebleu(files, capsys, monkeypatch, options):
+    out = assert_same(capsys, monkeypatch, files, ["ref.txt", "ref2.txt", "-i", "hyp2.txt", "-f", "text", *options])
+    assert ("case:lc" in out.splitlines()[0]) == ("-lc" in options or "--lowercase" in options)
+
+
+@pytest.mark.parametrize("chosen", [["bleu"], ["ter", "chrf"], ["chrf"]])
+def test_metric_choice_matches_sacrebleu(files, capsys, monkeypatch, chosen):
+    args = ["ref.txt", "-i", "hyp1.txt", "-f", "json", "-m", *chosen]
+    assert_same(capsys, monkeypatch, files, args, metric_args=())
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_confidence_matches_sacrebleu(files, capsys, monkeypatch, fmt):
+    args = ["ref.txt", "-i", "hyp1.txt", "-ci", "--confidence-n", "40", "-f", fmt]
+    out = assert_same(capsys, monkeypatch, files, args)
+    assert "bs:40|seed:12345" in out and "μ = " in out
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_several_systems_without_a_test_match_sacrebleu(files, capsys, monkeypatch, fmt):
+    assert_same(capsys, monkeypatch, files, ["ref.txt", "-i", "hyp1.txt", "hyp2.txt", "-f", fmt])
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_paired_randomisation_matches_sacrebleu(files, capsys, monkeypatch, fmt):
+    args = ["ref.txt", "-i", "hyp1.txt", "hyp2.txt", "--paired-ar", "--paired-ar-n", "60", "-f", fmt]
+    out = assert_same(capsys, monkeypatch, files, args)
+    if fmt == "json":
+        assert [r["system"] for r in json.loads(out)] == ["Baseline: hyp1.txt", "hyp2.txt"]
+
+
+def test_paired_bootstrap_matches_sacrebleu(files, capsys, monkeypatch):
+    args = ["ref.txt", "ref2.txt", "-i", "hyp1.txt", "hyp2.txt", "--paired-bs", "--paired-bs-n", "40", "-f", "text"]
+    out = assert_same(capsys, monkeypatch, files, args)
+    assert "Paired bootstrap resampling test with 40 resampling trials" in out and "(p = " in out
+
+
+def test_paired_bootstrap_json_has_sacrebleus_numbers(files, capsys, monkeypatch):
+    """sacrebleu's own --paired-bs --format json fails (NumPy float32 in its results); seqkit's has the numbers
+    of sacrebleu's PairedTest."""
+    code, out, _ = run_seqkit(
+        capsys, monkeypatch, files, "ref.txt", "-i", "hyp1.txt", "hyp2.txt", "--paired-bs", "--paired-bs-n", "30",
+        "-f", "json",
+    )
+    refs = [SENTENCES]
+    systems = [("Baseline: hyp1.txt", perturb(SENTENCES, 1, 0.3)), ("hyp2.txt", perturb(SENTENCES, 2, 0.1))]
+    names = ("BLEU", "CHRF", "TER")
+    expected = PairedTest(systems, {n: getattr(sacrebleu, n)(references=refs) for n in names}, None, "bs", 30)()[1]
+    got = json.loads(out)
+    assert code == 0 and [r["system"] for r in got] == expected["System"]
+    for column in ("BLEU", "chrF2", "TER"):
+        for record, result in zip(got, expected[column]):
+            for key in ("score", "p_value", "mean", "ci"):
+                assert record[column][key] == pytest.approx(getattr(result, key)), (column, key)
+
+
+@needs_multi30k
+@pytest.mark.parametrize("split", ["test_2017_mscoco.en", "val.de"])
+def test_multi30k_matches_sacrebleu(tmp_path, capsys, monkeypatch, split):
+    """Real references, read straight from the .gz (sacrebleu reads .gz too), with a second system."""
+    ref = MULTI30K / f"{split}.gz"
+    with gzip.open(ref, "rt", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    write(tmp_path / "a.txt", perturb(lines, seed=3))
+    write(tmp_path / "b.txt", perturb(lines, seed=4, drop=0.1))
+    assert_same(capsys, monkeypatch, tmp_path, [str(ref), "-i", "a.txt", "-f", "json"])
+    args = [str(ref), "-i", "a.txt", "b.txt", "--paired-bs", "--paired-bs-n", "20", "-f", "text", "-m", "bleu", "chrf"]
+    assert_same(capsys, monkeypatch, tmp_path, args, metric_args=())
+
+
+# ---- tokenised-lowercased BLEU ------------------------------------------------------------------------------
+
+
+def tokenised_lowercased(lines: list[str], tokenizer: str = "13a") -> list[str]:
+    tok = BLEU(tokenize=tokenizer).tokenizer
+    return [" ".join(tok(line).split()).lower() for line in lines]
+
+
+def check_tok_lc(capsys, monkeypatch, cwd: Path, ref: str, hyp: str, tokenizer: str) -> None:
+    """seqkit bleu --tok-lc equals sacrebleu on hypotheses tokenised beforehand, scored with -tok none -lc,
+    and is labelled BLEU-tok-lc with hyptok in its signature."""
+    hyps = (cwd / hyp).read_text(encoding="utf-8").splitlines()
+    write(cwd / "hyp.tok", tokenised_lowercased(hyps, tokenizer))
+    expected = run_sacrebleu(cwd, ref, "-i", "hyp.tok", "-tok", "none", "-lc", "--force", "-f", "text")
+    args = [ref, "-i", hyp, "--tok-lc", *(["-tok", tokenizer] if tokenizer != "13a" else [])]
+    code, out, err = run_seqkit(capsys, monkeypatch, cwd, *args)
+    note, line = out.splitlines()
+    assert (code, err) == (0, "")
+    assert "not sacreBLEU" in note and f"{tokenizer} tokenizer" in note
+    assert line.startswith("BLEU-tok-lc|") and f"|hyptok:{tokenizer}|" in line
+    assert line.replace("BLEU-tok-lc|", "BLEU|").replace(f"|hyptok:{tokenizer}", "") + "\n" == expected
+
+    code, out, _ = run_seqkit(capsys, monkeypatch, cwd, *args, "-f", "json")
+    record = json.loads(out)
+    assert record["name"] == "BLEU-tok-lc" and "not sacreBLEU" in record["note"] and record["hyptok"] == tokenizer
+    library = metrics.tok_lc_bleu(hyps, (cwd / ref).read_text(encoding="utf-8").splitlines(), tokenize=tokenizer)
+    assert record["score"] == round(library.value, 1) and record["signature"] == library.signature
+
+
+@pytest.mark.parametrize("tokenizer", ["13a", "intl"])
+def test_tok_lc_equals_sacrebleu_on_pretokenised_text(files, capsys, monkeypatch, tokenizer):
+    write(files / "ref.tok", [line.upper() for line in tokenised_lowercased(SENTENCES)])  # lowercased by seqkit
+    check_tok_lc(capsys, monkeypatch, files, "ref.tok", "hyp1.txt", tokenizer)
+
+
+@needs_multi30k
+def test_tok_lc_against_the_official_tokenised_multi30k_references(tmp_path, capsys, monkeypatch):
+    with gzip.open(MULTI30K / "test_2016_flickr.en.gz", "rt", encoding="utf-8") as f:
+        raw = f.read().splitlines()[:200]
+    tok = (MULTI30K / "tok" / "test_2016_flickr.lc.norm.tok.en").read_text(encoding="utf-8").splitlines()[:200]
+    write(tmp_path / "ref.tok", tok)
+    write(tmp_path / "hyp.txt", perturb(raw, seed=5))
+    check_tok_lc(capsys, monkeypatch, tmp_path, "ref.tok", "hyp.txt", "13a")
+    # The raw references themselves score close to 100: 13a is near the Moses tokenisation of these files.
+    assert metrics.tok_lc_bleu(raw, tok).value > 98
+
+
+def test_tok_lc_paired_test_is_labelled(files, capsys, monkeypatch):
+    write(files / "ref.tok", tokenised_lowercased(SENTENCES))
+    code, out, _ = run_seqkit(
+        capsys, monkeypatch, files, "ref.tok", "-i", "hyp1.txt", "hyp2.txt", "--tok-lc", "--paired-bs",
+        "--paired-bs-n", "20",
+    )
+    assert code == 0 and "not sacreBLEU" in out.splitlines()[0]
+    assert "BLEU-tok-lc (μ ± 95% CI)" in out and " - BLEU-tok-lc " in out and "hyptok:13a" in out
+
+
+# ---- the library ------------------------------------------------------------------------------------------
+
+
+def test_library_functions_match_sacrebleu():
+    hyps, refs2 = perturb(SENTENCES, 1, 0.3), perturb(SENTENCES, 7, 0.05)
+    for ours, theirs in [
+        (metrics.bleu(hyps, [SENTENCES, refs2]), sacrebleu.BLEU().corpus_score(hyps, [SENTENCES, refs2])),
+        (metrics.bleu(hyps, SENTENCES, lowercase=True, tokenize="intl"),
+         sacrebleu.BLEU(lowercase=True, tokenize="intl").corpus_score(hyps, [SENTENCES])),
+        (metrics.chrf(hyps, SENTENCES, word_order=2), sacrebleu.CHRF(word_order=2).corpus_score(hyps, [SENTENCES])),
+        (metrics.ter(hyps, [SENTENCES]), sacrebleu.TER().corpus_score(hyps, [SENTENCES])),
+    ]:
+        assert ours.value == theirs.score and ours.score.name == theirs.name
+    result = metrics.bleu(hyps, SENTENCES)
+    assert result.signature == "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" + sacrebleu.__version__
+    assert str(result).startswith("BLEU|nrefs:1|") and result.score.precisions
+    with_ci = metrics.chrf(hyps, SENTENCES, n_bootstrap=20)
+    assert "bs:20" in with_ci.signature and with_ci.score._ci > 0
+
+
+def test_library_rejects_bad_input():
+    with pytest.raises(ValueError, match="12 hypotheses but reference stream 2 has 11 lines"):
+        metrics.bleu(SENTENCES, [SENTENCES, SENTENCES[:-1]])
+    with pytest.raises(ValueError, match="no hypotheses"):
+        metrics.ter([], [[]])
+    with pytest.raises(TypeError, match="references must be"):
+        metrics.chrf(SENTENCES, "one string")
+
+
+def test_the_command_offers_every_metric_of_the_module():
+    from seqkit.cli import bleu as command
+
+    assert list(command.METRICS) == list(metrics.METRIC_CLASSES)
+
+
+def test_metrics_are_registered_through_the_hook():
+    registry = get_plugin_manager(environ={}).registry("metric")
+    assert {name: registry.get(name) for name in ("bleu", "chrf", "ter")} == {
+        "bleu": metrics.bleu, "chrf": metrics.chrf, "ter": metrics.ter
+    }
+    assert registry.entry("bleu").plugin == "seqkit"
+
+
+# ---- bad input: one line, exit code 2, nothing scored -----------------------------------------------------
+
+
+def one_line_error(capsys, monkeypatch, cwd: Path, *args: str, stdin: str | None = None) -> str:
+    code, out, err = run_seqkit(capsys, monkeypatch, cwd, *args, stdin=stdin)
+    assert (code, out) == (2, "") and err.count("\n") == 1 and err.startswith("seqkit bleu: error: "), err
+    return err
+
+
+def test_different_line_counts_name_both_files_and_counts(files, capsys, monkeypatch):
+    write(files / "short.txt", SENTENCES[:5])
+    err = one_line_error(capsys, monkeypatch, files, "ref.txt", "-i", "short.txt")
+    assert "short.txt has 5 lines but ref.txt has 12" in err and "nothing scored" in err
+    err = one_line_error(capsys, monkeypatch, files, "ref.txt", "short.txt", "-i", "hyp1.txt")
+    assert "hyp1.txt has 12 lines but short.txt has 5" in err
+    err = one_line_error(capsys, monkeypatch, files, "ref.txt", "-i", "hyp1.txt", "short.txt", "--paired-bs")
+    assert "short.txt has 5 lines but ref.txt has 12" in err
+
+
+def test_empty_hypotheses_are_an_error(files, capsys, monkeypatch):
+    (files / "empty.txt").write_bytes(b"")
+    assert "empty.txt is empty" in one_line_error(capsys, monkeypatch, files, "ref.txt", "-i", "empty.txt")
+    assert "<stdin> is empty" in one_line_error(capsys, monkeypatch, files, "ref.txt", stdin="")
+
+
+def test_a_missing_file_is_named(files, capsys, monkeypatch):
+    err = one_line_error(capsys, monkeypatch, files, "ref.txt", "-i", "nope.txt")
+    assert "cannot read nope.txt: No such file or directory" in err
+    assert "cannot read nope.ref" in one_line_error(capsys, monkeypatch, files, "nope.ref", "-i", "hyp1.txt")
+
+
+def test_invalid_utf8_names_file_and_line(files, capsys, monkeypatch):
+    (files / "bad.txt").write_bytes("\n".join(SENTENCES[:3]).encode() + b"\nbad \xff byte\n" + b"x\n" * 8)
+    err = one_line_error(capsys, monkeypatch, files, "ref.txt", "-i", "bad.txt")
+    assert "bad.txt line 4: invalid UTF-8 (byte 0xff" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-i", "hyp1.txt", "ref.txt"], "no reference files: give them before -i"),
+        (["ref.txt", "-i", "hyp1.txt", "--paired-bs"], "need a baseline and at least one more system"),
+        (["ref.txt", "-i", "hyp1.txt", "hyp2.txt", "--confidence"], "--confidence is for one system"),
+        (["ref.txt", "-i", "hyp1.txt", "hyp1.txt"], "hyp1.txt is given twice"),
+        (["ref.txt", "-i", "hyp1.txt", "--tok-lc", "-m", "chrf"], "--tok-lc computes BLEU only"),
+        (["ref.txt", "-i", "hyp1.txt", "-tok", "ja-mecab"], "--tokenize ja-mecab: "),
+        (["ref.txt", "-i", "hyp1.txt", "-tok", "moses"], "unknown --tokenize 'moses'; sacrebleu's are: none, zh, 13a"),
+    ],
+)
+def test_bad_arguments_are_one_line(files, capsys, monkeypatch, args, message):
+    if "ja-mecab" in args and _has_mecab():
+        pytest.skip("MeCab is installed, so ja-mecab works")
+    assert message in one_line_error(capsys, monkeypatch, files, *args)
+
+
+def _has_mecab() -> bool:
+    try:
+        BLEU(tokenize="ja-mecab")
+    except Exception:
+        return False
+    return True
+
+
+def test_debug_shows_the_traceback(files, monkeypatch):
+    monkeypatch.chdir(files)
+    with pytest.raises(UserError, match=r"nope\.txt"):
+        main(["--debug", "bleu", "ref.txt", "-i", "nope.txt"])
