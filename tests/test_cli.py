@@ -56,7 +56,7 @@ def test_ci_runs_the_readme_test_command():
          "if (!inside) exit; next} found && inside {print}' README.md"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout.strip()
-    assert cmd.endswith("pytest") and "pip install -e '.[test]'" in cmd
+    assert cmd.endswith("pytest") and "pip install -e '.[test]' && pip install ./plugins/seqkit-example &&" in cmd
     assert "README.md" in (ROOT / ".ci" / "run").read_text()
 
 
@@ -64,5 +64,6 @@ def test_code_is_ruff_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     if not Path(ruff).exists():
         pytest.fail("ruff is part of the test extras; install with pip install -e '.[test]'")
-    result = subprocess.run([ruff, "check", "seqkit", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True)
+    paths = ["seqkit", "tests", "benchmarks", "plugins"]
+    result = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -359,7 +359,7 @@ def test_random_graphs_give_the_same_gradients_with_and_without_create_graph():
     for trial in range(150):
         leaves = [Variable(rng.standard_normal(3)) for _ in range(3)]
 
-        def build():
+        def build(leaves=leaves, trial=trial):
             pool = list(leaves)
             op_rng = np.random.default_rng(trial)
             for _ in range(8):
@@ -399,7 +399,7 @@ def test_graph_is_freed_by_backward_unless_retained():
     y.backward(retain_graph=True)
     y.backward()
     np.testing.assert_allclose(x.grad, 2 * 2 * (1 - np.tanh(0.5) ** 2))
-    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+    with pytest.raises(RuntimeError, match=r"second time.*retain_graph=True"):
         y.backward()
 
 

@@ -44,7 +44,7 @@ def test_teacher_forced_loss_equals_the_step_by_step_decoder(options):
         for t in range(T):
             logp, state = model.step(state, prev)
             for b, y in enumerate(tgt):
-                target = list(y) + [model.eos_id]
+                target = [*list(y), model.eos_id]
                 if t < len(target):
                     total -= logp.data[b, target[t]]
             prev = np.array([(list(y) + [model.eos_id] * (T + 1))[t] for y in tgt])
@@ -73,7 +73,7 @@ def test_rnnlm_loss_equals_its_steps():
         for t in range(6):
             logp, state = lm.step(state, prev)
             for b, s in enumerate(sents):
-                target = list(s) + [lm.eos_id]
+                target = [*list(s), lm.eos_id]
                 if t < len(target):
                     total -= logp.data[b, target[t]]
             prev = np.array([(list(s) + [lm.eos_id] * 6)[t] for s in sents])

@@ -11,6 +11,7 @@ import sys
 import warnings
 
 from seqkit import __version__
+from seqkit.config import config, using_config
 from seqkit.errors import UserError
 from seqkit.plugins import PluginError, get_plugin_manager
 
@@ -56,11 +57,8 @@ def _main(argv: list[str] | None, early: argparse.Namespace) -> int:
         return 1
     args.plugin_manager = pm
     try:
-        if args.debug:
-            from seqkit.config import global_config
-
-            global_config.debug = True
-        return args.run(args) or 0
+        with using_config("debug", args.debug or config.debug):
+            return args.run(args) or 0
     except UserError as e:
         if args.debug:
             raise

@@ -9,7 +9,9 @@ from seqkit.plugins.manager import KINDS
 
 
 def describe(pm) -> list[dict]:
-    """One record per plugin (loaded or broken): name, distribution, version, source, components, error."""
+    """One record per plugin, loaded ones first (built-ins first among them), then broken ones: ``name``,
+    ``distribution``, ``version``, ``source`` (entry point value or file), ``via`` (``built-in``, ``entry point``,
+    ``file``), ``provides`` (kind -> names) and ``error`` (one line, or None)."""
     contributions: dict[str, dict[str, list[str]]] = {}
     for kind in KINDS:
         for entry in pm.registry(kind).entries():
@@ -20,24 +22,33 @@ def describe(pm) -> list[dict]:
         provides = dict(contributions.get(name, {}))
         if pm.commands.get(name):
             provides["command"] = pm.commands[name]
-        records.append({"name": name, **origin, "provides": provides, "error": None})
+        records.append({"name": name, **_origin(origin), "provides": provides, "error": None})
     for broken in pm.broken:
-        origin = pm.origins.get(broken.name, {})
-        records.append({"name": broken.name, **origin, "provides": {}, "error": broken.reason})
+        records.append({"name": broken.name, **_origin(vars(broken)), "provides": {}, "error": broken.reason})
     return records
+
+
+def _origin(origin: dict) -> dict:
+    return {key: origin.get(key) for key in ("distribution", "version", "source", "via")}
+
+
+def format_text(records: list[dict]) -> str:
+    """The listing ``seqkit plugins`` prints: a line per plugin, then a line per kind it provides."""
+    lines = []
+    for r in records:
+        if r["distribution"]:
+            where = f" ({r['distribution']}{' ' + r['version'] if r['version'] else ''})"
+        else:
+            where = f" ({r['source']})" if r["source"] else ""
+        lines.append(f"{r['name']}{where}" + (f"  BROKEN: {r['error']}" if r["error"] else ""))
+        for kind, names in sorted(r["provides"].items()):
+            lines.append(f"  {kind}: {', '.join(sorted(names))}")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     records = describe(args.plugin_manager)
-    if args.json:
-        print(json.dumps(records, indent=2))
-        return 0
-    for r in records:
-        version = f" {r['version']}" if r.get("version") else ""
-        dist = f" ({r['distribution']}{version})" if r.get("distribution") else ""
-        print(f"{r['name']}{dist}{'  BROKEN: ' + r['error'] if r['error'] else ''}")
-        for kind, names in sorted(r["provides"].items()):
-            print(f"  {kind}: {', '.join(sorted(names))}")
+    print(json.dumps(records, indent=2) if args.json else format_text(records))
     return 0
 
 

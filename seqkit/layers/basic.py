@@ -101,9 +101,8 @@ class Embedding(Layer):
         super().__init__()
         _check_size("Embedding", "vocab_size", vocab_size)
         _check_size("Embedding", "dim", dim)
-        if padding_idx is not None:
-            if not 0 <= padding_idx < vocab_size:
-                raise ValueError(f"Embedding: padding_idx must be in [0, {vocab_size}), got {padding_idx}")
+        if padding_idx is not None and not 0 <= padding_idx < vocab_size:
+            raise ValueError(f"Embedding: padding_idx must be in [0, {vocab_size}), got {padding_idx}")
         self.vocab_size, self.dim, self.padding_idx = vocab_size, dim, padding_idx
         W = initializers.create(initializers.normal(1.0) if initialW is None else initialW, (vocab_size, dim), dtype)
         if padding_idx is not None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -25,7 +28,9 @@ def _is_layer(obj: Any) -> str | None:
 
     if isinstance(obj, type):
         return None if issubclass(obj, Layer) else f"the class {obj.__name__}, which is not a Layer subclass"
-    return None if callable(obj) else f"{type(obj).__name__} object, neither a Layer subclass nor a factory"
+    if isinstance(obj, Layer):
+        return f"a {type(obj).__name__} instance; register the class (or a factory), not an instance"
+    return None if callable(obj) else f"a {type(obj).__name__} object, neither a Layer subclass nor a factory"
 
 
 def _is_callable(obj: Any) -> str | None:
@@ -50,9 +55,25 @@ class PluginWarning(UserWarning):
 
 @dataclasses.dataclass
 class BrokenPlugin:
+    """A plugin that was left out: its name, where it came from, and why (one line)."""
+
     name: str
     distribution: str | None
     reason: str
+    version: str | None = None
+    source: str | None = None
+    via: str | None = None
+
+
+def _one_line(error: BaseException) -> str:
+    """``Type: message`` on one line (pluggy's validation errors span several)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _normalize(name: str) -> str:
+    """A distribution name as PEP 503 compares them: ``Seqkit_Example`` == ``seqkit-example``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class PluginManager(pluggy.PluginManager):
@@ -69,10 +90,16 @@ class PluginManager(pluggy.PluginManager):
     def registry(self, kind: str) -> Registry:
         """The registry of ``kind`` (see ``KINDS``), filled by every plugin's hook on first use."""
         if kind not in self._registries:
+            if kind not in KINDS:
+                raise ValueError(f"no registry of kind {kind!r}; kinds: {', '.join(KINDS)}")
             hook, check = KINDS[kind]
             registry = Registry(kind, check)
-            self._call_each(hook, registry=registry)
             self._registries[kind] = registry
+            try:
+                self._call_each(hook, registry=registry)
+            except BaseException:
+                del self._registries[kind]
+                raise
         return self._registries[kind]
 
     def add_commands(self, subparsers) -> None:
@@ -80,51 +107,129 @@ class PluginManager(pluggy.PluginManager):
         self._call_each("seqkit_register_commands", subparsers=subparsers)
 
     def _call_each(self, hook: str, **kwargs: Any) -> None:
+        """Call ``hook`` plugin by plugin (through pluggy, so tracing sees each call): one that raises is left
+        out and whatever it registered is removed; the others carry on."""
+        registry: Registry | None = kwargs.get("registry")
+        subparsers = kwargs.get("subparsers")
         for impl in getattr(self.hook, hook).get_hookimpls():
             name = self.get_name(impl.plugin)
-            registry = kwargs.get("registry")
-            before = set(kwargs["subparsers"].choices) if "subparsers" in kwargs else set()
+            if name is None:  # left out by an earlier failure in this loop
+                continue
+            before = set(subparsers.choices) if subparsers is not None else set()
             if registry is not None:
                 registry.plugin = name
+            others = [plugin for plugin in self.get_plugins() if plugin is not impl.plugin]
             try:
-                impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                self.subset_hook_caller(hook, others)(**kwargs)
             except Exception as e:
                 if name == BUILTIN:
                     raise
-                if registry is not None:
-                    registry.remove_plugin(name)
-                self._fail(name, f"its hook {hook} raised {type(e).__name__}: {e}", e)
+                problem = e.problem if isinstance(e, PluginError) else f"its hook {hook} raised {_one_line(e)}"
+                self._fail(name, problem, e)
                 continue
-            if "subparsers" in kwargs:
-                self.commands[name] = sorted(set(kwargs["subparsers"].choices) - before)
+            finally:
+                if registry is not None:
+                    registry.plugin = "?"
+            if subparsers is not None:
+                self.commands[name] = sorted(set(subparsers.choices) - before)
 
-    def _fail(self, name: str, reason: str, error: BaseException) -> None:
-        distribution = (self.origins.get(name) or {}).get("distribution")
-        where = f"plugin {name!r}" + (f" (distribution {distribution})" if distribution else "")
+    def _fail(
+        self,
+        name: str,
+        reason: str,
+        error: BaseException | None = None,
+        *,
+        origin: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """Leave plugin ``name`` out (unregister it, drop what it registered) with a ``PluginWarning``; raise
+        ``PluginError`` instead when strict. ``origin`` names another plugin of the same name, which is left
+        alone."""
+        other = origin is not None
+        origin = origin if other else self.origins.get(name) or {}
+        where = self.describe_origin(name, origin)
         if self.strict:
-            raise PluginError(f"{where}: {reason}") from error
-        if self.has_plugin(name):
+            raise PluginError(f"{where} failed: {reason}", reason) from error
+        if not other and self.has_plugin(name):
             self.unregister(name=name)
-        self.broken.append(BrokenPlugin(name, distribution, reason))
-        warnings.warn(f"{where} is left out: {reason}", PluginWarning, stacklevel=2)
+            for registry in self._registries.values():
+                registry.remove_plugin(name)
+            self.commands.pop(name, None)
+        fields = {key: origin.get(key) for key in ("version", "source", "via")}
+        self.broken.append(BrokenPlugin(name, origin.get("distribution"), reason, **fields))
+        warnings.warn(f"{where} is left out: {reason}", PluginWarning, stacklevel=3)
+
+    @staticmethod
+    def describe_origin(name: str, origin: Mapping[str, str | None]) -> str:
+        """``plugin 'x' (distribution seqkit-x 1.0, entry point x = seqkit_x.plugin)``, or ``(file DIR/x.py)``."""
+        where = []
+        if origin.get("distribution"):
+            version = f" {origin['version']}" if origin.get("version") else ""
+            where.append(f"distribution {origin['distribution']}{version}")
+        if origin.get("via") == "file":
+            where.append(f"file {origin.get('source')}")
+        elif origin.get("via") == "entry point":
+            where.append(f"entry point {name} = {origin.get('source')}")
+        return f"plugin {name!r}" + (f" ({', '.join(where)})" if where else "")
 
     def load(self, name: str, loader: Callable[[], Any], origin: dict[str, str | None]) -> None:
         """Import a plugin with ``loader`` and register it as ``name``; a failure marks it broken."""
+        if name in self.origins:
+            self._fail(name, f"its name is taken by {self.describe_origin(name, self.origins[name])}", origin=origin)
+            return
         self.origins[name] = origin
         try:
             module = loader()
-            self.register(module, name=name)
-            self.check_pending()  # a misspelled hook name fails here, attributed to this plugin
         except Exception as e:
-            self._fail(name, f"could not be loaded from {origin.get('source')}: {type(e).__name__}: {e}", e)
+            self._fail(name, f"importing it raised {_one_line(e)}", e)
+            return
+        if self.is_registered(module):
+            self._fail(name, f"it is the same module as plugin {self.get_name(module)!r}")
+            return
+        problem = self._unknown_hooks(module)
+        if problem:
+            self._fail(name, problem)
+            return
+        try:
+            self.register(module, name=name)
+            self.check_pending()
+        except Exception as e:
+            self._fail(name, f"registering it raised {_one_line(e)}", e)
+
+    def _unknown_hooks(self, module: Any) -> str | None:
+        """What pluggy's ``check_pending`` would reject in ``module``, as one line with the closest hook name."""
+        specs = [name for name, caller in vars(self.hook).items() if not name.startswith("_") and caller.has_spec()]
+        for attr in dir(module):
+            opts = self.parse_hookimpl_opts(module, attr)
+            if opts is None or opts.get("optionalhook"):
+                continue
+            hook = opts.get("specname") or attr
+            if hook not in specs:
+                close = difflib.get_close_matches(hook, specs, n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                return f"it implements {hook}, which is not a seqkit hook{hint}"
+        return None
 
     def plugin_names(self) -> list[str]:
         """Registered plugins, built-ins first."""
         return [name for name, plugin in self.list_name_plugin() if plugin is not None]
 
+    def trace_hooks(self, write: Callable[[str], Any]) -> Callable[[], None]:
+        """Write one line per hook call (``seqkit: hook NAME(ARGS) -> PLUGINS``) and one per failure; returns
+        a function that stops it."""
+
+        def before(hook_name: str, impls, kwargs: Mapping[str, Any]) -> None:
+            names = ", ".join(self.get_name(impl.plugin) or "?" for impl in impls) or "(no plugin)"
+            write(f"seqkit: hook {hook_name}({', '.join(kwargs)}) -> {names}\n")
+
+        def after(outcome, hook_name: str, impls, kwargs: Mapping[str, Any]) -> None:
+            if outcome.exception is not None:
+                write(f"seqkit: hook {hook_name} raised {_one_line(outcome.exception)}\n")
+
+        return self.add_hookcall_monitoring(before, after)
+
 
 def _split(value: str | None) -> set[str] | None:
-    return None if value is None else {part.strip() for part in value.split(",") if part.strip()}
+    return None if value is None else {_normalize(part.strip()) for part in value.split(",") if part.strip()}
 
 
 def get_plugin_manager(
@@ -133,9 +238,10 @@ def get_plugin_manager(
     """A new manager with the hook specs, the built-ins, entry points of group ``seqkit`` and, from
     ``plugins_dir`` (or ``SEQKIT_PLUGINS_DIR``), every ``*.py`` file.
 
-    ``SEQKIT_LOAD_PLUGINS=a,b`` loads only those plugins (entry-point or distribution names; empty: none),
-    ``SEQKIT_DISABLE_PLUGINS=a,b`` skips those, ``SEQKIT_TRACE_PLUGINS=1`` prints every hook call to stderr.
-    A plugin that fails is left out with a ``PluginWarning``; with ``strict`` it raises ``PluginError``.
+    ``SEQKIT_LOAD_PLUGINS=a,b`` loads only those plugins (entry-point, file or distribution names; empty:
+    none), ``SEQKIT_DISABLE_PLUGINS=a,b`` skips those; neither applies to the built-ins.
+    ``SEQKIT_TRACE_PLUGINS=1`` prints every hook call to stderr. A plugin that fails is left out with a
+    ``PluginWarning``; with ``strict`` it raises ``PluginError``.
     """
     from seqkit import __version__
     from seqkit.plugins import builtin, hookspecs
@@ -143,34 +249,50 @@ def get_plugin_manager(
     environ = os.environ if environ is None else environ
     pm = PluginManager(strict=strict)
     pm.add_hookspecs(hookspecs)
-    pm.origins[BUILTIN] = {"distribution": "seqkit", "version": __version__, "source": "seqkit.plugins.builtin"}
+    if environ.get("SEQKIT_TRACE_PLUGINS", "") not in ("", "0"):
+        pm.trace_hooks(lambda line: sys.stderr.write(line))
+    pm.origins[BUILTIN] = {
+        "distribution": "seqkit", "version": __version__, "source": "seqkit.plugins.builtin", "via": "built-in"
+    }  # fmt: skip
     pm.register(builtin, name=BUILTIN)
     only, disabled = _split(environ.get("SEQKIT_LOAD_PLUGINS")), _split(environ.get("SEQKIT_DISABLE_PLUGINS")) or set()
 
     def wanted(*names: str | None) -> bool:
-        names_set = {n for n in names if n}
+        names_set = {_normalize(n) for n in names if n}
         return (only is None or bool(names_set & only)) and not names_set & disabled
 
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist = ep.dist.name if ep.dist else None
         if wanted(ep.name, dist):
-            origin = {"distribution": dist, "version": ep.dist.version if ep.dist else None, "source": ep.value}
+            version = ep.dist.version if ep.dist else None
+            origin = {"distribution": dist, "version": version, "source": ep.value, "via": "entry point"}
             pm.load(ep.name, ep.load, origin)
     folder = plugins_dir or environ.get("SEQKIT_PLUGINS_DIR")
     if folder:
+        if not Path(folder).is_dir():
+            message = f"plugins directory {os.fspath(folder)} does not exist or is not a directory"
+            if strict:
+                raise PluginError(message)
+            warnings.warn(message, PluginWarning, stacklevel=2)
         for path in sorted(Path(folder).glob("*.py")):
             if wanted(path.stem):
-                origin = {"distribution": None, "version": None, "source": str(path)}
+                origin = {"distribution": None, "version": None, "source": str(path), "via": "file"}
                 pm.load(path.stem, lambda p=path: _import_file(p), origin)
-    if environ.get("SEQKIT_TRACE_PLUGINS", "") not in ("", "0"):
-        pm.trace.root.setwriter(sys.stderr.write)
-        pm.enable_tracing()
     return pm
 
 
-def _import_file(path: Path):
-    """Import a plugin file as its own module (no ``sys.path`` changes)."""
-    spec = importlib.util.spec_from_file_location(f"seqkit_plugins_dir.{path.stem}", path)
+def _import_file(path: Path) -> ModuleType:
+    """Import a plugin file as its own module, ``seqkit_plugins_dir.NAME``, without changing ``sys.path``.
+
+    The module goes into ``sys.modules`` (as any import does), which dataclasses and pickling rely on.
+    """
+    name = f"seqkit_plugins_dir.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
     return module

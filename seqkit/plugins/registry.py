@@ -11,7 +11,14 @@ from seqkit.errors import UserError
 
 
 class PluginError(Exception):
-    """A plugin registered something wrong (a taken name, the wrong kind of object)."""
+    """A plugin registered something wrong (a taken name, the wrong kind of object) or could not be loaded.
+
+    ``problem`` is the message without the plugin's name, for callers that name the plugin themselves.
+    """
+
+    def __init__(self, message: str, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
 
 
 class UnknownNameError(UserError, KeyError):
@@ -50,24 +57,30 @@ class Registry:
         """Register ``obj`` under ``name`` (and ``aliases``). The same object twice is harmless; another object
         under a taken name raises ``PluginError`` naming both plugins."""
         if not isinstance(name, str) or not name:
-            raise PluginError(f"plugin {self.plugin!r}: a {self.kind} name must be a non-empty string, got {name!r}")
-        if options is not None and not dataclasses.is_dataclass(options):
-            raise PluginError(f"plugin {self.plugin!r}: options of {self.kind} {name!r} must be a dataclass")
+            raise self._error(f"a {self.kind} name must be a non-empty string, got {name!r}")
+        if isinstance(aliases, str):
+            raise self._error(f"aliases of {self.kind} {name!r} must be a tuple of names, got the string {aliases!r}")
+        if options is not None and not (isinstance(options, type) and dataclasses.is_dataclass(options)):
+            raise self._error(f"options of {self.kind} {name!r} must be a dataclass class, got {options!r}")
         problem = self.check(obj) if self.check else None
         if problem:
-            raise PluginError(f"plugin {self.plugin!r}: {self.kind} {name!r} is {problem}")
+            raise self._error(f"{self.kind} {name!r} is {problem}")
         for key in (name, *aliases):
             taken = self._lookup(key)
             if taken is not None and taken.obj is not obj:
-                raise PluginError(
+                message = (
                     f"{self.kind} name {key!r} is registered by plugin {taken.plugin!r} and again, with a "
                     f"different object, by plugin {self.plugin!r}"
                 )
+                raise PluginError(message, message)
         if name in self._entries:
             return
         self._entries[name] = Entry(name, obj, self.plugin, options, tuple(aliases))
         for alias in aliases:
             self._aliases[alias] = name
+
+    def _error(self, problem: str) -> PluginError:
+        return PluginError(f"plugin {self.plugin!r}: {problem}", problem)
 
     def remove_plugin(self, plugin: str) -> None:
         """Drop everything ``plugin`` registered (used when its hook fails halfway)."""
@@ -84,7 +97,7 @@ class Registry:
         if found is None:
             known = sorted(self._entries)
             close = difflib.get_close_matches(str(name), known + sorted(self._aliases), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = f"; did you mean {close[0]!r}?" if close else ";"
             raise UnknownNameError(f"unknown {self.kind} {name!r}{hint} known: {', '.join(known) or '(none)'}")
         return found
 
@@ -97,6 +110,7 @@ class Registry:
         return sorted(self._entries)
 
     def entries(self) -> Iterator[Entry]:
+        """Every entry, in registration order."""
         return iter(self._entries.values())
 
     def __contains__(self, name: object) -> bool:

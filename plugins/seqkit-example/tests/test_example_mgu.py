@@ -1,0 +1,124 @@
+"""The MGU layer: seqkit's author kit (gradients, save/load, determinism, GPU parity, the RNN contract), the
+layer against a plain NumPy transcription of its equations, and the layer inside seqkit's seq2seq model."""
+
+import dataclasses
+import inspect
+
+import numpy
+import pytest
+import seqkit
+from seqkit.models import Seq2Seq, Seq2SeqOptions
+from seqkit.testing import RNNLayerTests
+
+from seqkit_example import MGU, MGUOptions
+
+SHAPES = [(3, 3), (1, 3), (5, 3), (3, 3)]  # unsorted, with a tie and a length-1 sequence
+
+
+class TestMGU(RNNLayerTests):
+    name = "mgu"
+    kwargs = {"in_size": 3, "hidden_size": 4}
+    shapes = SHAPES
+
+
+class TestStackedBidirectionalMGU(RNNLayerTests):
+    name = "mgu"
+    kwargs = {"in_size": 3, "hidden_size": 2, "num_layers": 2, "bidirectional": True}
+    shapes = SHAPES
+
+
+def reference(layer: MGU, xs: list, h0: numpy.ndarray) -> tuple[list, numpy.ndarray]:
+    """The equations in NumPy, one sequence, layer and direction at a time."""
+
+    def sigmoid(a):
+        return 1 / (1 + numpy.exp(-a))
+
+    H, D = layer.hidden_size, layer.directions
+    finals = numpy.zeros_like(h0)
+    for layer_index in range(layer.num_layers):
+        W = getattr(layer, f"W_x_l{layer_index}").data.reshape(D, 2, H, -1)
+        b = getattr(layer, f"b_l{layer_index}").data.reshape(D, 2, H)
+        outs = []
+        for j, x in enumerate(xs):
+            per_direction = []
+            for d, suffix in enumerate(["", "_reverse"][:D]):
+                U_f = getattr(layer, f"U_f_l{layer_index}{suffix}").data
+                U_n = getattr(layer, f"U_n_l{layer_index}{suffix}").data
+                k = layer_index * D + d
+                h, y = h0[k, j], numpy.zeros((len(x), H))
+                for t in reversed(range(len(x))) if d else range(len(x)):
+                    f = sigmoid(W[d, 0] @ x[t] + U_f @ h + b[d, 0])
+                    n = numpy.tanh(W[d, 1] @ x[t] + U_n @ (f * h) + b[d, 1])
+                    h = y[t] = (1 - f) * h + f * n
+                finals[k, j] = h
+                per_direction.append(y)
+            outs.append(numpy.concatenate(per_direction, axis=1))
+        xs = outs
+    return xs, finals
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_matches_the_equations(num_layers, bidirectional):
+    layer = MGU(3, 4, num_layers, bidirectional=bidirectional, dtype="float64")
+    rng = numpy.random.default_rng(0)
+    xs = [rng.standard_normal((n, 3)) for n in (2, 5, 1)]
+    h0 = rng.standard_normal((num_layers * layer.directions, 3, 4))
+    ys, final = layer(xs, state=h0)
+    want_ys, want_final = reference(layer, xs, h0)
+    for y, want in zip(ys, want_ys):
+        numpy.testing.assert_allclose(y.data, want, rtol=1e-12)
+    numpy.testing.assert_allclose(final.data, want_final, rtol=1e-12)
+
+
+def test_options_are_constructor_arguments():
+    accepted = inspect.signature(MGU).parameters
+    assert all(field.name in accepted for field in dataclasses.fields(MGUOptions))
+
+
+def test_bad_input_is_a_one_line_value_error():
+    layer = MGU(3, 4)
+    with pytest.raises(ValueError, match=r"\(T_i >= 1, 3\), got shapes \[\(2, 5\)\]"):
+        layer([numpy.zeros((2, 5), "float32")])
+    with pytest.raises(ValueError, match=r"initial state must be \(1, 1, 4\)"):
+        layer([numpy.zeros((2, 3), "float32")], state=numpy.zeros((1, 2, 4), "float32"))
+    with pytest.raises(ValueError, match=r"lengths \[3, 0\] must be 2 values in \[1, 2\]"):
+        layer(numpy.zeros((2, 2, 3), "float32"), lengths=[3, 0])
+    with pytest.raises(ValueError, match="bidirectional layer cannot run one step"):
+        MGU(3, 4, bidirectional=True).step(numpy.zeros((1, 3), "float32"))
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        MGU(0, 4)
+
+
+def test_found_by_name_and_alias(seqkit_plugin_manager):
+    layers = seqkit_plugin_manager.registry("layer")
+    assert layers.get("mgu") is MGU and layers.get("minimal_gated_unit") is MGU
+    entry = layers.entry("mgu")
+    assert entry.plugin == "example" and entry.options is MGUOptions
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_seq2seq_model_uses_it_by_name(bidirectional):
+    """What a recipe does: name the layer in the model options; the model finds it in the registry."""
+    seqkit.random.seed(0)
+    options = Seq2SeqOptions(
+        embed_size=6, hidden_size=6, encoder="mgu", decoder="mgu", bidirectional=bidirectional, dropout=0.0
+    )
+    model = Seq2Seq(12, 12, options)
+    assert isinstance(model.encoder, MGU) and isinstance(model.decoder, MGU)
+    rng = numpy.random.default_rng(0)
+    src = [rng.integers(4, 12, size=n) for n in (3, 5, 1)]
+    tgt = [rng.integers(4, 12, size=n) for n in (2, 4, 3)]
+    with seqkit.using_config("train", False):
+        loss, n_tokens = model.loss(src, tgt)
+        state = model.initial_state(model.encode(src))  # the teacher-forced loss equals step-by-step decoding
+        prev, total = numpy.full(3, model.bos_id), 0.0
+        targets = [[*t, model.eos_id] for t in tgt]
+        for t in range(max(map(len, targets))):
+            logp, state = model.step(state, prev)
+            total -= sum(logp.data[b, y[t]] for b, y in enumerate(targets) if t < len(y))
+            prev = numpy.array([y[min(t, len(y) - 1)] for y in targets])
+    assert loss.item() == pytest.approx(total / n_tokens, rel=1e-5)
+    loss, _ = model.loss(src, tgt)
+    loss.backward()
+    assert all(p.grad is not None for p in model.encoder.params())

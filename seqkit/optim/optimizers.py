@@ -1,0 +1,284 @@
+"""Optimizers: SGD, momentum SGD (with Nesterov), Adam and AdamW, each updating flat parameter buffers.
+
+Usage::
+
+    opt = Adam(lr=1e-3).setup(model)
+    opt.add_hook(GradientClipping(5.0))
+    opt.zero_grads()    # one fill per flat buffer; backward then accumulates into it in place
+    loss.backward()
+    opt.update()        # gather gradients, run the hooks in order, apply the rule; opt.t += 1
+
+A parameter whose ``grad`` is ``None`` at ``update()`` counts as a zero gradient everywhere: it adds nothing
+to a gradient norm, and the rule runs on it as on a zero gradient (momentum and Adam's moments decay and may
+still move it; AdamW's decay shrinks it), which is PyTorch's behaviour for a zero gradient. (PyTorch skips a
+parameter whose gradient is ``None``; with one flat buffer and one step count that cannot be done cheaply.)
+After ``update()`` its ``grad`` is a zero array.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy
+
+from seqkit.backend import to_device, using_device
+from seqkit.optim.flat import FlatGroup, FlatParams
+
+
+class Optimizer:
+    """Base class: ``setup``, hooks, the update loop over flat buffers, ``state_dict``.
+
+    A subclass names its per-element state arrays in ``state_names`` and implements ``_coefficients()``
+    (the scalars of this step, computed once after ``t`` is incremented) and ``_update_chunk``.
+    """
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, lr: float) -> None:
+        self._require(lr >= 0, f"lr must be >= 0, got {lr}")
+        self.lr = lr
+        self.t = 0
+        self.hooks: list[Callable[[Optimizer], None]] = []
+        self.flat: FlatParams | None = None
+        self._state: list[list[Any]] = []
+
+    def setup(self, target: Any, chunk: int | None = None, threads: int | None = None) -> Optimizer:
+        """Pack the parameters of ``target`` (a Layer or Parameters) into flat buffers; returns self.
+
+        Call it after the model is on its device and has all its parameters. Resets ``t`` and the state.
+        ``chunk`` and ``threads``: how the update is cut up and run on the CPU (``FlatParams``).
+        """
+        self.flat = FlatParams(target, chunk, threads)
+        self.t = 0
+        self._state = []
+        for group in self.flat.groups:
+            with using_device(group.device):
+                self._state.append([group.xp.zeros(group.size, group.dtype) for _ in self.state_names])
+        return self
+
+    def add_hook(self, hook: Callable[[Optimizer], None]) -> None:
+        """Run ``hook(self)`` at every ``update()``, after the gradients are gathered and before the rule;
+        hooks run in the order they were added (``GradientClipping`` before ``WeightDecay`` is PyTorch's order)."""
+        self.hooks.append(hook)
+
+    def update(self) -> None:
+        """One step: gather the gradients into the flat buffers, run the hooks, ``t += 1``, apply the rule.
+
+        Raises ``RuntimeError`` before ``setup()``.
+        """
+        flat = self._flat()
+        flat.gather_grads()
+        for hook in self.hooks:
+            hook(self)
+        self.t += 1
+        coefficients = self._coefficients()
+        for group, state in zip(flat.groups, self._state):
+            group.foreach_chunk(functools.partial(self._apply, group, state, coefficients))
+
+    def zero_grads(self, set_to_none: bool = False) -> None:
+        """Clear the gradients: fill each flat gradient buffer with zeros and make every ``grad`` its view, so
+        that backward accumulates into the buffer in place. ``set_to_none`` makes every ``grad`` ``None``
+        instead (as ``Layer.zero_grads``); backward then keeps a copy of each gradient and ``update()``
+        copies it into the buffer, which is slower."""
+        for group in self._flat().groups:
+            group.zero_grads(set_to_none)
+
+    def _apply(self, group: FlatGroup, state: list[Any], coefficients: tuple, s: slice, tmp: Any) -> None:
+        self._update_chunk(group.xp, group.data[s], group.grad[s], [a[s] for a in state], tmp, coefficients)
+
+    def _coefficients(self) -> tuple:
+        raise NotImplementedError
+
+    def _update_chunk(self, xp: Any, p: Any, g: Any, state: list[Any], tmp: Any, c: tuple) -> None:
+        """Update ``p`` (a 1-d slice of the flat parameters) in place from ``g`` and ``state`` (slices alike);
+        ``tmp`` is scratch of the same length, ``c`` what ``_coefficients()`` returned."""
+        raise NotImplementedError
+
+    # ---- state --------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{"t": int, "lr": float, "<state>.<group>": numpy array, ...}``: host copies, JSON-able scalars."""
+        self._flat()  # the state arrays exist from setup() on
+        state: dict[str, Any] = {"t": int(self.t), "lr": float(self.lr)}
+        for i, arrays in enumerate(self._state):
+            for name, a in zip(self.state_names, arrays):
+                host = to_device(a, "cpu")
+                state[f"{name}.{i}"] = host.copy() if host is a else host
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()`` into an optimizer set up on the same model (any device), in place.
+
+        Raises ``RuntimeError`` before ``setup()``; a one-line ``ValueError`` naming the key for a missing or
+        unexpected key or a shape or dtype mismatch, in which case nothing has changed.
+        """
+        flat = self._flat()
+        expected = {"t", "lr"} | {f"{n}.{i}" for i in range(len(flat.groups)) for n in self.state_names}
+        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+        if missing or unexpected:
+            what = f"missing key {missing[0]!r}" if missing else f"unexpected key {unexpected[0]!r}"
+            raise ValueError(f"{type(self).__name__} state: {what}")
+        ready = []
+        for i, (group, arrays) in enumerate(zip(flat.groups, self._state)):
+            for name, a in zip(self.state_names, arrays):
+                key = f"{name}.{i}"
+                value = state[key] if hasattr(state[key], "dtype") else numpy.asarray(state[key])
+                if tuple(value.shape) != a.shape or value.dtype != a.dtype:
+                    raise ValueError(
+                        f"{type(self).__name__} state: {key!r} is {tuple(value.shape)} {value.dtype}, "
+                        f"expected {a.shape} {a.dtype}"
+                    )
+                ready.append((a, to_device(value, group.device)))
+        for a, value in ready:
+            a[...] = value
+        self.t = int(state["t"])
+        self.lr = float(state["lr"])
+
+    def _flat(self) -> FlatParams:
+        if self.flat is None:
+            raise RuntimeError(f"{type(self).__name__}: call setup(model) first")
+        return self.flat
+
+    def _require(self, ok: bool, problem: str) -> None:
+        if not ok:
+            raise ValueError(f"{type(self).__name__}: {problem}")
+
+
+# ---- the rules ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class SGDOptions:
+    """Plain SGD: ``p -= lr * g``."""
+
+    lr: float = 0.01
+
+
+class SGD(Optimizer):
+    """Plain SGD: ``p -= lr * g``. L2 weight decay is the ``WeightDecay`` hook."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr)
+
+    def _coefficients(self) -> tuple:
+        return (self.lr,)
+
+    def _update_chunk(self, xp, p, g, state, tmp, c) -> None:
+        xp.multiply(g, c[0], out=tmp)
+        p -= tmp
+
+
+@dataclasses.dataclass
+class MomentumSGDOptions:
+    """SGD with momentum (PyTorch's form, no dampening), optionally Nesterov's."""
+
+    lr: float = 0.01
+    momentum: float = 0.9
+    nesterov: bool = False
+
+
+class MomentumSGD(Optimizer):
+    """PyTorch's momentum SGD: ``b = momentum * b + g``; ``p -= lr * b``, or with ``nesterov``
+    ``p -= lr * (g + momentum * b)``. State: ``b`` (zeros at first, so the first step is ``p -= lr * g``)."""
+
+    state_names = ("momentum_buffer",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9, nesterov: bool = False) -> None:
+        super().__init__(lr)
+        self._require(0 <= momentum < 1, f"momentum must be in [0, 1), got {momentum}")
+        self._require(not nesterov or momentum > 0, "nesterov needs momentum > 0")
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def _coefficients(self) -> tuple:
+        return (self.lr, self.momentum)
+
+    def _update_chunk(self, xp, p, g, state, tmp, c) -> None:
+        lr, mu = c
+        (b,) = state
+        b *= mu
+        b += g
+        if self.nesterov:
+            xp.multiply(b, mu, out=tmp)
+            tmp += g
+            tmp *= lr
+        else:
+            xp.multiply(b, lr, out=tmp)
+        p -= tmp
+
+
+@dataclasses.dataclass
+class AdamOptions:
+    """Adam (Kingma & Ba), PyTorch's formulation with bias correction."""
+
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+
+class Adam(Optimizer):
+    """Adam as PyTorch computes it, at step ``t``::
+
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    (evaluated as ``lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v) + eps * sqrt(1 - beta2**t))``,
+    the same value in fewer passes). L2 weight decay is the ``WeightDecay`` hook; decoupled decay is ``AdamW``.
+    """
+
+    state_names = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
+        super().__init__(lr)
+        self._require(0 <= beta1 < 1, f"beta1 must be in [0, 1), got {beta1}")
+        self._require(0 <= beta2 < 1, f"beta2 must be in [0, 1), got {beta2}")
+        self._require(eps > 0, f"eps must be > 0, got {eps}")
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def _coefficients(self) -> tuple:
+        root_bc2 = math.sqrt(1 - self.beta2**self.t)
+        return (self.lr * root_bc2 / (1 - self.beta1**self.t), self.eps * root_bc2, 1.0)
+
+    def _update_chunk(self, xp, p, g, state, tmp, c) -> None:
+        step, eps, decay = c
+        m, v = state
+        if decay != 1.0:
+            p *= decay
+        xp.subtract(g, m, out=tmp)
+        tmp *= 1 - self.beta1
+        m += tmp
+        v *= self.beta2
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - self.beta2
+        v += tmp
+        xp.sqrt(v, out=tmp)
+        tmp += eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= step
+        p -= tmp
+
+
+@dataclasses.dataclass
+class AdamWOptions(AdamOptions):
+    """AdamW (Loshchilov & Hutter): Adam with decoupled weight decay."""
+
+    weight_decay: float = 0.01
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay, as PyTorch's AdamW: ``p *= 1 - lr * weight_decay`` before the Adam
+    step of ``Adam``'s docstring."""
+
+    def __init__(
+        self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01
+    ) -> None:
+        super().__init__(lr, beta1, beta2, eps)
+        self._require(weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay}")
+        self.weight_decay = weight_decay
+
+    def _coefficients(self) -> tuple:
+        step, eps, _ = super()._coefficients()
+        return (step, eps, 1 - self.lr * self.weight_decay)

@@ -1,0 +1,260 @@
+"""Recipes: a TOML file -> a validated, typed configuration; ``--set a.b=value`` overrides; a resolved copy.
+
+Every section is a dataclass. The ``[model]``, ``[optimizer]`` and ``[tokenizer]`` sections name a registered
+component (``name = "seq2seq"``) and their other keys are checked against that component's options
+dataclass, plugin components included. Precedence: defaults < recipe < ``--set``. Unknown keys, wrong types
+and missing required keys are ``UserError``s naming the recipe file, the key path, what was expected and
+the known keys (with the closest suggested).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from seqkit.errors import UserError
+
+SCHEMA = 1
+
+
+@dataclasses.dataclass
+class DataOptions:
+    """``[data]``: where the parallel text comes from and how it is filtered."""
+
+    corpus: str = ""  # a registered corpus (see `seqkit corpus list`), or "" to give files below
+    source: str = ""  # source language code (e.g. "de"); for files, used only in names
+    target: str = ""  # target language code
+    train: str = "train"  # split names of the corpus...
+    dev: str = "dev"
+    test: str = "test"
+    train_files: list[str] = dataclasses.field(default_factory=list)  # ...or [SRC, TGT] files (plain or .gz)
+    dev_files: list[str] = dataclasses.field(default_factory=list)
+    test_files: list[str] = dataclasses.field(default_factory=list)
+    max_len: int = 80  # drop training pairs with a side longer than this many tokens
+    empty: str = "skip"  # empty lines: "skip" (and count) or "error"
+    data_dir: str = ""  # where local copies of corpora live (default: $SEQKIT_DATA)
+
+
+@dataclasses.dataclass
+class TrainingOptions:
+    """``[training]``: the loop."""
+
+    updater: str = "standard"  # a registered updater
+    accumulate: int = 1  # batches per update ("accumulate" updater)
+    max_tokens: int = 4096  # padded tokens per batch (sentences x longest side)
+    max_sentences: int = 0  # 0: no limit
+    epochs: int = 10
+    clip: float = 5.0  # global gradient-norm clipping; 0 to turn off
+    weight_decay: float = 0.0  # L2 penalty added to the gradient (see also the adamw optimizer)
+    schedule: str = "constant"  # constant | inverse_sqrt | cosine | exponential | step | plateau
+    warmup: int = 0  # updates of linear warmup (inverse_sqrt, cosine)
+    decay: float = 0.5  # factor of step/plateau/exponential decay
+    decay_every: int = 1  # epochs between decays (step, exponential)
+    patience: int = 0  # early stopping: evaluations without improvement (0: off); also plateau's patience
+    log_every: int = 100  # iterations between log lines
+    eval_every: int = 1  # epochs between validations and snapshots
+    snapshot_every: int = 0  # iterations between snapshots (0: at each validation)
+    keep: int = 3  # numbered snapshots kept
+    seed: int = 1
+    device: str = "cpu"
+
+
+@dataclasses.dataclass
+class DecodingOptions:
+    """``[decoding]``: beam search for validation BLEU, the test set and ``seqkit translate``."""
+
+    beam: int = 5
+    length_penalty: str = "gnmt"  # gnmt | normalize | none
+    alpha: float = 0.6
+    max_len_ratio: float = 1.5
+    max_len_offset: int = 10
+    batch_size: int = 64  # sentences decoded together
+
+
+@dataclasses.dataclass
+class EvaluationOptions:
+    """``[evaluation]``: what picks the best checkpoint."""
+
+    dev_bleu: bool = True  # decode the dev set at every validation
+    dev_sentences: int = 0  # decode only the first N dev sentences for BLEU (0: all)
+    monitor: str = "val/bleu"  # val/bleu (max) or val/loss (min)
+
+
+@dataclasses.dataclass
+class Recipe:
+    """A resolved recipe: every section with every default filled in."""
+
+    name: str
+    path: str
+    data: DataOptions
+    tokenizer: dict[str, Any]
+    model: dict[str, Any]
+    optimizer: dict[str, Any]
+    training: TrainingOptions
+    decoding: DecodingOptions
+    evaluation: EvaluationOptions
+
+    def to_toml(self) -> str:
+        """The recipe as TOML, every key present, so a run directory records exactly what ran."""
+        lines = [f"schema = {SCHEMA}", f"name = {_toml_value(self.name)}"]
+        for section in ("data", "tokenizer", "model", "optimizer", "training", "decoding", "evaluation"):
+            value = getattr(self, section)
+            table = value if isinstance(value, dict) else dataclasses.asdict(value)
+            lines.append(f"\n[{section}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]  # TOML has no null
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"a.b=value"`` -> (``["a", "b"]``, value as a TOML literal, or the raw string)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set {text!r}: expected KEY=VALUE, e.g. --set training.epochs=5")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip().split("."), value
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        return any(_type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is type(None):
+        return value is None
+    if origin in (list, tuple):
+        (inner, *_) = typing.get_args(annotation) or (Any,)
+        return isinstance(value, list) and all(inner is Any or _type_ok(x, inner) for x in value)
+    if annotation is Any:
+        return True
+    return isinstance(value, annotation)
+
+
+def build_options(cls: type, table: dict[str, Any], where: str, *, skip: tuple[str, ...] = ()) -> Any:
+    """``cls(**table)`` after checking every key and type; ``where`` names the recipe and section."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in table.items():
+        if key in skip:
+            continue
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UserError(f"{where}: unknown key {key!r}{hint} known keys: {', '.join(sorted(fields)) or '(none)'}")
+        if not _type_ok(value, hints[key]):
+            expected = getattr(hints[key], "__name__", str(hints[key]))
+            raise UserError(f"{where}.{key}: expected {expected}, got {type(value).__name__} {value!r}")
+        values[key] = value
+    for name, f in fields.items():
+        if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise UserError(f"{where}.{name}: required key missing")
+    return cls(**values)
+
+
+def _component(table: dict, kind: str, registry, where: str, default: str, extra: dict | None = None) -> dict[str, Any]:
+    """A ``[section]`` naming a registered component: its name plus its options, validated and filled.
+    ``extra``: keys the section allows besides the component's options, with their defaults."""
+    extra = extra or {}
+    table = dict(table)
+    own = {k: table.pop(k, v) for k, v in extra.items()}
+    for k, v in own.items():
+        if type(v) is not type(extra[k]):
+            raise UserError(f"{where}.{k}: expected {type(extra[k]).__name__}, got {type(v).__name__} {v!r}")
+    name = table.get("name", default)
+    if not isinstance(name, str):
+        raise UserError(f"{where}.name: expected the name of a registered {kind}, got {name!r}")
+    try:
+        entry = registry.entry(name)
+    except KeyError as e:
+        raise UserError(f"{where}.name: {e}") from None
+    options = {k: v for k, v in table.items() if k != "name"}
+    if entry.options is None:
+        if options:
+            raise UserError(f"{where}: {kind} {name!r} takes no options, got {', '.join(sorted(options))}")
+        return {"name": name, **own}
+    built = build_options(entry.options, options, where)
+    return {"name": name, **own, **dataclasses.asdict(built)}
+
+
+def load_recipe(path: str | Path, overrides: list[str] = (), registries=None) -> Recipe:
+    """Read, override, validate and fill a recipe. ``registries(kind)`` gives the registry of a component kind
+    (the plugin manager's ``registry`` by default)."""
+    path = Path(path)
+    if registries is None:
+        from seqkit.plugins import get_plugin_manager
+
+        registries = get_plugin_manager().registry
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such recipe file") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: not valid TOML: {e}") from None
+    for text in overrides:
+        keys, value = parse_override(text)
+        table = raw
+        for k in keys[:-1]:
+            table = table.setdefault(k, {})
+            if not isinstance(table, dict):
+                raise UserError(f"--set {text!r}: {'.'.join(keys[:-1])} is not a section")
+        table[keys[-1]] = value
+    where = str(path)
+    if raw.get("schema") != SCHEMA:
+        raise UserError(f"{where}: schema = {raw.get('schema')!r}; this seqkit reads schema = {SCHEMA}")
+    sections = {"data", "tokenizer", "model", "optimizer", "training", "decoding", "evaluation"}
+    for key in raw:
+        if key not in sections | {"schema", "name"}:
+            close = difflib.get_close_matches(key, sorted(sections), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UserError(f"{where}: unknown section or key {key!r}{hint} known: {', '.join(sorted(sections))}")
+    for key in sections:
+        if key in raw and not isinstance(raw[key], dict):
+            raise UserError(f"{where}: {key} must be a [{key}] section")
+    section = {k: raw.get(k, {}) for k in sections}
+    data = build_options(DataOptions, section["data"], f"{where}: data")
+    for split in ("train", "dev", "test"):  # files are relative to the recipe; the resolved copy holds full paths
+        files = getattr(data, f"{split}_files")
+        setattr(data, f"{split}_files", [str((path.parent / f).resolve()) for f in files])
+    return Recipe(
+        name=str(raw.get("name", path.stem)),
+        path=where,
+        data=data,
+        tokenizer=_component(
+            section["tokenizer"],
+            "tokenizer",
+            registries("tokenizer"),
+            f"{where}: tokenizer",
+            "sentencepiece",
+            extra={"joint": True},
+        ),
+        model=_component(section["model"], "model", registries("model"), f"{where}: model", "seq2seq"),
+        optimizer=_component(section["optimizer"], "optimizer", registries("optimizer"), f"{where}: optimizer", "adam"),
+        training=build_options(TrainingOptions, section["training"], f"{where}: training"),
+        decoding=build_options(DecodingOptions, section["decoding"], f"{where}: decoding"),
+        evaluation=build_options(EvaluationOptions, section["evaluation"], f"{where}: evaluation"),
+    )

@@ -1,0 +1,304 @@
+"""A run directory, from a recipe to a trained translator, and back to translations.
+
+Layout::
+
+    RUN/recipe.toml       the resolved recipe (every default filled in)
+    RUN/tokenizer/        the trained tokenizer(s)
+    RUN/checkpoints/      last.npz, best.npz, snapshot_<iteration>.npz (see seqkit.training.checkpoints)
+    RUN/log.jsonl         one JSON object per report
+    RUN/translations/     dev.txt (latest validation), test.txt
+    RUN/results.json      the final test scores
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy
+
+from seqkit import corpora
+from seqkit import random as seqkit_random
+from seqkit.data import BatchIterator, ParallelData, load_parallel, normalize, read_parallel
+from seqkit.decoding import Hypothesis, beam_search
+from seqkit.errors import UserError
+from seqkit.io import atomic_write
+from seqkit.recipes import DecodingOptions, Recipe
+from seqkit.tokenizers import TokenizerPair
+
+TOKENIZER_DIR = "tokenizer"
+
+
+def _options(entry_options: type | None, values: dict[str, Any]):
+    return entry_options(**{k: v for k, v in values.items() if k != "name"}) if entry_options else None
+
+
+class Run:
+    """A run directory with its recipe, tokenizers and model (weights as last loaded)."""
+
+    def __init__(self, directory: Path, recipe: Recipe, tokenizers: TokenizerPair, model, pm) -> None:
+        self.directory, self.recipe, self.tokenizers, self.model, self.pm = directory, recipe, tokenizers, model, pm
+
+    # ---- making and opening ----------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, recipe: Recipe, directory: str | Path, pm, *, resume: bool = False,
+               log: Callable[[str], None] = print) -> Run:  # fmt: skip
+        """Set up ``directory`` for ``recipe``: write the resolved recipe, train or reuse the tokenizer, build the
+        model. An existing directory must hold the same recipe (``resume``) or be empty of one."""
+        directory = Path(directory)
+        saved = directory / "recipe.toml"
+        text = recipe.to_toml()
+        if saved.exists():
+            if saved.read_text(encoding="utf-8") != text:
+                raise UserError(
+                    f"{directory} holds a run of a different recipe; choose another --run-dir, or restore "
+                    f"{saved} to resume it"
+                )
+            if not resume:
+                raise UserError(f"{directory} already holds this recipe's run; add --resume to continue it")
+        elif resume:
+            raise UserError(f"{directory}: nothing to resume (no recipe.toml)")
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_write(saved) as f:
+            f.write(text)
+        seqkit_random.seed(recipe.training.seed)
+        tok_dir = directory / TOKENIZER_DIR
+        tokenizer_registry = pm.registry("tokenizer")
+        if tok_dir.exists():
+            tokenizers = TokenizerPair.load(tok_dir, tokenizer_registry)
+        else:
+            src_path, tgt_path = data_files(recipe, "train")
+            entry = tokenizer_registry.entry(recipe.tokenizer["name"])
+            options = {k: v for k, v in recipe.tokenizer.items() if k not in ("name", "joint")}
+            pairs = list(read_parallel(src_path, tgt_path, empty=recipe.data.empty))
+            log(f"training the {recipe.tokenizer['name']} tokenizer on {len(pairs)} sentence pairs")
+            tokenizers = TokenizerPair.train(entry.obj, options, [p[0] for p in pairs], [p[1] for p in pairs],
+                                             joint=recipe.tokenizer.get("joint", True))  # fmt: skip
+            tokenizers.save(tok_dir)
+        return cls(directory, recipe, tokenizers, build_model(recipe, tokenizers, pm), pm)
+
+    @classmethod
+    def open(cls, directory: str | Path, pm, checkpoint: str = "best") -> Run:
+        """Open a trained run and load ``checkpoint``: ``best``, ``last``, ``averaged``, or a file path."""
+        from seqkit.recipes import load_recipe
+
+        directory = Path(directory)
+        if not (directory / "recipe.toml").is_file():
+            raise UserError(f"{directory}: not a run directory (no recipe.toml)")
+        recipe = load_recipe(directory / "recipe.toml", registries=pm.registry)
+        tokenizers = TokenizerPair.load(directory / TOKENIZER_DIR, pm.registry("tokenizer"))
+        run = cls(directory, recipe, tokenizers, build_model(recipe, tokenizers, pm), pm)
+        run.load_weights(checkpoint)
+        return run
+
+    def checkpoint_path(self, name: str) -> Path:
+        if name in ("best", "last", "averaged"):
+            path = self.directory / "checkpoints" / f"{name}.npz"
+            if name == "best" and not path.exists():
+                path = self.directory / "checkpoints" / "last.npz"
+            return path
+        return Path(name)
+
+    def load_weights(self, checkpoint: str) -> Path:
+        """Load the model's weights from a checkpoint; raises ``UserError`` naming a mismatched parameter."""
+        from seqkit.training import load_checkpoint
+
+        path = self.checkpoint_path(checkpoint)
+        arrays, _ = load_checkpoint(path)
+        weights = {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
+        try:
+            self.model.load_state_dict(weights)
+        except ValueError as e:
+            raise UserError(f"{path}: does not fit this run's model: {e}") from None
+        return path
+
+    # ---- data ---------------------------------------------------------------------------------------------------
+    def parallel_data(self, split: str) -> ParallelData:
+        src, tgt = data_files(self.recipe, split)
+        max_len = self.recipe.data.max_len if split == "train" else None
+        return load_parallel(src, tgt, self.tokenizers.source, self.tokenizers.target, max_len=max_len,
+                             empty=self.recipe.data.empty, cache_dir=self.directory / "cache")  # fmt: skip
+
+    def texts(self, split: str) -> tuple[list[str], list[str]]:
+        """The normalised source and reference sentences of a split (pairs with an empty side left out)."""
+        src, tgt = data_files(self.recipe, split)
+        pairs = list(read_parallel(src, tgt, empty="skip"))
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    # ---- translating -------------------------------------------------------------------------------------------
+    def translate(self, sentences: Sequence[str], decoding: DecodingOptions | None = None, *, nbest: int = 1,
+                  keep_attention: bool = False, progress: Callable[[int], None] | None = None,
+                  ) -> list[list[Hypothesis]]:  # fmt: skip
+        """N-best hypotheses (with ``text`` set, detokenised) for each sentence; an empty sentence gives one empty
+        hypothesis. Sentences are decoded in batches of similar length."""
+        d = decoding or self.recipe.decoding
+        ids = [self.tokenizers.source.encode(normalize(s)) if s.strip() else [] for s in sentences]
+        results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sentences]
+        order = [i for i in sorted(range(len(ids)), key=lambda i: len(ids[i])) if ids[i]]
+        for start in range(0, len(order), d.batch_size):
+            chunk = order[start : start + d.batch_size]
+            found = beam_search(self.model, [numpy.asarray(ids[i]) for i in chunk], beam=d.beam, nbest=nbest,
+                                length_penalty_kind=d.length_penalty, alpha=d.alpha, max_len_ratio=d.max_len_ratio,
+                                max_len_offset=d.max_len_offset, keep_attention=keep_attention)  # fmt: skip
+            for i, hyps in zip(chunk, found):
+                results[i] = hyps
+            if progress is not None:
+                progress(len(chunk))
+        for hyps in results:
+            for h in hyps:
+                h.text = self.tokenizers.target.decode(h.tokens)
+        return results
+
+    def translate_texts(self, sentences: Sequence[str], decoding: DecodingOptions | None = None) -> list[str]:
+        return [hyps[0].text for hyps in self.translate(sentences, decoding)]
+
+    # ---- training -------------------------------------------------------------------------------------------
+    def train(self, *, resume: bool = False, progress: bool | None = None, log: Callable[[str], None] = print) -> dict:
+        """Train as the recipe says (resuming from the newest good snapshot when asked); returns the final
+        observation. Raises ``TrainingDiverged`` when the loss stops being finite."""
+        from seqkit.optim import GradientClipping, WeightDecay
+        from seqkit.training import (
+            Accumulate,
+            BleuEvaluator,
+            EarlyStopping,
+            Evaluator,
+            IntervalTrigger,
+            LogReport,
+            ProgressBar,
+            ReportToSchedule,
+            Snapshot,
+            Trainer,
+            latest_good,
+        )  # fmt: skip
+
+        r, t = self.recipe, self.recipe.training
+        train = self.parallel_data("train")
+        log(f"train: {train.report}")
+        dev = self.parallel_data("dev")
+        iterator = BatchIterator(train, t.max_tokens, max_sentences=t.max_sentences or None, seed=t.seed)
+        optimizer = build_optimizer(r, self.pm).setup(self.model)
+        if t.clip:
+            optimizer.add_hook(GradientClipping(t.clip))
+        if t.weight_decay:
+            optimizer.add_hook(WeightDecay(t.weight_decay))
+        monitor, mode = r.evaluation.monitor, ("max" if r.evaluation.monitor.endswith("bleu") else "min")
+        schedule = build_schedule(t, optimizer, len(iterator), mode)
+        updater_entry = self.pm.registry("updater").entry(t.updater)
+        extra = {"accumulate": t.accumulate} if t.updater == "accumulate" else {}
+        updater = updater_entry.obj(iterator, self.model, optimizer, schedule, **extra)
+        stop = (
+            EarlyStopping(monitor, patience=t.patience, mode=mode, max_epochs=t.epochs)
+            if t.patience
+            else (t.epochs, "epoch")
+        )
+        trainer = Trainer(updater, stop, self.directory)
+        every = (t.eval_every, "epoch")
+        often, at_validation = IntervalTrigger(t.log_every), IntervalTrigger(*every)
+        log_report = LogReport(self.directory / "log.jsonl", lambda tr: often(tr) or at_validation(tr))
+        trainer.extend(Accumulate(log_report))
+        trainer.extend(log_report)
+        trainer.extend(Evaluator(lambda: BatchIterator(dev, t.max_tokens, shuffle=False, repeat=False), every))
+        if r.evaluation.dev_bleu:
+            n = r.evaluation.dev_sentences or None
+            sources, references = self.texts(r.data.dev)
+            trainer.extend(BleuEvaluator(lambda model, src: self.translate_texts(src), sources[:n], references[:n],
+                                         self.directory / "translations" / "dev.txt", every))  # fmt: skip
+        trainer.extend(ReportToSchedule(monitor, every))
+        trainer.extend(Snapshot(self.directory / "checkpoints", every, keep=t.keep, monitor=monitor, mode=mode))
+        if t.snapshot_every:
+            trainer.extend(Snapshot(self.directory / "checkpoints", (t.snapshot_every, "iteration"), keep=t.keep),
+                           name="snapshot_often")  # fmt: skip
+        trainer.extend(ProgressBar(t.epochs, len(iterator), enabled=progress))
+        if resume:
+            found = latest_good(self.directory / "checkpoints")
+            if found is not None:
+                path, arrays, meta = found
+                trainer.load_state_dict(arrays, meta)
+                log(f"resumed from {path} at iteration {updater.iteration} (epoch {updater.epoch})")
+        start = time.perf_counter()
+        trainer.run()
+        log(f"trained {updater.iteration} iterations in {time.perf_counter() - start:.0f} s this session "
+            f"({trainer.elapsed:.0f} s in all)")  # fmt: skip
+        return trainer.observation
+
+    def evaluate(self, split: str, decoding: DecodingOptions | None = None) -> dict[str, Any]:
+        """Translate a split and score it (BLEU and chrF, detokenised); writes ``translations/SPLIT.txt``."""
+        from seqkit.metrics import bleu, chrf
+
+        sources, references = self.texts(split)
+        hypotheses = self.translate_texts(sources, decoding)
+        out = self.directory / "translations" / f"{split}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(out) as f:
+            f.writelines(h + "\n" for h in hypotheses)
+        b, c = bleu(hypotheses, [references]), chrf(hypotheses, [references])
+        return {"split": split, "sentences": len(sources), "bleu": round(b.value, 2), "bleu_signature": b.signature,
+                "chrf": round(c.value, 2), "chrf_signature": c.signature, "translations": str(out)}  # fmt: skip
+
+
+def data_files(recipe: Recipe, split: str) -> tuple[Path, Path]:
+    """The source and target files of ``split`` (``train``, ``dev`` or ``test``) as the recipe names them."""
+    d = recipe.data
+    files = {"train": d.train_files, "dev": d.dev_files, "test": d.test_files}[split]
+    if files:
+        if len(files) != 2:
+            raise UserError(f"{recipe.path}: data.{split}_files must be [SOURCE_FILE, TARGET_FILE], got {files}")
+        return Path(files[0]), Path(files[1])
+    if not d.corpus:
+        raise UserError(f"{recipe.path}: data needs a corpus or {split}_files")
+    from seqkit.plugins import get_plugin_manager
+
+    manifest = corpora.get_corpus(d.corpus, get_plugin_manager().registry("corpus"))
+    split_name = {"train": d.train, "dev": d.dev, "test": d.test}[split]
+    return corpora.split_paths(manifest, split_name, d.source or None, d.target or None,
+                               data=corpora.data_dir(d.data_dir or None))  # fmt: skip
+
+
+def build_model(recipe: Recipe, tokenizers: TokenizerPair, pm):
+    """The recipe's model, sized to the tokenizers' vocabularies, with the run's PAD/BOS/EOS ids."""
+    from seqkit.data import BOS, EOS, PAD
+
+    entry = pm.registry("model").entry(recipe.model["name"])
+    options = _options(entry.options, recipe.model)
+    layers = pm.registry("layer")
+    src_v, tgt_v = tokenizers.source.vocab_size, tokenizers.target.vocab_size
+    if recipe.model["name"] == "rnnlm":
+        return entry.obj(tgt_v, options, pad_id=PAD, bos_id=BOS, eos_id=EOS, layers=layers)
+    return entry.obj(src_v, tgt_v, options, pad_id=PAD, bos_id=BOS, eos_id=EOS, layers=layers)
+
+
+def build_optimizer(recipe: Recipe, pm):
+    entry = pm.registry("optimizer").entry(recipe.optimizer["name"])
+    return entry.obj(**{k: v for k, v in recipe.optimizer.items() if k != "name"})
+
+
+def build_schedule(t, optimizer, batches_per_epoch: int, mode: str = "max"):
+    """The learning-rate schedule named by ``training.schedule`` (``mode``: of the monitored metric)."""
+    import seqkit.optim as O
+
+    updates_per_epoch = max(1, batches_per_epoch // max(t.accumulate, 1))
+    total = t.epochs * updates_per_epoch
+    builders = {
+        "constant": lambda: O.Constant(optimizer),
+        "inverse_sqrt": lambda: O.InverseSqrt(optimizer, warmup=max(t.warmup, 1)),
+        "cosine": lambda: O.Cosine(optimizer, total=total, warmup=t.warmup),
+        "exponential": lambda: O.ExponentialDecay(optimizer, gamma=t.decay, every=t.decay_every * updates_per_epoch),
+        "step": lambda: O.StepDecay(optimizer, step_size=t.decay_every * updates_per_epoch, gamma=t.decay),
+        "plateau": lambda: O.ReduceOnPlateau(optimizer, mode=mode, factor=t.decay, patience=max(t.patience // 2, 0)),
+    }
+    if t.schedule not in builders:
+        raise UserError(f"training.schedule {t.schedule!r}: expected one of {', '.join(builders)}")
+    return builders[t.schedule]()
+
+
+def write_results(run: Run, results: dict[str, Any]) -> Path:
+    path = run.directory / "results.json"
+    with atomic_write(path) as f:
+        json.dump(results, f, indent=2)
+    return path
+
+
+__all__ = ["Run", "build_model", "build_optimizer", "build_schedule", "data_files", "write_results"]

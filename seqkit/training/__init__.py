@@ -1,0 +1,21 @@
+"""Training: updaters, the trainer with triggers and extensions, checkpoints."""
+
+from seqkit.training.checkpoints import CheckpointError, latest_good, load_checkpoint, save_checkpoint
+from seqkit.training.extensions import (
+    Accumulate,
+    BleuEvaluator,
+    Evaluator,
+    LogReport,
+    ProgressBar,
+    ReportToSchedule,
+    Snapshot,
+)
+from seqkit.training.trainer import EarlyStopping, Extension, IntervalTrigger, Trainer, TrainingDiverged
+from seqkit.training.updaters import AccumulateOptions, AccumulateUpdater, StandardOptions, StandardUpdater
+
+__all__ = [
+    "Accumulate", "AccumulateOptions", "AccumulateUpdater", "BleuEvaluator", "CheckpointError", "EarlyStopping",
+    "Evaluator", "Extension", "IntervalTrigger", "LogReport", "ProgressBar", "ReportToSchedule", "Snapshot",
+    "StandardOptions", "StandardUpdater", "Trainer", "TrainingDiverged", "latest_good", "load_checkpoint",
+    "save_checkpoint",
+]  # fmt: skip

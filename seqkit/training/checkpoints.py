@@ -1,0 +1,77 @@
+"""Checkpoints: one ``.npz`` file per snapshot holding the arrays and a JSON record, written atomically.
+
+A single file means a snapshot is either entirely there or not at all (temp file, fsync, rename). Loading
+reads with ``allow_pickle=False``; a truncated or corrupted file raises ``CheckpointError`` naming it, and
+``latest_good`` falls back to the newest snapshot that loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy
+
+from seqkit.errors import UserError
+from seqkit.io import atomic_write
+
+META_KEY = "__meta__"
+FORMAT = 1
+
+
+class CheckpointError(UserError):
+    """A checkpoint file is missing, truncated, corrupted, or not a seqkit checkpoint."""
+
+
+def save_checkpoint(path: str | os.PathLike, arrays: dict[str, Any], meta: dict[str, Any]) -> None:
+    """Write ``arrays`` (host copies are made of GPU arrays) and ``meta`` (JSON-able) to ``path`` atomically."""
+    from seqkit.backend import to_device
+
+    record = json.dumps({"format": FORMAT, **meta}).encode()
+    payload = {k: to_device(v, "cpu") for k, v in arrays.items()}
+    payload[META_KEY] = numpy.frombuffer(record, dtype=numpy.uint8)
+    with atomic_write(path, "wb") as f:
+        numpy.savez(f, **payload)
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, numpy.ndarray], dict[str, Any]]:
+    """``(arrays, meta)`` from ``path``. Raises ``CheckpointError`` naming the file when it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        with numpy.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(arrays.pop(META_KEY).tobytes())
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        raise CheckpointError(f"{path}: not a readable seqkit checkpoint ({type(e).__name__}: {e})") from e
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT}")
+    return arrays, meta
+
+
+def snapshot_paths(directory: str | os.PathLike) -> list[Path]:
+    """Numbered snapshots ``snapshot_<iteration>.npz``, newest first."""
+    found = Path(directory).glob("snapshot_*.npz")
+    return sorted(
+        found, key=lambda p: int(p.stem.split("_")[1]) if p.stem.split("_")[1].isdigit() else -1, reverse=True
+    )
+
+
+def latest_good(directory: str | os.PathLike) -> tuple[Path, dict[str, numpy.ndarray], dict[str, Any]] | None:
+    """The newest snapshot that loads (``last.npz`` first), warning about each one that does not."""
+    directory = Path(directory)
+    for path in [directory / "last.npz", *snapshot_paths(directory)]:
+        if not path.exists():
+            continue
+        try:
+            arrays, meta = load_checkpoint(path)
+        except CheckpointError as e:
+            warnings.warn(f"{e}; trying an older snapshot", stacklevel=2)
+            continue
+        return path, arrays, meta
+    return None

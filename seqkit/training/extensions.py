@@ -1,0 +1,242 @@
+"""Extensions: the JSON-lines log, the progress bar, validation loss and BLEU, snapshots."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from seqkit.config import no_grad, using_config
+from seqkit.io import atomic_write
+from seqkit.training.checkpoints import save_checkpoint, snapshot_paths
+from seqkit.training.trainer import (
+    PRIORITY_EDITOR,
+    PRIORITY_READER,
+    PRIORITY_WRITER,
+    Extension,
+    Trainer,
+    TrainingDiverged,
+)
+
+
+class LogReport(Extension):
+    """Appends one JSON object per report to ``log.jsonl``: iteration, epoch, loss and perplexity (averaged over
+    the target tokens since the last report), lr, grad norm, tokens/s, elapsed seconds, and every ``val/*``
+    observation of that iteration. The loss is read from the device only here."""
+
+    priority = PRIORITY_READER
+    name = "log"
+
+    def __init__(self, path: str | os.PathLike, trigger: Any = (100, "iteration")) -> None:
+        self.path, self.trigger = Path(path), trigger
+        self.entries: list[dict[str, Any]] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self._loss, self._tokens, self._sentences, self._since = 0.0, 0, 0, time.perf_counter()
+
+    def initialize(self, trainer: Trainer) -> None:
+        self._since = time.perf_counter()
+
+    def accumulate(self, observation: dict[str, Any]) -> None:
+        self._loss = self._loss + observation["loss"] * observation["tokens"]
+        self._tokens += observation["tokens"]
+        self._sentences += observation["sentences"]
+
+    def __call__(self, trainer: Trainer) -> None:
+        if self._tokens == 0:
+            return
+        u = trainer.updater
+        loss = float(self._loss) / self._tokens
+        seconds = max(time.perf_counter() - self._since, 1e-9)
+        entry = {
+            "iteration": u.iteration, "epoch": u.epoch, "epoch_detail": round(u.epoch_detail, 4),
+            "loss": round(loss, 6), "perplexity": round(math.exp(min(loss, 50.0)), 4), "lr": u.optimizer.lr,
+            "grad_norm": _grad_norm(u.optimizer), "tokens_per_s": round(self._tokens / seconds, 1),
+            "sentences_per_s": round(self._sentences / seconds, 2), "elapsed": round(trainer.total_elapsed(), 2),
+        }  # fmt: skip
+        entry.update({k: v for k, v in trainer.observation.items() if k.startswith("val/")})
+        self.entries.append(entry)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+        self._reset()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"loss": float(self._loss), "tokens": self._tokens, "sentences": self._sentences}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._loss, self._tokens, self._sentences = state["loss"], state["tokens"], state["sentences"]
+
+
+def _grad_norm(optimizer) -> float | None:
+    for hook in getattr(optimizer, "hooks", []):
+        norm = getattr(hook, "last_norm", None)
+        if norm is not None:
+            return round(float(norm), 6)
+    return None
+
+
+class Accumulate(Extension):
+    """Feeds every update's observation to the log (every iteration, before the log reads it)."""
+
+    priority = PRIORITY_WRITER + 1
+    name = "accumulate"
+
+    def __init__(self, log: LogReport) -> None:
+        self.log = log
+
+    def __call__(self, trainer: Trainer) -> None:
+        self.log.accumulate(trainer.observation)
+
+
+class ProgressBar(Extension):
+    """A tqdm bar on stderr (off when stderr is not a terminal) with the latest loss and validation figures."""
+
+    priority = PRIORITY_READER - 1
+    name = "progress"
+
+    def __init__(self, total_epochs: int, batches_per_epoch: int, enabled: bool | None = None) -> None:
+        self.total = total_epochs * batches_per_epoch
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.bar = None
+
+    def initialize(self, trainer: Trainer) -> None:
+        if self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, initial=trainer.updater.iteration, file=sys.stderr, unit="batch",
+                            dynamic_ncols=True, leave=False)  # fmt: skip
+
+    def __call__(self, trainer: Trainer) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(1)
+        if trainer.updater.iteration % 20 == 0:
+            shown = {"epoch": trainer.updater.epoch, "loss": f"{float(trainer.observation['loss']):.3f}"}
+            shown.update({k[4:]: f"{v:.2f}" for k, v in trainer.observation.items() if k.startswith("val/")})
+            self.bar.set_postfix(shown, refresh=False)
+
+    def finalize(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Evaluator(Extension):
+    """Validation loss (mean per target token) over ``batches`` -> ``val/loss`` and ``val/perplexity``."""
+
+    priority = PRIORITY_WRITER
+    name = "validation"
+
+    def __init__(self, batches: Callable[[], Sequence], trigger: Any = (1, "epoch")) -> None:
+        self.batches, self.trigger = batches, trigger
+
+    def __call__(self, trainer: Trainer) -> None:
+        total, tokens = 0.0, 0
+        with no_grad(), using_config("train", False):
+            for batch in self.batches():
+                loss, n = trainer.model.loss(batch.src, batch.tgt)
+                total, tokens = total + float(loss.data) * n, tokens + n
+        loss = total / max(tokens, 1)
+        trainer.observation["val/loss"] = round(loss, 6)
+        trainer.observation["val/perplexity"] = round(math.exp(min(loss, 50.0)), 4)
+
+
+class BleuEvaluator(Extension):
+    """Decodes the dev sources with ``translate(model, sources) -> list[str]`` (detokenised) and scores them
+    against ``references`` with sacreBLEU -> ``val/bleu``; the output goes to ``translations/dev.txt``."""
+
+    priority = PRIORITY_WRITER - 1
+    name = "bleu"
+
+    def __init__(self, translate: Callable, sources: Sequence, references: Sequence[str], out: str | os.PathLike,
+                 trigger: Any = (1, "epoch")) -> None:  # fmt: skip
+        self.translate, self.sources, self.references = translate, sources, list(references)
+        self.out, self.trigger = Path(out), trigger
+
+    def __call__(self, trainer: Trainer) -> None:
+        from seqkit.metrics import bleu
+
+        hypotheses = self.translate(trainer.model, self.sources)
+        trainer.observation["val/bleu"] = round(bleu(hypotheses, [self.references]).value, 2)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(self.out, "w") as f:
+            f.writelines(h + "\n" for h in hypotheses)
+
+
+class Snapshot(Extension):
+    """Saves the whole training state to ``checkpoints/last.npz`` (and keeps the ``keep`` newest as
+    ``snapshot_<iteration>.npz``); ``best.npz`` follows the best ``monitor`` value. The finishing or interrupted
+    run saves too, unless training diverged."""
+
+    priority = PRIORITY_EDITOR
+    name = "snapshot"
+
+    def __init__(self, directory: str | os.PathLike, trigger: Any = (1, "epoch"), *, keep: int = 3,
+                 monitor: str | None = None, mode: str = "max") -> None:  # fmt: skip
+        if mode not in ("min", "max"):
+            raise ValueError(f"snapshot mode must be 'min' or 'max', got {mode!r}")
+        self.directory, self.trigger, self.keep = Path(directory), trigger, keep
+        self.monitor, self.mode = monitor, mode
+        self.best: float | None = None
+        self.saved_iteration = -1
+
+    def __call__(self, trainer: Trainer) -> None:
+        self.save(trainer)
+        value = trainer.observation.get(self.monitor) if self.monitor else None
+        if value is not None and (
+            self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+        ):
+            self.best = float(value)
+            self.save(trainer, "best.npz")  # its state says it is best so far
+
+    def save(self, trainer: Trainer, name: str = "last.npz") -> None:
+        for p in trainer.model.params():  # never replace a good snapshot with one that has diverged
+            if not bool(p.xp.isfinite(p.data).all()):
+                trainer.diverged = True
+                raise TrainingDiverged(
+                    f"the parameters became NaN or infinite at iteration {trainer.updater.iteration}; training "
+                    "stopped and the last good checkpoint is kept (try a lower learning rate or gradient clipping)"
+                )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        arrays, meta = trainer.state_dict()
+        meta["iteration"] = trainer.updater.iteration
+        save_checkpoint(self.directory / name, arrays, meta)
+        if name != "last.npz":
+            return
+        self.saved_iteration = trainer.updater.iteration
+        numbered = self.directory / f"snapshot_{trainer.updater.iteration}.npz"
+        if not numbered.exists():
+            os.link(self.directory / name, numbered)
+        for old in snapshot_paths(self.directory)[self.keep :]:
+            old.unlink(missing_ok=True)
+
+    def finalize(self, trainer: Trainer) -> None:
+        if not trainer.diverged and trainer.updater.iteration != self.saved_iteration:
+            self.save(trainer)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state["best"]
+
+
+class ReportToSchedule(Extension):
+    """Passes a validation metric to the learning-rate schedule (for decay on plateau)."""
+
+    priority = PRIORITY_EDITOR + 1
+    name = "schedule"
+
+    def __init__(self, monitor: str, trigger: Any = (1, "epoch")) -> None:
+        self.monitor, self.trigger = monitor, trigger
+
+    def __call__(self, trainer: Trainer) -> None:
+        value = trainer.observation.get(self.monitor)
+        if value is not None and trainer.updater.schedule is not None:
+            trainer.updater.schedule.report(float(value))

@@ -1,0 +1,209 @@
+"""The training loop: an updater, triggers, and extensions with priorities (Chainer's design, small).
+
+``Trainer.run()`` calls ``updater.update()`` until the stop trigger fires; after each update every extension
+whose trigger fires runs, highest priority first. Each update's observations (and whatever extensions add,
+such as ``val/loss``) are in ``trainer.observation``. ``state_dict()`` covers the updater (iteration, iterator
+position), the model, the optimizer and schedule, seqkit's random state and every extension's state, so
+``resume(snapshot)`` continues exactly as if the run had never stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy
+
+from seqkit import random as seqkit_random
+
+PRIORITY_WRITER = 300  # extensions that add observations (evaluators) run before...
+PRIORITY_EDITOR = 200  # ...those that act on them (snapshots, schedules), which run before...
+PRIORITY_READER = 100  # ...those that only read them (log, progress)
+
+
+class IntervalTrigger:
+    """Fires every ``period`` iterations (``unit="iteration"``) or at the end of every ``period``-th epoch."""
+
+    def __init__(self, period: int, unit: str = "iteration") -> None:
+        if unit not in ("iteration", "epoch") or period < 1:
+            raise ValueError(f"a trigger needs a positive period and unit 'iteration' or 'epoch', got {period} {unit}")
+        self.period, self.unit = period, unit
+
+    def __call__(self, trainer: Trainer) -> bool:
+        u = trainer.updater
+        if self.unit == "iteration":
+            return u.iteration % self.period == 0
+        return u.is_new_epoch and u.epoch % self.period == 0
+
+
+def as_trigger(spec: Any) -> Callable[[Trainer], bool]:
+    """A trigger from ``(period, unit)``, or the callable itself."""
+    return IntervalTrigger(*spec) if isinstance(spec, tuple) else spec
+
+
+class EarlyStopping:
+    """A stop trigger: fires when ``monitor`` has not improved for ``patience`` checks, or at ``max_epochs``."""
+
+    def __init__(self, monitor: str, *, patience: int, mode: str = "min", max_epochs: int) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"early stopping mode must be 'min' or 'max', got {mode!r}")
+        self.monitor, self.patience, self.mode, self.max_epochs = monitor, patience, mode, max_epochs
+        self.best: float | None = None
+        self.bad_checks = 0
+
+    def __call__(self, trainer: Trainer) -> bool:
+        if trainer.updater.epoch >= self.max_epochs:
+            return True
+        value = trainer.observation.get(self.monitor)
+        if value is None:
+            return False
+        value = float(value)
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.best, self.bad_checks = value, 0
+        else:
+            self.bad_checks += 1
+        return self.bad_checks >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "bad_checks": self.bad_checks}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.bad_checks = state["best"], int(state["bad_checks"])
+
+
+class Extension:
+    """Something that runs after an update when its ``trigger`` fires. ``initialize`` runs once before the
+    first update (after a resume too), ``finalize`` once at the end; ``state_dict`` is saved in snapshots."""
+
+    trigger: Any = (1, "iteration")
+    priority = PRIORITY_READER
+    name: str | None = None
+
+    def __call__(self, trainer: Trainer) -> None:
+        raise NotImplementedError
+
+    def initialize(self, trainer: Trainer) -> None:
+        pass
+
+    def finalize(self, trainer: Trainer) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+@dataclasses.dataclass
+class _Registered:
+    extension: Extension
+    name: str
+    trigger: Callable[[Trainer], bool]
+    priority: int
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+class Trainer:
+    """Runs ``updater`` until ``stop_trigger`` fires; ``out`` is the run directory."""
+
+    def __init__(self, updater, stop_trigger: Any, out: str | Path) -> None:
+        self.updater = updater
+        self.stop_trigger = as_trigger(stop_trigger)
+        self.out = Path(out)
+        self.observation: dict[str, Any] = {}
+        self.diverged = False
+        self.elapsed = 0.0  # seconds of training, over every resumed part of the run
+        self._extensions: dict[str, _Registered] = {}
+        self._start: float | None = None
+
+    def extend(self, extension: Extension, *, name: str | None = None, trigger: Any = None,
+               priority: int | None = None) -> None:  # fmt: skip
+        """Register ``extension`` (its own trigger, priority and name unless given)."""
+        name = name or extension.name or type(extension).__name__
+        if name in self._extensions:
+            raise ValueError(f"an extension named {name!r} is already registered")
+        trigger = as_trigger(extension.trigger if trigger is None else trigger)
+        self._extensions[name] = _Registered(
+            extension, name, trigger, extension.priority if priority is None else priority
+        )
+
+    def get_extension(self, name: str) -> Extension:
+        return self._extensions[name].extension
+
+    @property
+    def model(self):
+        return self.updater.model
+
+    def total_elapsed(self) -> float:
+        return self.elapsed + (time.perf_counter() - self._start if self._start is not None else 0.0)
+
+    def run(self) -> None:
+        """Train until the stop trigger fires. On ``KeyboardInterrupt`` every extension's ``finalize`` still runs
+        (the snapshot extension saves there) and the interrupt propagates."""
+        ordered = sorted(self._extensions.values(), key=lambda r: -r.priority)
+        for r in ordered:
+            r.extension.initialize(self)
+        self._start = time.perf_counter()
+        try:
+            while not self.stop_trigger(self):
+                self.observation = dict(self.updater.update())
+                if not math.isfinite(float(self.observation["loss"])):
+                    self.diverged = True
+                    raise TrainingDiverged(
+                        f"the loss became {float(self.observation['loss'])} at iteration {self.updater.iteration}; "
+                        "training stopped and the last good checkpoint is kept (try a lower learning rate or "
+                        "gradient clipping)"
+                    )
+                for r in ordered:
+                    if r.trigger(self):
+                        r.extension(self)
+        finally:
+            self.elapsed = self.total_elapsed()
+            self._start = None
+            for r in ordered:
+                r.extension.finalize(self)
+
+    # ---- state ----------------------------------------------------------------------------------------------
+    def state_dict(self) -> tuple[dict[str, numpy.ndarray], dict[str, Any]]:
+        """``(arrays, meta)``: the model's and optimizer's arrays, and JSON-able state of everything else."""
+        updater = self.updater
+        arrays = {f"model/{k}": v for k, v in updater.model.state_dict().items()}
+        opt_state = updater.optimizer.state_dict()
+        opt_arrays = {k: v for k, v in opt_state.items() if isinstance(v, numpy.ndarray)}
+        arrays.update({f"optimizer/{k}": v for k, v in opt_arrays.items()})
+        meta = {
+            "elapsed": self.total_elapsed(),
+            "updater": updater.state_dict(),
+            "optimizer": {k: v for k, v in opt_state.items() if k not in opt_arrays},
+            "schedule": updater.schedule.state_dict() if updater.schedule is not None else None,
+            "random": seqkit_random.get_state(),
+            "stop_trigger": self.stop_trigger.state_dict() if hasattr(self.stop_trigger, "state_dict") else None,
+            "extensions": {name: r.extension.state_dict() for name, r in self._extensions.items()},
+        }
+        return arrays, meta
+
+    def load_state_dict(self, arrays: dict[str, numpy.ndarray], meta: dict[str, Any]) -> None:
+        """Restore ``state_dict()``'s output (before ``run``)."""
+        updater = self.updater
+        updater.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
+        opt_state = dict(meta["optimizer"])
+        opt_state.update({k[10:]: v for k, v in arrays.items() if k.startswith("optimizer/")})
+        updater.optimizer.load_state_dict(opt_state)
+        if updater.schedule is not None and meta["schedule"] is not None:
+            updater.schedule.load_state_dict(meta["schedule"])
+        updater.load_state_dict(meta["updater"])
+        seqkit_random.set_state(meta["random"])
+        if meta.get("stop_trigger") is not None:
+            self.stop_trigger.load_state_dict(meta["stop_trigger"])
+        for name, state in meta["extensions"].items():
+            if name in self._extensions:
+                self._extensions[name].extension.load_state_dict(state)
+        self.elapsed = float(meta["elapsed"])

@@ -1,0 +1,88 @@
+"""Updaters: one training step each. Plugin updaters (e.g. data parallel over MPI) implement the same shape.
+
+An updater owns the iterator, the model and the optimizer. ``update()`` runs one step and returns its
+observations: ``loss`` (the mean loss per target token, kept as an array so a GPU step never waits for the
+host), ``tokens`` and ``sentences``. ``state_dict()`` holds what resuming needs besides the model and the
+optimizer (the iteration count and the iterator's position).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass
+class StandardOptions:
+    """The ``standard`` updater has no options of its own."""
+
+
+@dataclasses.dataclass
+class AccumulateOptions:
+    """Options of the ``accumulate`` updater."""
+
+    accumulate: int = 2  # batches per update
+
+
+class StandardUpdater:
+    """One batch per step: forward (``model.loss(src, tgt)``), backward, ``optimizer.update()``."""
+
+    def __init__(self, iterator, model, optimizer, schedule=None) -> None:
+        self.iterator, self.model, self.optimizer, self.schedule = iterator, model, optimizer, schedule
+        self.iteration = 0
+
+    @property
+    def epoch(self) -> int:
+        return self.iterator.epoch
+
+    @property
+    def epoch_detail(self) -> float:
+        return self.iterator.epoch_detail
+
+    @property
+    def is_new_epoch(self) -> bool:
+        return self.iterator.is_new_epoch
+
+    def update(self) -> dict[str, Any]:
+        batches = self._next_batches()
+        self.optimizer.zero_grads()
+        loss_sum, tokens, sentences = 0.0, 0, 0
+        for batch in batches:
+            loss, n = self.model.loss(batch.src, batch.tgt)
+            # one batch: its mean loss; several: token-weighted sums, divided by all their tokens below
+            (loss if len(batches) == 1 else loss * float(n)).backward()
+            loss_sum = loss_sum + loss.data * n
+            tokens, sentences = tokens + n, sentences + len(batch)
+        if len(batches) > 1:
+            for p in self.model.params():
+                if p.grad is not None:
+                    p.grad *= 1.0 / tokens
+        self.optimizer.update()
+        if self.schedule is not None:
+            self.schedule.step()
+        self.iteration += 1
+        return {"loss": loss_sum / tokens, "tokens": tokens, "sentences": sentences}
+
+    def _next_batches(self) -> list:
+        return [next(self.iterator)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"iteration": self.iteration, "iterator": self.iterator.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.iteration = int(state["iteration"])
+        self.iterator.load_state_dict(state["iterator"])
+
+
+class AccumulateUpdater(StandardUpdater):
+    """``accumulate`` batches per update, each batch's gradient weighted by its share of the target tokens,
+    so the update equals one step on the union of the batches."""
+
+    def __init__(self, iterator, model, optimizer, schedule=None, *, accumulate: int = 2) -> None:
+        if accumulate < 1:
+            raise ValueError(f"accumulate must be a positive number of batches, got {accumulate}")
+        super().__init__(iterator, model, optimizer, schedule)
+        self.accumulate = accumulate
+
+    def _next_batches(self) -> list:
+        return [next(self.iterator) for _ in range(self.accumulate)]

@@ -1,0 +1,599 @@
+"""The plugin system: registries, get_plugin_manager (entry points, a plugins folder, env vars, tracing),
+isolation and strict mode, `seqkit plugins`, and docs/plugins.md covering every hook."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import pytest
+
+import seqkit
+import seqkit.layers as L
+from seqkit.cli import main
+from seqkit.errors import UserError
+from seqkit.plugins import PluginError, Registry, UnknownNameError, get_plugin_manager, hookimpl
+from seqkit.plugins import builtin as builtin_plugin
+from seqkit.plugins.manager import KINDS, PluginWarning
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A valid plugin; ``{layer}`` is the name it registers.
+GOOD = """
+from seqkit.plugins import hookimpl
+from seqkit.layers import Linear
+
+class Toy(Linear):
+    pass
+
+@hookimpl
+def seqkit_register_layers(registry):
+    registry.add("{layer}", Toy)
+
+@hookimpl
+def seqkit_register_metrics(registry):
+    registry.add("{layer}_metric", len)
+"""
+
+
+@pytest.fixture
+def dists(tmp_path, monkeypatch):
+    """``add(dist, entry_points={name: module}, modules={module: source}, version="1.0")``: an installed
+    distribution (a ``*.dist-info`` directory on ``sys.path``) with entry points in group ``seqkit``."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    added: list[str] = []
+
+    def add(dist: str, entry_points: dict[str, str], modules: dict[str, str], version: str = "1.0") -> None:
+        for module, source in modules.items():
+            (site / f"{module}.py").write_text(textwrap.dedent(source))
+            added.append(module)
+        info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        lines = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
+        (info / "entry_points.txt").write_text(f"[seqkit]\n{lines}")
+        importlib.invalidate_caches()
+
+    add.site = site
+    yield add
+    for module in added:
+        sys.modules.pop(module, None)
+
+
+def manager(**env) -> object:
+    """A manager that loads only the plugins named in ``SEQKIT_LOAD_PLUGINS`` (none by default) and ignores
+    the real environment."""
+    env.setdefault("SEQKIT_LOAD_PLUGINS", "")
+    strict = env.pop("strict", False)
+    plugins_dir = env.pop("plugins_dir", None)
+    return get_plugin_manager(environ=env, strict=strict, plugins_dir=plugins_dir)
+
+
+# ---- Registry -----------------------------------------------------------------------------------------------
+def test_same_object_twice_is_harmless_another_object_names_both_plugins():
+    r = Registry("layer")
+    r.plugin = "first"
+    r.add("lstm", L.LSTM, aliases=("long_short",))
+    r.plugin = "second"
+    r.add("lstm", L.LSTM)
+    assert len(r) == 1 and r.entry("lstm").plugin == "first"
+    with pytest.raises(
+        PluginError,
+        match=r"^layer name 'lstm' is registered by plugin 'first' and again, with a "
+        r"different object, by plugin 'second'$",
+    ):
+        r.add("lstm", L.GRU)
+    with pytest.raises(PluginError, match="name 'long_short' is registered by plugin 'first'"):
+        r.add("other", L.GRU, aliases=("long_short",))
+    assert r.get("long_short") is L.LSTM and "other" not in r
+
+
+def test_unknown_name_suggests_the_closest_and_lists_known_names():
+    r = Registry("layer")
+    r.add("lstm", L.LSTM)
+    r.add("gru", L.GRU, aliases=("gated",))
+    with pytest.raises(UnknownNameError) as e:
+        r.get("lstn")
+    assert str(e.value) == "unknown layer 'lstn'; did you mean 'lstm'? known: gru, lstm"
+    assert isinstance(e.value, UserError) and isinstance(e.value, KeyError)
+    with pytest.raises(UnknownNameError, match=r"^unknown layer 'zzz'; known: gru, lstm$"):
+        r.get("zzz")
+    with pytest.raises(UnknownNameError, match="did you mean 'gated'"):
+        r.get("gatd")
+    with pytest.raises(UnknownNameError, match=r"^unknown metric 'bleu'; known: \(none\)$"):
+        Registry("metric").get("bleu")
+
+
+def test_entries_options_aliases_and_removal():
+    @dataclasses.dataclass
+    class Options:
+        hidden_size: int = 8
+
+    r = Registry("layer")
+    r.plugin = "p"
+    r.add("gru", L.GRU, options=Options, aliases=("g",))
+    entry = r.entry("g")
+    assert (entry.name, entry.obj, entry.plugin, entry.options, entry.aliases) == ("gru", L.GRU, "p", Options, ("g",))
+    assert r.names() == ["gru"] and "g" in r and 3 not in r and repr(r) == "Registry('layer', ['gru'])"
+    with pytest.raises(PluginError, match=r"^plugin 'p': options of layer 'x' must be a dataclass class"):
+        r.add("x", L.LSTM, options=Options())
+    with pytest.raises(PluginError, match=r"must be a dataclass class, got <class 'dict'>"):
+        r.add("x", L.LSTM, options=dict)
+    with pytest.raises(PluginError, match=r"^plugin 'p': a layer name must be a non-empty string, got ''$"):
+        r.add("", L.LSTM)
+    with pytest.raises(PluginError, match="must be a tuple of names, got the string 'ab'"):
+        r.add("x", L.LSTM, aliases="ab")
+    r.remove_plugin("p")
+    assert len(r) == 0 and "g" not in r
+
+
+@pytest.mark.parametrize(
+    ("obj", "problem"),
+    [
+        (dict, "is the class dict, which is not a Layer subclass"),
+        (L.Linear(2, 3), "is a Linear instance; register the class (or a factory), not an instance"),
+        (42, "is a int object, neither a Layer subclass nor a factory"),
+    ],
+)
+def test_a_layer_registry_rejects_what_is_not_a_layer_class_or_factory(obj, problem):
+    r = Registry("layer", KINDS["layer"][1])
+    r.plugin = "p"
+    with pytest.raises(PluginError, match=f"^plugin 'p': layer 'x' {re.escape(problem)}$"):
+        r.add("x", obj)
+    r.add("factory", lambda in_size: L.Linear(in_size, 2))  # a factory is fine
+    with pytest.raises(PluginError, match="tokenizer 'x' is a str object, not a class or callable"):
+        Registry("tokenizer", KINDS["tokenizer"][1]).add("x", "nope")
+
+
+# ---- the manager ----------------------------------------------------------------------------------------------
+def test_builtins_come_through_the_hooks():
+    pm = manager()
+    layers = pm.registry("layer")
+    assert layers.get("lstm") is L.LSTM and layers.entry("gru").plugin == "seqkit"
+    impls = pm.hook.seqkit_register_layers.get_hookimpls()
+    assert builtin_plugin in [impl.plugin for impl in impls]
+    assert pm.plugin_names() == ["seqkit"] and pm.broken == []
+    pm.check_pending()
+    bare = manager()
+    bare.unregister(name="seqkit")  # no side door: without the built-in plugin, nothing is registered
+    assert len(bare.registry("layer")) == 0
+    assert bare.get_plugin("seqkit") is None and builtin_plugin.seqkit_register_layers.seqkit_impl is not None
+    with pytest.raises(ValueError, match="no registry of kind 'layers'; kinds: layer, model"):
+        pm.registry("layers")
+
+
+def test_entry_point_plugins_are_loaded_with_their_origin(dists):
+    dists("seqkit-good", {"good": "good_mod"}, {"good_mod": GOOD.format(layer="toy")}, version="2.3")
+    pm = manager(SEQKIT_LOAD_PLUGINS="good")
+    assert pm.plugin_names() == ["seqkit", "good"]
+    assert pm.origins["good"] == {
+        "distribution": "seqkit-good",
+        "version": "2.3",
+        "source": "good_mod",
+        "via": "entry point",
+    }
+    entry = pm.registry("layer").entry("toy")
+    assert entry.plugin == "good" and issubclass(entry.obj, L.Layer)
+    assert pm.registry("metric").get("toy_metric") is len
+    assert "lstm" in pm.registry("layer")  # the built-ins are still there
+
+
+def test_a_plugin_that_fails_to_import_is_one_line_and_the_rest_works(dists):
+    dists("seqkit-bad", {"bad": "bad_mod"}, {"bad_mod": "import not_a_module_anywhere\n"})
+    dists("seqkit-good", {"good": "good_mod"}, {"good_mod": GOOD.format(layer="toy")})
+    with pytest.warns(PluginWarning) as caught:
+        pm = manager(SEQKIT_LOAD_PLUGINS="bad,good")
+    (message,) = [str(w.message) for w in caught]
+    assert message == (
+        "plugin 'bad' (distribution seqkit-bad 1.0, entry point bad = bad_mod) is left out: importing it raised "
+        "ModuleNotFoundError: No module named 'not_a_module_anywhere'"
+    )
+    assert pm.plugin_names() == ["seqkit", "good"] and "toy" in pm.registry("layer")
+    (broken,) = pm.broken
+    assert (broken.name, broken.distribution, broken.version, broken.source) == ("bad", "seqkit-bad", "1.0", "bad_mod")
+    with pytest.raises(
+        PluginError,
+        match=r"^plugin 'bad' \(distribution seqkit-bad 1.0, entry point bad = bad_mod\) "
+        "failed: importing it raised ModuleNotFoundError",
+    ):
+        manager(SEQKIT_LOAD_PLUGINS="bad", strict=True)
+
+
+def test_a_hook_that_raises_is_left_out_with_everything_it_registered(dists):
+    source = """
+    from seqkit.plugins import hookimpl
+    from seqkit.layers import Linear
+
+    @hookimpl
+    def seqkit_register_layers(registry):
+        registry.add("half_done", Linear)
+        raise RuntimeError("boom\\nsecond line")
+
+    @hookimpl
+    def seqkit_register_metrics(registry):
+        registry.add("never", len)
+    """
+    dists("seqkit-raises", {"raises": "raises_mod"}, {"raises_mod": source})
+    dists("seqkit-good", {"good": "good_mod"}, {"good_mod": GOOD.format(layer="toy")})
+    pm = manager(SEQKIT_LOAD_PLUGINS="raises,good")
+    with pytest.warns(
+        PluginWarning,
+        match="^plugin 'raises' .* is left out: its hook seqkit_register_layers raised RuntimeError: boom second line$",
+    ):
+        layers = pm.registry("layer")
+    assert "half_done" not in layers and "toy" in layers and "lstm" in layers
+    assert "never" not in pm.registry("metric") and "toy_metric" in pm.registry("metric")
+    assert pm.plugin_names() == ["seqkit", "good"] and [b.name for b in pm.broken] == ["raises"]
+    strict = manager(SEQKIT_LOAD_PLUGINS="raises", strict=True)
+    with pytest.raises(PluginError, match="failed: its hook seqkit_register_layers raised RuntimeError: boom"):
+        strict.registry("layer")
+    with pytest.raises(PluginError):  # not cached half-filled
+        strict.registry("layer")
+
+
+def test_a_misspelled_hook_is_caught_with_a_suggestion(dists):
+    source = """
+    from seqkit.plugins import hookimpl
+
+    @hookimpl
+    def seqkit_register_layer(registry):
+        pass
+    """
+    dists("seqkit-typo", {"typo": "typo_mod"}, {"typo_mod": source})
+    with pytest.warns(
+        PluginWarning,
+        match=r"^plugin 'typo' \(distribution seqkit-typo 1.0, entry point typo = "
+        r"typo_mod\) is left out: it implements seqkit_register_layer, which is not "
+        r"a seqkit hook; did you mean seqkit_register_layers\?$",
+    ):
+        pm = manager(SEQKIT_LOAD_PLUGINS="typo")
+    assert pm.plugin_names() == ["seqkit"]
+    pm.check_pending()
+    with pytest.raises(PluginError, match="which is not a seqkit hook"):
+        manager(SEQKIT_LOAD_PLUGINS="typo", strict=True)
+
+
+def test_a_hook_with_an_unknown_argument_is_one_line(dists):
+    source = """
+    from seqkit.plugins import hookimpl
+
+    @hookimpl
+    def seqkit_register_layers(registy):
+        pass
+    """
+    dists("seqkit-arg", {"arg": "arg_mod"}, {"arg_mod": source})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pm = manager(SEQKIT_LOAD_PLUGINS="arg")
+    (message,) = [str(w.message) for w in caught]
+    assert "\n" not in message and "registering it raised PluginValidationError" in message and "registy" in message
+    assert pm.plugin_names() == ["seqkit"] and not pm.has_plugin("arg")
+
+
+@pytest.mark.parametrize(
+    ("registration", "problem"),
+    [
+        (
+            'registry.add("lstm", Linear)',
+            "layer name 'lstm' is registered by plugin 'seqkit' and again, with a different object, by plugin 'wrong'",
+        ),
+        ('registry.add("plain", dict)', "layer 'plain' is the class dict, which is not a Layer subclass"),
+        ('registry.add("inst", Linear(2, 2))', "layer 'inst' is a Linear instance"),
+    ],
+)
+def test_duplicate_names_and_wrong_kinds_leave_the_plugin_out(dists, registration, problem):
+    source = f"""
+    from seqkit.plugins import hookimpl
+    from seqkit.layers import Linear
+
+    @hookimpl
+    def seqkit_register_layers(registry):
+        {registration}
+    """
+    dists("seqkit-wrong", {"wrong": "wrong_mod"}, {"wrong_mod": source})
+    pm = manager(SEQKIT_LOAD_PLUGINS="wrong")
+    with pytest.warns(PluginWarning) as caught:
+        layers = pm.registry("layer")
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith(
+        f"plugin 'wrong' (distribution seqkit-wrong 1.0, entry point wrong = wrong_mod) is left out: {problem}"
+    )
+    assert layers.get("lstm") is L.LSTM and pm.plugin_names() == ["seqkit"]
+
+
+def test_registering_a_builtin_object_again_is_harmless(dists):
+    source = """
+    from seqkit.plugins import hookimpl
+    from seqkit.layers import LSTM
+
+    @hookimpl
+    def seqkit_register_layers(registry):
+        registry.add("lstm", LSTM)
+        registry.add("my_lstm", LSTM)
+    """
+    dists("seqkit-same", {"same": "same_mod"}, {"same_mod": source})
+    pm = manager(SEQKIT_LOAD_PLUGINS="same")
+    layers = pm.registry("layer")
+    assert layers.entry("lstm").plugin == "seqkit" and layers.entry("my_lstm").plugin == "same" and not pm.broken
+
+
+def test_two_plugins_of_one_name_the_first_stays(dists, tmp_path):
+    dists("seqkit-first", {"twin": "twin_a"}, {"twin_a": GOOD.format(layer="from_a")})
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "twin.py").write_text(GOOD.format(layer="from_b"))
+    with pytest.warns(
+        PluginWarning,
+        match=r"^plugin 'twin' \(file .*twin.py\) is left out: its name is taken by "
+        r"plugin 'twin' \(distribution seqkit-first 1.0, entry point twin = "
+        r"twin_a\)$",
+    ):
+        pm = manager(SEQKIT_LOAD_PLUGINS="twin", plugins_dir=folder)
+    assert "from_a" in pm.registry("layer") and "from_b" not in pm.registry("layer")
+    assert pm.origins["twin"]["source"] == "twin_a" and pm.broken[0].via == "file"
+
+
+# ---- environment variables -----------------------------------------------------------------------------------
+@pytest.fixture
+def three(dists):
+    for name in ("alpha", "beta", "gamma"):
+        dists(f"seqkit-{name}", {name: f"{name}_mod"}, {f"{name}_mod": GOOD.format(layer=f"{name}_layer")})
+
+
+@pytest.mark.parametrize(
+    ("env", "loaded"),
+    [
+        ({"SEQKIT_LOAD_PLUGINS": "alpha,gamma"}, ["alpha", "gamma"]),
+        ({"SEQKIT_LOAD_PLUGINS": " beta , "}, ["beta"]),
+        ({"SEQKIT_LOAD_PLUGINS": "Seqkit_Beta"}, ["beta"]),  # a distribution name, compared as PEP 503 does
+        ({"SEQKIT_LOAD_PLUGINS": ""}, []),
+        ({"SEQKIT_LOAD_PLUGINS": "alpha,beta", "SEQKIT_DISABLE_PLUGINS": "beta"}, ["alpha"]),
+        ({"SEQKIT_LOAD_PLUGINS": "alpha,beta,gamma", "SEQKIT_DISABLE_PLUGINS": "seqkit-gamma,alpha"}, ["beta"]),
+    ],
+)
+def test_load_and_disable_plugins(three, env, loaded):
+    pm = manager(**env)
+    assert pm.plugin_names() == ["seqkit", *loaded]
+    assert sorted(n for n in pm.registry("layer").names() if n.endswith("_layer")) == [f"{n}_layer" for n in loaded]
+
+
+def test_disable_alone_keeps_every_other_installed_plugin(three):
+    pm = get_plugin_manager(environ={"SEQKIT_DISABLE_PLUGINS": "beta"})
+    names = pm.plugin_names()
+    assert names[0] == "seqkit" and {"alpha", "gamma"} <= set(names) and "beta" not in names
+
+
+def test_plugins_dir_loads_python_files(tmp_path):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "local.py").write_text(
+        "from __future__ import annotations\n"
+        + GOOD.format(layer="local_layer")
+        + textwrap.dedent("""
+        import dataclasses
+
+        @dataclasses.dataclass
+        class Options:
+            size: int = 3
+
+        @hookimpl
+        def seqkit_register_updaters(registry):
+            registry.add("local_updater", Toy, options=Options)
+        """)
+    )
+    (folder / "broken.py").write_text("raise ValueError('no good')\n")
+    (folder / "notes.txt").write_text("not a plugin")
+    with pytest.warns(
+        PluginWarning,
+        match=r"^plugin 'broken' \(file .*broken.py\) is left out: importing it raised "
+        "ValueError: no good$",
+    ):
+        pm = manager(SEQKIT_PLUGINS_DIR=str(folder), SEQKIT_LOAD_PLUGINS="local,broken")
+    assert pm.plugin_names() == ["seqkit", "local"]
+    assert pm.origins["local"] == {
+        "distribution": None,
+        "version": None,
+        "source": str(folder / "local.py"),
+        "via": "file",
+    }
+    assert "local_layer" in pm.registry("layer") and pm.registry("updater").entry("local_updater").options.__name__
+    assert manager(plugins_dir=folder, SEQKIT_LOAD_PLUGINS="local").plugin_names() == ["seqkit", "local"]
+    only_local = manager(plugins_dir=folder, SEQKIT_LOAD_PLUGINS="local,broken", SEQKIT_DISABLE_PLUGINS="broken")
+    assert only_local.plugin_names() == ["seqkit", "local"] and not only_local.broken
+
+
+def test_a_missing_plugins_dir_warns_or_fails_when_strict(tmp_path):
+    with pytest.warns(PluginWarning, match="^plugins directory .*nowhere does not exist or is not a directory$"):
+        manager(plugins_dir=tmp_path / "nowhere")
+    with pytest.raises(PluginError, match="nowhere does not exist"):
+        manager(plugins_dir=tmp_path / "nowhere", strict=True)
+
+
+def test_trace_prints_every_hook_call(dists, capsys):
+    source = """
+    from seqkit.plugins import hookimpl
+
+    @hookimpl
+    def seqkit_register_layers(registry):
+        raise RuntimeError("traced")
+    """
+    dists("seqkit-good", {"good": "good_mod"}, {"good_mod": GOOD.format(layer="toy")})
+    dists("seqkit-raises", {"raises": "raises_mod"}, {"raises_mod": source})
+    pm = manager(SEQKIT_LOAD_PLUGINS="good,raises", SEQKIT_TRACE_PLUGINS="1")
+    with pytest.warns(PluginWarning):
+        pm.registry("layer")
+    assert capsys.readouterr().err.splitlines() == [
+        "seqkit: hook seqkit_register_layers(registry) -> seqkit",
+        "seqkit: hook seqkit_register_layers(registry) -> good",
+        "seqkit: hook seqkit_register_layers(registry) -> raises",
+        "seqkit: hook seqkit_register_layers raised RuntimeError: traced",
+    ]
+    manager(SEQKIT_LOAD_PLUGINS="good", SEQKIT_TRACE_PLUGINS="0").registry("layer")
+    assert capsys.readouterr().err == ""
+
+
+# ---- seqkit plugins ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def installed(dists, monkeypatch):
+    dists("seqkit-good", {"good": "good_mod"}, {"good_mod": GOOD.format(layer="toy")}, version="2.0")
+    dists("seqkit-bad", {"bad": "bad_mod"}, {"bad_mod": "raise ImportError('cannot import this')\n"})
+    for name in ("SEQKIT_PLUGINS_DIR", "SEQKIT_DISABLE_PLUGINS", "SEQKIT_TRACE_PLUGINS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SEQKIT_LOAD_PLUGINS", "good,bad")
+
+
+def test_seqkit_plugins_text(installed, capsys):
+    assert main(["plugins"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0] == f"seqkit (seqkit {seqkit.__version__})"
+    assert "  command: " in lines[1] and any(line.startswith("  layer: additive_attention, ") for line in lines)
+    assert lines[-4:] == [
+        "good (seqkit-good 2.0)",
+        "  layer: toy",
+        "  metric: toy_metric",
+        "bad (seqkit-bad 1.0)  BROKEN: importing it raised ImportError: cannot import this",
+    ]
+    assert captured.err == (
+        "seqkit: warning: plugin 'bad' (distribution seqkit-bad 1.0, entry point bad = bad_mod) "
+        "is left out: importing it raised ImportError: cannot import this\n"
+    )
+
+
+def test_seqkit_plugins_json(installed, capsys):
+    assert main(["plugins", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in records] == ["seqkit", "good", "bad"]
+    builtin, good, bad = records
+    assert builtin["via"] == "built-in" and "lstm" in builtin["provides"]["layer"] and builtin["error"] is None
+    assert good == {
+        "name": "good",
+        "distribution": "seqkit-good",
+        "version": "2.0",
+        "source": "good_mod",
+        "via": "entry point",
+        "provides": {"layer": ["toy"], "metric": ["toy_metric"]},
+        "error": None,
+    }
+    assert bad["provides"] == {} and bad["error"] == "importing it raised ImportError: cannot import this"
+
+
+def test_strict_plugins_flag_is_a_one_line_error(installed, capsys):
+    assert main(["--strict-plugins", "plugins"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("seqkit: error: plugin 'bad' (distribution seqkit-bad 1.0")
+    with pytest.raises(PluginError):
+        main(["--debug", "--strict-plugins", "plugins"])
+
+
+def test_plugins_dir_flag_and_trace_env_in_the_cli(tmp_path, monkeypatch, capsys):
+    (tmp_path / "flagged.py").write_text(GOOD.format(layer="flagged_layer"))
+    monkeypatch.setenv("SEQKIT_LOAD_PLUGINS", "flagged")
+    monkeypatch.setenv("SEQKIT_TRACE_PLUGINS", "1")
+    assert main(["--plugins-dir", str(tmp_path), "plugins"]) == 0
+    captured = capsys.readouterr()
+    assert f"flagged ({tmp_path / 'flagged.py'})\n  layer: flagged_layer\n" in captured.out
+    assert "seqkit: hook seqkit_register_commands(subparsers) -> seqkit\n" in captured.err
+    assert "seqkit: hook seqkit_register_layers(registry) -> flagged\n" in captured.err
+
+
+def test_a_plugin_can_add_a_command(tmp_path, monkeypatch, capsys):
+    (tmp_path / "hello.py").write_text(
+        textwrap.dedent("""
+        from seqkit.plugins import hookimpl
+
+        def run(args):
+            print(f"hello {args.who}")
+
+        @hookimpl
+        def seqkit_register_commands(subparsers):
+            p = subparsers.add_parser("hello", help="say hello")
+            p.add_argument("who")
+            p.set_defaults(run=run)
+    """)
+    )
+    monkeypatch.setenv("SEQKIT_LOAD_PLUGINS", "hello")
+    assert main(["--plugins-dir", str(tmp_path), "hello", "world"]) == 0
+    assert capsys.readouterr().out == "hello world\n"
+    assert main(["--plugins-dir", str(tmp_path), "plugins"]) == 0
+    assert "hello (" in capsys.readouterr().out.split("\n\n")[0]
+
+
+def test_hookimpl_is_the_marker_plugins_use():
+    assert hookimpl.project_name == "seqkit"
+
+
+# ---- docs/plugins.md ---------------------------------------------------------------------------------------------
+def hook_signatures() -> dict[str, str]:
+    """Every hook spec in hookspecs.py as written there: ``def name(args) -> return``."""
+    tree = ast.parse((ROOT / "seqkit" / "plugins" / "hookspecs.py").read_text())
+    specs = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and any(ast.unparse(d) == "hookspec" for d in node.decorator_list):
+            returns = f" -> {ast.unparse(node.returns)}" if node.returns else ""
+            specs[node.name] = f"def {node.name}({ast.unparse(node.args)}){returns}"
+    return specs
+
+
+def test_every_hook_is_documented_with_its_exact_signature():
+    doc = (ROOT / "docs" / "plugins.md").read_text()
+    specs = hook_signatures()
+    assert len(specs) >= 8
+    from seqkit.plugins import hookspecs
+
+    assert set(specs) == {n for n in vars(hookspecs) if n.startswith("seqkit_")}
+    missing = [signature for signature in specs.values() if signature not in doc]
+    assert not missing, f"docs/plugins.md lacks these hook signatures: {missing}"
+    documented = set(re.findall(r"def (seqkit_\w+)\(", doc))
+    assert documented <= set(specs), f"docs/plugins.md documents hooks that do not exist: {documented - set(specs)}"
+    assert all(getattr(hookspecs, name).__doc__ for name in specs)
+
+
+def test_the_docs_python_examples_compile():
+    doc = (ROOT / "docs" / "plugins.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    assert blocks
+    for block in blocks:
+        compile(block, "docs/plugins.md", "exec")
+
+
+# ---- the example plugin, installed from its own directory -----------------------------------------------------------
+@pytest.mark.slow
+def test_the_example_plugin_builds_installs_and_is_listed(tmp_path):
+    """Build and install plugins/seqkit-example into an empty target folder and list plugins from there (the
+    copy in the folder shadows one installed in this environment)."""
+    import shutil
+
+    source = tmp_path / "seqkit-example"
+    shutil.copytree(ROOT / "plugins" / "seqkit-example", source, ignore=shutil.ignore_patterns("*.egg-info", "build"))
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(source)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    script = (
+        "import importlib.metadata, seqkit_example, sys\n"
+        "(ep,) = [e for e in importlib.metadata.entry_points(group='seqkit') if e.name == 'example']\n"
+        "assert seqkit_example.__file__.startswith(sys.argv[1]), seqkit_example.__file__\n"
+        "from seqkit.cli import main\n"
+        "sys.exit(main(['plugins']))\n"
+    )
+    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "SEQKIT_LOAD_PLUGINS": "example"}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(target)], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    assert out.endswith(
+        "example (seqkit-example 0.1.0)\n  layer: mgu\n  tokenizer: utf8_bytes\n  updater: accumulating_sgd\n"
+    )

@@ -1,0 +1,182 @@
+"""Recipes, the trainer and the train/translate/evaluate/average commands, on the toy-reverse task."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqkit.cli import main
+from seqkit.errors import UserError
+from seqkit.plugins import get_plugin_manager
+from seqkit.recipes import load_recipe
+from seqkit.training import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+TOY = ROOT / "recipes" / "toy-reverse.toml"
+
+
+def _registries():
+    return get_plugin_manager().registry
+
+
+# ---- recipes ----------------------------------------------------------------------------------------------
+def _write(tmp_path, text):
+    path = tmp_path / "r.toml"
+    path.write_text("schema = 1\n" + text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[model]\nhiden_size = 3\n",
+            r"r.toml: model: unknown key 'hiden_size'; did you mean 'hidden_size'\? known keys:",
+        ),
+        ("[training]\nepochs = 'ten'\n", r"r.toml: training.epochs: expected int, got str 'ten'"),
+        ("[model]\nname = 'seq2sq'\n", r"r.toml: model.name: unknown model 'seq2sq'; did you mean 'seq2seq'\? known:"),
+        ("[trainig]\nepochs = 1\n", r"r.toml: unknown section or key 'trainig'; did you mean 'training'\?"),
+        ("[optimizer]\nname = 'adam'\nlr = true\n", r"optimizer.lr: expected float, got bool True"),
+        ("[tokenizer]\njoint = 1\n", r"tokenizer.joint: expected bool, got int 1"),
+    ],
+)
+def test_recipe_errors_name_the_file_key_and_expectation(tmp_path, text, message):
+    with pytest.raises(UserError, match=message):
+        load_recipe(_write(tmp_path, text), registries=_registries())
+
+
+def test_recipe_schema_and_missing_file(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text("schema = 2\n")
+    with pytest.raises(UserError, match=r"schema = 2; this seqkit reads schema = 1"):
+        load_recipe(path, registries=_registries())
+    with pytest.raises(UserError, match="no such recipe file"):
+        load_recipe(tmp_path / "none.toml", registries=_registries())
+
+
+def test_overrides_take_precedence_and_the_resolved_recipe_round_trips(tmp_path):
+    recipe = load_recipe(TOY, ["training.epochs=7", "model.hidden_size=16", "optimizer.lr=0.01"], _registries())
+    assert (recipe.training.epochs, recipe.model["hidden_size"], recipe.optimizer["lr"]) == (7, 16, 0.01)
+    assert recipe.model["embed_size"] == 32 and recipe.model["encoder"] == "lstm"  # recipe, then defaults
+    resolved = tmp_path / "resolved.toml"
+    resolved.write_text(recipe.to_toml())
+    again = load_recipe(resolved, registries=_registries())
+    assert again.to_toml() == recipe.to_toml()
+    with pytest.raises(UserError, match="expected KEY=VALUE"):
+        load_recipe(TOY, ["epochs"], _registries())
+
+
+# ---- the commands, end to end -----------------------------------------------------------------------------
+def _train(run_dir, *extra):
+    return main(["train", str(TOY), "--run-dir", str(run_dir), "--no-progress", *extra])
+
+
+def test_train_translate_evaluate_average(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run) == 0
+    out = capsys.readouterr().out
+    bleu = float(out.split("test BLEU = ")[1].split()[0])
+    assert bleu > 80, out
+    results = json.loads((run / "results.json").read_text())
+    assert results["bleu"] == pytest.approx(bleu)
+    lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert lines[0]["loss"] > lines[-1]["loss"] and "val/bleu" in lines[-1] and lines[-1]["grad_norm"] > 0
+    assert {"iteration", "epoch", "perplexity", "lr", "tokens_per_s", "elapsed"} <= lines[0].keys()
+    src = tmp_path / "in.txt"
+    src.write_text("a b c d\n\nl k\n")
+    assert main(["translate", "--run", str(run), "-i", str(src), "-o", str(tmp_path / "out.txt")]) == 0
+    assert (tmp_path / "out.txt").read_text().splitlines() == ["d c b a", "", "k l"]
+    assert (
+        main(["translate", "--run", str(run), "-i", str(src), "--nbest", "2", "--attention", str(tmp_path / "a.npz")])
+        == 0
+    )
+    nbest = capsys.readouterr().out.splitlines()
+    assert nbest[0].startswith("0 ||| d c b a ||| ") and len(nbest) == 5  # an empty line: one empty hypothesis
+    assert np.load(tmp_path / "a.npz")["sentence_0"].shape == (5, 4)
+    assert main(["evaluate", "--run", str(run), "--split", "dev"]) == 0
+    assert "dev: BLEU = " in capsys.readouterr().out
+    assert main(["average", "--run", str(run), "--last", "2"]) == 0
+    assert main(["evaluate", "--run", str(run), "--checkpoint", "averaged", "--format", "json"]) == 0
+    # the run directory refuses a different recipe, and needs --resume for the same one
+    assert _train(run, "--set", "training.epochs=1") == 2
+    assert "holds a run of a different recipe" in capsys.readouterr().err
+    assert _train(run) == 2
+    assert "add --resume" in capsys.readouterr().err
+
+
+def test_checkpoint_from_another_architecture_is_named(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--set", "training.epochs=1") == 0
+    other = tmp_path / "other"
+    assert _train(other, "--set", "training.epochs=1", "--set", "model.hidden_size=16") == 0
+    capsys.readouterr()
+    code = main(
+        ["translate", "--run", str(run), "--checkpoint", str(other / "checkpoints" / "last.npz"), "-i", os.devnull]
+    )
+    assert code == 2
+    assert "does not fit this run's model" in capsys.readouterr().err
+
+
+def test_nan_guard_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    run = tmp_path / "run"
+    code = _train(
+        run,
+        "--set",
+        'optimizer={name = "sgd", lr = 1e37}',
+        "--set",
+        "training.clip=0.0",
+        "--set",
+        "training.snapshot_every=1",
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "became" in err and "last good checkpoint is kept" in err
+    arrays, _meta = load_checkpoint(run / "checkpoints" / "last.npz")
+    assert all(np.isfinite(v).all() for k, v in arrays.items() if k.startswith("model/"))
+
+
+def _final_weights(run: Path) -> dict:
+    arrays, _ = load_checkpoint(run / "checkpoints" / "last.npz")
+    return {k: v for k, v in arrays.items() if k.startswith("model/")}
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_and_resume_gives_bitwise_identical_weights(tmp_path):
+    settings = ["--set", "training.epochs=2", "--set", "training.snapshot_every=7", "--set", "model.dropout=0.2",
+                "--set", "evaluation.dev_sentences=20"]  # fmt: skip
+    straight = tmp_path / "straight"
+    assert _train(straight, *settings) == 0
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "seqkit", "train", str(TOY), "--run-dir", str(killed), "--no-progress", *settings]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    target = killed / "checkpoints" / "snapshot_14.npz"  # the second snapshot, in the middle of epoch 1
+    deadline = time.time() + 120
+    while not target.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (killed / "results.json").exists()
+    assert _train(killed, *settings, "--resume") == 0
+    a, b = _final_weights(straight), _final_weights(killed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+
+
+def test_resume_skips_a_corrupted_snapshot(tmp_path, capsys):
+    run = tmp_path / "run"
+    settings = ["--set", "training.epochs=1", "--set", "training.snapshot_every=10"]
+    assert _train(run, *settings) == 0
+    last = run / "checkpoints" / "last.npz"
+    last.write_bytes(last.read_bytes()[:100])  # truncated
+    capsys.readouterr()
+    assert _train(run, *settings, "--resume") == 0
+    captured = capsys.readouterr()
+    assert "last.npz: not a readable seqkit checkpoint" in captured.err and "trying an older snapshot" in captured.err
+    assert "resumed from" in captured.out and "snapshot_" in captured.out
