@@ -180,3 +180,58 @@ def test_resume_skips_a_corrupted_snapshot(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "last.npz: not a readable seqkit checkpoint" in captured.err and "trying an older snapshot" in captured.err
     assert "resumed from" in captured.out and "snapshot_" in captured.out
+
+
+@pytest.mark.slow
+def test_sigint_saves_a_snapshot_and_exits_cleanly(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "seqkit", "train", str(TOY), "--run-dir", str(run), "--no-progress",
+           "--set", "training.epochs=50", "--set", "training.log_every=5"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "log.jsonl").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: the state is saved" in err and "--resume" in err and "Traceback" not in err
+    _, meta = load_checkpoint(run / "checkpoints" / "last.npz")
+    assert meta["iteration"] >= 5
+
+
+def test_report_writes_curves_and_attention_heatmaps(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run = tmp_path / "run"
+    assert _train(run, "--set", "training.epochs=2") == 0
+    capsys.readouterr()
+    assert main(["report", str(run), "--attention", "2"]) == 0
+    written = capsys.readouterr().out.split()
+    names = {Path(p).name for p in written}
+    assert {"loss.png", "lr.png", "val_bleu.png", "val_loss.png", "attention_0.png", "attention_1.png"} <= names
+    assert all(Path(p).read_bytes().startswith(b"\x89PNG") for p in written)
+
+
+def test_report_without_matplotlib_says_how_to_install(tmp_path, monkeypatch, capsys):
+    (tmp_path / "log.jsonl").write_text('{"iteration": 1, "loss": 2.0}\n')
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["report", str(tmp_path), "--attention", "0"]) == 2
+    assert "pip install 'seqkit[plot]'" in capsys.readouterr().err
+
+
+def test_a_failed_checkpoint_write_leaves_the_old_one_intact(tmp_path, monkeypatch):
+    from seqkit.training import save_checkpoint
+
+    path = tmp_path / "last.npz"
+    save_checkpoint(path, {"model/w": np.ones(3)}, {"iteration": 1})
+
+    def disk_full(f, **arrays):
+        f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(path, {"model/w": np.zeros(3)}, {"iteration": 2})
+    monkeypatch.undo()
+    arrays, meta = load_checkpoint(path)
+    assert meta["iteration"] == 1 and arrays["model/w"].tolist() == [1.0, 1.0, 1.0]
+    assert [p.name for p in tmp_path.iterdir()] == ["last.npz"]

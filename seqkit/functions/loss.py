@@ -12,7 +12,7 @@ _REDUCE = ("mean", "sum", "no")
 
 
 class SoftmaxCrossEntropy(FunctionNode):
-    """Keeps the logits and their softmax (computed in forward anyway) for backward."""
+    """Keeps the logits, and ``exp(x - max)`` with its row sums (computed in forward anyway) for backward."""
 
     int_inputs = (1,)
 
@@ -29,7 +29,8 @@ class SoftmaxCrossEntropy(FunctionNode):
         self.retain_inputs((0,))
         n = x.shape[0]
         m = x.max(axis=1, keepdims=True)
-        e = xp.exp(x - m)
+        e = x - m
+        xp.exp(e, out=e)
         s = e.sum(axis=1, keepdims=True)
         log_z = (m + xp.log(s))[:, 0]
         check_index_range("label", t, x.shape[1], self.ignore_label)
@@ -41,8 +42,7 @@ class SoftmaxCrossEntropy(FunctionNode):
         nll = log_z - x[xp.arange(n), self.t]
         if self.smoothing:
             nll = nll * (1 - self.smoothing) + (log_z - x.mean(axis=1)) * self.smoothing
-        e /= s
-        self.y = e
+        self.e, self.s = e, s  # softmax = e / s, normalised only where backward needs it
         loss = nll * self.weights
         return (loss if self.reduce == "no" else xp.asarray(loss.sum(), dtype=x.dtype),)
 
@@ -70,8 +70,13 @@ class SoftmaxCrossEntropyGrad(FunctionNode):
         _, gy = inputs
         self.retain_inputs((0, 1))
         p = self.parent
+        xp = get_array_module(gy)
         coef = p.weights * gy
-        return (p.target_diff(p.y) * coef[:, None],)
+        g = p.e * (coef / p.s[:, 0])[:, None]  # softmax times the row weights, in one pass
+        g[xp.arange(len(g)), p.t] -= (1 - p.smoothing) * coef
+        if p.smoothing:
+            g -= (p.smoothing / g.shape[1]) * coef[:, None]
+        return (g,)
 
     def backward(self, indexes, grad_outputs):
         x, gy = self.get_retained_inputs()

@@ -61,7 +61,7 @@ def seqkit_register_updaters(registry) -> None:
 
 @hookimpl
 def seqkit_register_commands(subparsers) -> None:
-    from seqkit.cli import bleu, corpus, demo, plugins, tokenizer, train, translate
+    from seqkit.cli import bleu, corpus, demo, plugins, report, tokenizer, train, translate
 
     demo.add_parser(subparsers)
     plugins.add_parser(subparsers)
@@ -70,6 +70,7 @@ def seqkit_register_commands(subparsers) -> None:
     tokenizer.add_parser(subparsers)
     train.add_parser(subparsers)
     translate.add_parser(subparsers)
+    report.add_parser(subparsers)
 
 
 @hookimpl

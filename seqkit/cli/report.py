@@ -1,0 +1,110 @@
+"""``seqkit report RUN_DIR``: plots of a run's log and attention heatmaps of a few dev sentences (PNG files).
+
+Needs matplotlib (``pip install 'seqkit[plot]'``); without it the command says so and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from seqkit.errors import UserError
+
+CURVES = (("loss", "training loss"), ("perplexity", "training perplexity"), ("lr", "learning rate"),
+          ("val/bleu", "dev BLEU"), ("val/loss", "dev loss"))  # fmt: skip
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise UserError("seqkit report needs matplotlib: pip install 'seqkit[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def read_log(path: Path) -> list[dict]:
+    """The JSON objects of ``log.jsonl``; raises ``UserError`` naming the file and line of a bad one."""
+    if not path.is_file():
+        raise UserError(f"{path}: no training log (run seqkit train first)")
+    entries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise UserError(f"{path}: line {number} is not JSON") from None
+    return entries
+
+
+def plot_curves(entries: list[dict], out: Path) -> list[Path]:
+    """One PNG per logged quantity against the iteration; returns the files written."""
+    plt = _pyplot()
+    written = []
+    for key, title in CURVES:
+        points = [(e["iteration"], e[key]) for e in entries if e.get(key) is not None]
+        if not points:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(*zip(*points), marker="o" if key.startswith("val/") else None, markersize=3)
+        ax.set(xlabel="iteration", ylabel=key, title=title)
+        ax.grid(alpha=0.3)
+        path = out / f"{key.replace('/', '_')}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def plot_attention(run, sentences: list[str], out: Path) -> list[Path]:
+    """Heatmaps of the attention of the best hypothesis for each sentence (source pieces x output pieces)."""
+    plt = _pyplot()
+    written = []
+    for i, (sentence, hyps) in enumerate(zip(sentences, run.translate(sentences, keep_attention=True))):
+        h = hyps[0]
+        if h.attention is None:
+            continue
+        src_pieces = [run.tokenizers.source.decode([t]) for t in run.tokenizers.source.encode(sentence)]
+        out_pieces = [run.tokenizers.target.decode([t]) for t in h.tokens] + ["</s>"]
+        weights = h.attention[: len(out_pieces), : len(src_pieces)]
+        fig, ax = plt.subplots(figsize=(1 + 0.45 * len(src_pieces), 1 + 0.4 * len(out_pieces)))
+        ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0)
+        ax.set_xticks(range(len(src_pieces)), src_pieces, rotation=60, ha="right")
+        ax.set_yticks(range(len(out_pieces)), out_pieces)
+        ax.set_title(f"dev sentence {i}")
+        fig.tight_layout()
+        path = out / f"attention_{i}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    from seqkit.runs import Run
+
+    directory = Path(args.run_dir)
+    entries = read_log(directory / "log.jsonl")
+    out = directory / "report"
+    out.mkdir(exist_ok=True)
+    written = plot_curves(entries, out)
+    if args.attention:
+        trained = Run.open(directory, args.plugin_manager, args.checkpoint)
+        sources, _ = trained.texts(trained.recipe.data.dev)
+        written += plot_attention(trained, sources[: args.attention], out)
+    for path in written:
+        print(path)
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="plot a run's training curves and attention heatmaps (PNG)",
+                       epilog="example:\n  seqkit report runs/quickstart --attention 3",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by seqkit train")
+    p.add_argument("--attention", type=int, default=3, metavar="N", help="heatmaps of the first N dev sentences")
+    p.add_argument("--checkpoint", default="best", help="for the heatmaps: best (default), last, averaged, or a file")
+    p.set_defaults(run=run)
