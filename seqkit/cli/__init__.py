@@ -59,16 +59,11 @@ def _main(argv: list[str] | None, early: argparse.Namespace) -> int:
     try:
         with using_config("debug", args.debug or config.debug):
             return args.run(args) or 0
-    except UserError as e:
+    except (UserError, PluginError) as e:  # bad input: 2; a broken plugin: 1
         if args.debug:
             raise
         print(f"seqkit {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except PluginError as e:
-        if args.debug:
-            raise
-        print(f"seqkit {args.command}: error: {e}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, UserError) else 1
     except KeyboardInterrupt:
         print(f"seqkit {args.command}: interrupted", file=sys.stderr)
         return 130

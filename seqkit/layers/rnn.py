@@ -100,6 +100,10 @@ class _RecurrentLayer(Layer):
             setattr(self, f"b_l{layer}", Parameter(initializers.create(0.0, self.directions * G * H, dtype)))
             for suffix in self._suffixes(layer):
                 setattr(self, f"W_hh{suffix}", _recurrent_weight(G, H, dtype))
+                self._direction_params(suffix, dtype)
+
+    def _direction_params(self, suffix: str, dtype: Any) -> None:
+        """Parameters a subclass keeps per layer and direction besides ``W_hh`` (none by default)."""
 
     def _suffixes(self, layer: int) -> list[str]:
         return [f"_l{layer}", f"_l{layer}_reverse"][: self.directions]
@@ -283,20 +287,8 @@ class GRU(_RecurrentLayer):
 
     gates = 3
 
-    def __init__(
-        self,
-        in_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        *,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__(in_size, hidden_size, num_layers, bidirectional=bidirectional, dropout=dropout, dtype=dtype)
-        for layer in range(num_layers):
-            for suffix in self._suffixes(layer):
-                setattr(self, f"b_hh{suffix}", Parameter(initializers.create(0.0, 3 * hidden_size, dtype)))
+    def _direction_params(self, suffix: str, dtype: Any) -> None:
+        setattr(self, f"b_hh{suffix}", Parameter(initializers.create(0.0, 3 * self.hidden_size, dtype)))
 
     def _recurrence(self, gx, suffix, init, batch_sizes, reverse):
         W, b = getattr(self, f"W_hh{suffix}"), getattr(self, f"b_hh{suffix}")
