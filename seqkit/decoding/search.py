@@ -134,14 +134,9 @@ def beam_search(
             logp, state = model.step(state, prev)
             n = len(active)
             V = logp.shape[1]
-            total = xp.asarray(scores)[:, :, None] + logp.data.reshape(n, K, V)
-            flat = total.reshape(n, K * V)
+            total = xp.asarray(scores, dtype=logp.dtype)[:, :, None] + logp.data.reshape(n, K, V)
             width = min(2 * K, K * V)
-            top = xp.argpartition(-flat, width - 1, axis=1)[:, :width]
-            top_scores = xp.take_along_axis(flat, top, axis=1)
-            order = xp.argsort(-top_scores, axis=1, kind="stable")
-            top = _host(xp.take_along_axis(top, order, axis=1))
-            top_scores = _host(xp.take_along_axis(top_scores, order, axis=1))
+            top, top_scores = _top(total, width, xp)
             parent, token = top // V, top % V
             is_eos = token == model.eos_id
             at_limit = t + 1 >= max_len[active]
@@ -194,6 +189,48 @@ def beam_search(
         return [sorted(f, key=lambda h: -h.score)[:nbest] for f in finished]
 
 
+def _top(total, width: int, xp) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """The ``width`` best of each row's ``K * V`` candidates ``total`` (n, K, V), best first, on the host:
+    ``(flat indices, scores)``, ties broken by the lower index.
+
+    A full partition of every row is the slow part of beam search, so the candidates are first cut down by a
+    threshold that cannot lose any of the best ``width``: the smallest of each beam's two best values (``2K``
+    values, so at least ``width`` candidates reach it). Rows with a dead beam (``-inf``) take the full path.
+    """
+    n, K, V = total.shape
+    flat = total.reshape(n, K * V)
+    best = total.argmax(axis=2)
+    first = xp.take_along_axis(total, best[:, :, None], axis=2)[:, :, 0]
+    masked = total.copy()
+    xp.put_along_axis(masked, best[:, :, None], -xp.inf, axis=2)
+    second = masked.max(axis=2) if V > 1 else first
+    threshold = xp.minimum(first.min(axis=1), second.min(axis=1))
+    fast = _host(xp.isfinite(threshold))
+    index = numpy.empty((n, width), dtype=numpy.int64)
+    values = numpy.empty((n, width), dtype=_host(flat[:1, :1]).dtype)
+    if fast.any():
+        rows_fast = numpy.nonzero(fast)[0]
+        sub = flat[xp.asarray(rows_fast)]
+        rows, cols = (_host(a) for a in xp.nonzero(sub >= threshold[xp.asarray(rows_fast)][:, None]))
+        vals = _host(sub[xp.asarray(rows), xp.asarray(cols)])
+        order = numpy.lexsort((cols, -vals, rows))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        starts = numpy.searchsorted(rows, numpy.arange(len(rows_fast)))
+        rank = numpy.arange(len(rows)) - starts[rows]
+        keep = rank < width
+        index[rows_fast[rows[keep]], rank[keep]] = cols[keep]
+        values[rows_fast[rows[keep]], rank[keep]] = vals[keep]
+    if not fast.all():
+        rows_slow = numpy.nonzero(~fast)[0]
+        sub = _host(flat[xp.asarray(rows_slow)])
+        part = numpy.argpartition(-sub, width - 1, axis=1)[:, :width]
+        part_scores = numpy.take_along_axis(sub, part, axis=1)
+        order = numpy.lexsort((part, -part_scores), axis=1)
+        index[rows_slow] = numpy.take_along_axis(part, order, axis=1)
+        values[rows_slow] = numpy.take_along_axis(part_scores, order, axis=1)
+    return index, values
+
+
 class Ensemble:
     """Several models decoded as one: the average of their log-probabilities at every step. The models must
     share vocabularies and BOS/EOS ids; attention weights are the first model's."""
@@ -232,7 +269,7 @@ class _Arrays:
 
     def __init__(self, data) -> None:
         self.data = data
-        self.shape = data.shape
+        self.shape, self.dtype = data.shape, data.dtype
 
 
 class _EnsembleState(list):

@@ -311,7 +311,8 @@ class Linear(FunctionNode):
         if x.dtype != W.dtype:
             raise TypeError(f"x is {x.dtype} but W is {W.dtype}; cast x with .astype({str(W.dtype)!r})")
         self.retain_inputs((0, 1))
-        y = x @ W.T
+        # (..., in) as one 2-D product: NumPy's batched matmul is several times slower for the same work
+        y = (x.reshape(-1, x.shape[-1]) @ W.T).reshape(*x.shape[:-1], W.shape[0])
         if len(inputs) == 3:
             self.bias_shape = inputs[2].shape
             y += inputs[2]

@@ -150,18 +150,21 @@ class Seq2Seq(Translator):
         ids_out, _ = pad_batch(tgt_out, self.pad_id, xp)
         B, T = ids_in.shape
         emb = F.dropout(self.tgt_embed(ids_in), self.options.dropout)
+        rows = numpy.concatenate([b * T + numpy.arange(n) for b, n in enumerate(lengths)])  # real positions
+
+        def real(x):  # (B, T, D) -> (N, D): the rows of real target positions, padding left out
+            return F.gather_rows(F.reshape(x, (B * T, -1)), rows)
+
         if self.options.input_feeding:
             outs = []
             for t in range(T):
                 h_tilde, state = self._step(state, None, emb[:, t])
                 outs.append(h_tilde)
-            h_tilde = F.stack(outs, axis=1)
+            h_tilde = real(F.stack(outs, axis=1))
         else:
             hs, _ = self.decoder(emb, state["rnn"], lengths=lengths)
-            context, _ = self.attention(hs, state["memory"], state["mask"])
-            h_tilde = F.tanh(self.combine(F.concat([context, hs], axis=2)))
-        rows = numpy.concatenate([b * T + numpy.arange(n) for b, n in enumerate(lengths)])
-        h_tilde = F.gather_rows(F.reshape(h_tilde, (B * T, -1)), rows)
+            context, _ = self.attention(hs, state["memory"], state["mask"], precomputed=state.get("keys"))
+            h_tilde = F.tanh(self.combine(F.concat([real(context), real(hs)], axis=1)))
         logits = self.out(F.dropout(h_tilde, self.options.dropout))
         targets = ids_out.reshape(-1)[xp.asarray(rows)]
         loss = F.softmax_cross_entropy(logits, targets, label_smoothing=self.options.label_smoothing)

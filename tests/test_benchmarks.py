@@ -1,0 +1,24 @@
+"""Smoke runs of the side-by-side benchmarks at their smallest settings: they run and print their tables.
+Nothing here checks a timing (benchmarks are run by hand, see ../shared/BENCHMARK.md)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("script", "header"), [("train.py", "ms/step"), ("decode.py", "sentences/s")])
+def test_benchmark_quick_run_prints_its_table(script, header):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,  # about 10 s each on 2 idle cores; generous for a loaded machine
+    )
+    assert done.returncode == 0, done.stderr
+    assert header in done.stdout
