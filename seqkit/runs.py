@@ -203,7 +203,7 @@ class Run:
         trainer.extend(Evaluator(lambda: BatchIterator(dev, t.max_tokens, shuffle=False, repeat=False), every))
         if r.evaluation.dev_bleu:
             n = r.evaluation.dev_sentences or None
-            sources, references = self.texts(r.data.dev)
+            sources, references = self.texts("dev")
             trainer.extend(BleuEvaluator(lambda model, src: self.translate_texts(src), sources[:n], references[:n],
                                          self.directory / "translations" / "dev.txt", every))  # fmt: skip
         trainer.extend(ReportToSchedule(monitor, every))
@@ -240,9 +240,10 @@ class Run:
 
 
 def data_files(recipe: Recipe, split: str) -> tuple[Path, Path]:
-    """The source and target files of ``split`` (``train``, ``dev`` or ``test``) as the recipe names them."""
+    """The source and target files of ``split``: ``train``, ``dev`` or ``test`` as the recipe defines them, or
+    any other split of the recipe's corpus by its own name (e.g. ``test_2017_flickr``)."""
     d = recipe.data
-    files = {"train": d.train_files, "dev": d.dev_files, "test": d.test_files}[split]
+    files = {"train": d.train_files, "dev": d.dev_files, "test": d.test_files}.get(split, [])
     if files:
         if len(files) != 2:
             raise UserError(f"{recipe.path}: data.{split}_files must be [SOURCE_FILE, TARGET_FILE], got {files}")
@@ -252,7 +253,7 @@ def data_files(recipe: Recipe, split: str) -> tuple[Path, Path]:
     from seqkit.plugins import get_plugin_manager
 
     manifest = corpora.get_corpus(d.corpus, get_plugin_manager().registry("corpus"))
-    split_name = {"train": d.train, "dev": d.dev, "test": d.test}[split]
+    split_name = {"train": d.train, "dev": d.dev, "test": d.test}.get(split, split)
     return corpora.split_paths(manifest, split_name, d.source or None, d.target or None,
                                data=corpora.data_dir(d.data_dir or None))  # fmt: skip
 

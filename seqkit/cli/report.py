@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     written = plot_curves(entries, out)
     if args.attention:
         trained = Run.open(directory, args.plugin_manager, args.checkpoint)
-        sources, _ = trained.texts(trained.recipe.data.dev)
+        sources, _ = trained.texts("dev")
         written += plot_attention(trained, sources[: args.attention], out)
     for path in written:
         print(path)

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
               "--resume", file=sys.stderr)  # fmt: skip
         return 130
     best = run.load_weights("best")
-    results = run.evaluate(recipe.data.test)
+    results = run.evaluate("test")
     print(f"test BLEU = {results['bleu']:.2f}  ({results['bleu_signature']})")
     print(f"test chrF = {results['chrf']:.2f}")
     print(f"model: {best}; translations: {results['translations']}; scores: {write_results(run, results)}")

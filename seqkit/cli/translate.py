@@ -144,7 +144,7 @@ def add_parser(sub) -> None:
                        epilog="example:\n  seqkit evaluate --run runs/quickstart --split test",
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     _run_arguments(p)
-    p.add_argument("--split", default="test", help="train, dev or test (default: test)")
+    p.add_argument("--split", default="test", help="train, dev, test (default), or another split of the corpus")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(run=run_evaluate)
     p = sub.add_parser("average", help="average the weights of a run's newest snapshots",
