@@ -16,6 +16,7 @@ import seqkit.functions as F
 from seqkit import Parameter, no_grad
 from seqkit.errors import UserError
 from seqkit.layers import Layer
+from seqkit.optim import Adam
 from seqkit.random import seed as seed_all
 
 TEXT = (
@@ -56,15 +57,6 @@ class CharRNN(Layer):
         return total / count, count
 
 
-def _adam(params, state, lr, step, b1=0.9, b2=0.999, eps=1e-8):
-    for p in params:
-        m, v = state.setdefault(id(p), (np.zeros_like(p.data), np.zeros_like(p.data)))
-        g = p.grad
-        m += (1 - b1) * (g - m)
-        v += (1 - b2) * (g * g - v)
-        p.data -= lr * (m / (1 - b1**step)) / (np.sqrt(v / (1 - b2**step)) + eps)
-
-
 def run(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise UserError(f"--steps must be a positive integer, got {args.steps}")
@@ -74,16 +66,16 @@ def run(args: argparse.Namespace) -> int:
     ids = np.array([chars.index(c) for c in TEXT])
     model = CharRNN(len(chars), 16, 64, rng)
     print(f"char-RNN LM: {len(chars)} characters, {model.count_params()} parameters, {args.steps} steps")
-    state: dict = {}
+    optimizer = Adam(lr=3e-3).setup(model)
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         lengths = sorted(rng.integers(8, 33, size=16), reverse=True)
         starts = rng.integers(0, len(ids) - 33, size=16)
         batch = [ids[s : s + n] for s, n in zip(starts, lengths)]
         loss, _ = model.loss(batch)
-        model.zero_grads()
+        optimizer.zero_grads()
         loss.backward()
-        _adam(model.params(), state, 3e-3, step)
+        optimizer.update()
         if step % 50 == 0 or step == 1:
             print(f"step {step:4d}  loss {loss.item():.3f}  perplexity {math.exp(loss.item()):6.2f}")
     with no_grad():
