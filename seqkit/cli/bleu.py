@@ -206,6 +206,9 @@ def add_parser(sub) -> None:
         help="BLEU, chrF and TER against references, as sacrebleu prints them",
         description="Score system output with sacrebleu: BLEU, chrF and TER, confidence intervals and paired "
         "significance tests, printed as 'sacrebleu REF -i HYP -m bleu chrf ter' prints them.",
+        epilog="examples:\n  seqkit bleu ref.en -i hyp.en\n  seqkit bleu ref.en -i hyp.en --confidence\n"
+        "  seqkit bleu ref.en -i baseline.en system.en --paired-bs\n  cat hyp.en | seqkit bleu ref.en",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("refs", nargs="*", metavar="REF", help="reference file(s), one segment a line; give them before -i")
     p.add_argument(

@@ -85,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="train a small character-level RNN language model with the core")
+    p = sub.add_parser(
+        "demo",
+        help="train a small character-level RNN language model with the core",
+        epilog="example:\n  seqkit demo --steps 100",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(run=run)

@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("plugins", help="list installed plugins and what they provide")
+    p = sub.add_parser("plugins", help="list installed plugins and what they provide",
+                       epilog="examples:\n  seqkit plugins\n  seqkit plugins --json\n"
+                       "  SEQKIT_DISABLE_PLUGINS=example seqkit plugins",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(run=run)

@@ -65,7 +65,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("tokenizer", help="train tokenizers")
+    p = sub.add_parser("tokenizer", help="train tokenizers",
+                       epilog="example:\n  seqkit tokenizer train --corpus tatoeba-de-en --out runs/tok "
+                       "--option vocab_size=4000",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     ts = p.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
     q = ts.add_parser("train", help="train a tokenizer on a corpus split or two files and save it")
     q.add_argument("--out", required=True, metavar="DIR", help="where to save it (e.g. runs/NAME/tokenizer)")
