@@ -61,7 +61,6 @@ class TrainingOptions:
     snapshot_every: int = 0  # iterations between snapshots (0: at each validation)
     keep: int = 3  # numbered snapshots kept
     seed: int = 1
-    device: str = "cpu"
 
 
 @dataclasses.dataclass
@@ -149,7 +148,7 @@ def _type_ok(value: Any, annotation: Any) -> bool:
         return isinstance(value, list) and all(inner is Any or _type_ok(x, inner) for x in value)
     if annotation is Any:
         return True
-    return isinstance(value, annotation)
+    return isinstance(value, origin or annotation)
 
 
 def build_options(cls: type, table: dict[str, Any], where: str, *, skip: tuple[str, ...] = ()) -> Any:
@@ -240,7 +239,7 @@ def load_recipe(path: str | Path, overrides: list[str] = (), registries=None) ->
     for split in ("train", "dev", "test"):  # files are relative to the recipe; the resolved copy holds full paths
         files = getattr(data, f"{split}_files")
         setattr(data, f"{split}_files", [str((path.parent / f).resolve()) for f in files])
-    return Recipe(
+    recipe = Recipe(
         name=str(raw.get("name", path.stem)),
         path=where,
         data=data,
@@ -258,3 +257,39 @@ def load_recipe(path: str | Path, overrides: list[str] = (), registries=None) ->
         decoding=build_options(DecodingOptions, section["decoding"], f"{where}: decoding"),
         evaluation=build_options(EvaluationOptions, section["evaluation"], f"{where}: evaluation"),
     )
+    _check(recipe, where, registries)
+    return recipe
+
+
+def _check(r: Recipe, where: str, registries) -> None:
+    """The rules between keys that types cannot express, checked before anything is written or trained."""
+    from seqkit.decoding import LENGTH_PENALTIES
+
+    t = r.training
+    rules = [
+        (t.epochs >= 1 and t.eval_every >= 1 and t.log_every >= 1 and t.keep >= 1, "training: epochs, eval_every, "
+         "log_every and keep must be at least 1"),
+        (t.max_tokens >= 1 and t.accumulate >= 1 and t.snapshot_every >= 0 and t.max_sentences >= 0,
+         "training: max_tokens and accumulate must be at least 1, snapshot_every and max_sentences at least 0"),
+        (t.accumulate == 1 or t.updater == "accumulate", f"training.accumulate = {t.accumulate} needs updater = "
+         '"accumulate"'),
+        (t.schedule in SCHEDULES, f"training.schedule {t.schedule!r}: expected one of {', '.join(SCHEDULES)}"),
+        (r.evaluation.monitor in ("val/bleu", "val/loss"), f"evaluation.monitor {r.evaluation.monitor!r}: expected "
+         "'val/bleu' or 'val/loss'"),
+        (r.evaluation.dev_bleu or r.evaluation.monitor != "val/bleu", "evaluation.monitor = 'val/bleu' needs "
+         "evaluation.dev_bleu = true"),
+        (r.decoding.beam >= 1 and r.decoding.batch_size >= 1, "decoding: beam and batch_size must be at least 1"),
+        (r.decoding.length_penalty in LENGTH_PENALTIES, f"decoding.length_penalty {r.decoding.length_penalty!r}: "
+         f"expected one of {', '.join(LENGTH_PENALTIES)}"),
+        (r.data.empty in ("skip", "error"), f"data.empty {r.data.empty!r}: expected 'skip' or 'error'"),
+    ]  # fmt: skip
+    for ok, problem in rules:
+        if not ok:
+            raise UserError(f"{where}: {problem}")
+    try:
+        registries("updater").entry(t.updater)
+    except KeyError as e:
+        raise UserError(f"{where}: training.updater: {e}") from None
+
+
+SCHEDULES = ("constant", "inverse_sqrt", "cosine", "exponential", "step", "plateau")

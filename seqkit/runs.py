@@ -61,6 +61,7 @@ class Run:
                 raise UserError(f"{directory} already holds this recipe's run; add --resume to continue it")
         elif resume:
             raise UserError(f"{directory}: nothing to resume (no recipe.toml)")
+        build_model(recipe, None, pm)  # a bad model option fails here, before anything is written
         directory.mkdir(parents=True, exist_ok=True)
         with atomic_write(saved) as f:
             f.write(text)
@@ -189,12 +190,9 @@ class Run:
         updater_entry = self.pm.registry("updater").entry(t.updater)
         extra = {"accumulate": t.accumulate} if t.updater == "accumulate" else {}
         updater = updater_entry.obj(iterator, self.model, optimizer, schedule, **extra)
-        stop = (
-            EarlyStopping(monitor, patience=t.patience, mode=mode, max_epochs=t.epochs)
-            if t.patience
-            else (t.epochs, "epoch")
-        )
-        trainer = Trainer(updater, stop, self.directory)
+        early = EarlyStopping(monitor, patience=t.patience, mode=mode, max_epochs=t.epochs)
+        trainer = Trainer(updater, early.should_stop, self.directory)
+        trainer.extend(early, trigger=(t.eval_every, "epoch"))
         every = (t.eval_every, "epoch")
         often, at_validation = IntervalTrigger(t.log_every), IntervalTrigger(*every)
         log_report = LogReport(self.directory / "log.jsonl", lambda tr: often(tr) or at_validation(tr))
@@ -211,7 +209,7 @@ class Run:
         if t.snapshot_every:
             trainer.extend(Snapshot(self.directory / "checkpoints", (t.snapshot_every, "iteration"), keep=t.keep),
                            name="snapshot_often")  # fmt: skip
-        trainer.extend(ProgressBar(t.epochs, len(iterator), enabled=progress))
+        trainer.extend(ProgressBar(t.epochs, -(-len(iterator) // t.accumulate), enabled=progress))
         if resume:
             found = latest_good(self.directory / "checkpoints")
             if found is not None:
@@ -258,14 +256,15 @@ def data_files(recipe: Recipe, split: str) -> tuple[Path, Path]:
                                data=corpora.data_dir(d.data_dir or None))  # fmt: skip
 
 
-def build_model(recipe: Recipe, tokenizers: TokenizerPair, pm):
-    """The recipe's model, sized to the tokenizers' vocabularies, with the run's PAD/BOS/EOS ids."""
+def build_model(recipe: Recipe, tokenizers: TokenizerPair | None, pm):
+    """The recipe's model, sized to the tokenizers' vocabularies (tiny ones when None: to check the options),
+    with the run's PAD/BOS/EOS ids."""
     from seqkit.data import BOS, EOS, PAD
 
     entry = pm.registry("model").entry(recipe.model["name"])
     options = _options(entry.options, recipe.model)
     layers = pm.registry("layer")
-    src_v, tgt_v = tokenizers.source.vocab_size, tokenizers.target.vocab_size
+    src_v, tgt_v = (8, 8) if tokenizers is None else (tokenizers.source.vocab_size, tokenizers.target.vocab_size)
     if recipe.model["name"] == "rnnlm":
         return entry.obj(tgt_v, options, pad_id=PAD, bos_id=BOS, eos_id=EOS, layers=layers)
     return entry.obj(src_v, tgt_v, options, pad_id=PAD, bos_id=BOS, eos_id=EOS, layers=layers)
@@ -280,7 +279,7 @@ def build_schedule(t, optimizer, batches_per_epoch: int, mode: str = "max"):
     """The learning-rate schedule named by ``training.schedule`` (``mode``: of the monitored metric)."""
     import seqkit.optim as O
 
-    updates_per_epoch = max(1, batches_per_epoch // max(t.accumulate, 1))
+    updates_per_epoch = -(-batches_per_epoch // t.accumulate)  # an epoch's last update may take fewer batches
     total = t.epochs * updates_per_epoch
     builders = {
         "constant": lambda: O.Constant(optimizer),
@@ -290,8 +289,6 @@ def build_schedule(t, optimizer, batches_per_epoch: int, mode: str = "max"):
         "step": lambda: O.StepDecay(optimizer, step_size=t.decay_every * updates_per_epoch, gamma=t.decay),
         "plateau": lambda: O.ReduceOnPlateau(optimizer, mode=mode, factor=t.decay, patience=max(t.patience // 2, 0)),
     }
-    if t.schedule not in builders:
-        raise UserError(f"training.schedule {t.schedule!r}: expected one of {', '.join(builders)}")
     return builders[t.schedule]()
 
 

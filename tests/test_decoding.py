@@ -149,3 +149,9 @@ def test_bad_arguments():
         beam_search(model, [np.array([0])], beam=2, nbest=3)
     with pytest.raises(ValueError, match="length_penalty must be one of"):
         beam_search(model, [np.array([0])], length_penalty_kind="wu")
+
+
+def test_a_beam_wider_than_the_vocabulary_returns_only_real_hypotheses():
+    model = BigramModel(np.random.default_rng(5).standard_normal((4, 4)))
+    for hyps in beam_search(model, [np.array([0, 0])], beam=5, nbest=5):
+        assert all(np.isfinite(h.score) for h in hyps)

@@ -167,6 +167,10 @@ def test_sigkill_mid_epoch_and_resume_gives_bitwise_identical_weights(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert np.array_equal(a[k], b[k]), k
+    logged = [json.loads(line) for line in (killed / "log.jsonl").read_text().splitlines()]
+    expected = [json.loads(line) for line in (straight / "log.jsonl").read_text().splitlines()]
+    assert [e["iteration"] for e in logged] == [e["iteration"] for e in expected]  # no line logged twice
+    assert [e["loss"] for e in logged] == [e["loss"] for e in expected]
 
 
 def test_resume_skips_a_corrupted_snapshot(tmp_path, capsys):
@@ -235,3 +239,46 @@ def test_a_failed_checkpoint_write_leaves_the_old_one_intact(tmp_path, monkeypat
     arrays, meta = load_checkpoint(path)
     assert meta["iteration"] == 1 and arrays["model/w"].tolist() == [1.0, 1.0, 1.0]
     assert [p.name for p in tmp_path.iterdir()] == ["last.npz"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.eval_every=0", "eval_every, log_every and keep must be at least 1"),
+        ("training.accumulate=4", 'training.accumulate = 4 needs updater = "accumulate"'),
+        ("evaluation.monitor='val/blue'", "evaluation.monitor 'val/blue': expected 'val/bleu' or 'val/loss'"),
+        ("evaluation.dev_bleu=false", "needs evaluation.dev_bleu = true"),
+        ("decoding.length_penalty='wu'", "decoding.length_penalty 'wu': expected one of"),
+        ("training.updater='standart'", "training.updater: unknown updater 'standart'; did you mean 'standard'"),
+        ("training.schedule='linear'", "training.schedule 'linear': expected one of"),
+    ],
+)
+def test_rules_between_recipe_keys_are_checked_before_anything_runs(tmp_path, override, message):
+    with pytest.raises(UserError, match=message):
+        load_recipe(TOY, [override], _registries())
+
+
+def test_a_bad_model_option_fails_before_the_run_directory_is_written(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--set", "model.bridge='copy'", "--set", "model.hidden_size=16") == 2
+    assert "bridge 'copy' needs encoder state size 32 == hidden_size 16" in capsys.readouterr().err
+    assert not run.exists()
+
+
+def test_resuming_a_finished_run_trains_nothing_more(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--set", "training.epochs=1") == 0
+    _, before = load_checkpoint(run / "checkpoints" / "last.npz")
+    assert _train(run, "--set", "training.epochs=1", "--resume") == 0
+    _, after = load_checkpoint(run / "checkpoints" / "last.npz")
+    assert after["iteration"] == before["iteration"]
+
+
+def test_the_accumulate_updater_ends_an_update_at_the_end_of_an_epoch(tmp_path, capsys):
+    run = tmp_path / "run"
+    settings = ["--set", "training.epochs=2", "--set", "training.updater='accumulate'", "--set",
+                "training.accumulate=4", "--set", "training.log_every=1000"]  # fmt: skip
+    assert _train(run, *settings) == 0
+    lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in lines] == [1, 2] and all("val/bleu" in e for e in lines)
+    assert all(e["epoch_detail"] == e["epoch"] for e in lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -23,10 +24,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"initial weights from {run.load_weights(args.init_from)}")
     print(f"run directory: {directory}")
     try:
-        run.train(resume=args.resume, progress=None if args.progress is None else args.progress)
+        run.train(resume=args.resume, progress=args.progress)
     except KeyboardInterrupt:
-        print(f"interrupted: the state is saved; continue with: seqkit train {args.recipe} --run-dir {directory} "
-              "--resume", file=sys.stderr)  # fmt: skip
+        again = shlex.join(["seqkit", "train", args.recipe, "--run-dir", str(directory),
+                            *(f"--set={s}" for s in args.set or []), "--resume"])  # fmt: skip
+        print(f"interrupted: the state is saved; continue with: {again}", file=sys.stderr)
         return 130
     best = run.load_weights("best")
     results = run.evaluate("test")

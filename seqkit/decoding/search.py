@@ -145,7 +145,7 @@ def beam_search(
                 weights = _host(state["attention"]).reshape(n, K, -1)
                 step_att = numpy.take_along_axis(weights, parent[:, :, None], axis=1)  # (n, 2K, S)
             # finished hypotheses: EOS within the first K candidates; every first-K candidate at the limit
-            ends = (is_eos | at_limit[:, None]) & (ranks[:width] < K)
+            ends = (is_eos | at_limit[:, None]) & (ranks[:width] < K) & numpy.isfinite(top_scores)
             for i, j in zip(*numpy.nonzero(ends)):
                 b = active[i]
                 toks = history[i, parent[i, j]].tolist() + ([] if is_eos[i, j] else [int(token[i, j])])
@@ -194,40 +194,32 @@ def _top(total, width: int, xp) -> tuple[numpy.ndarray, numpy.ndarray]:
     ``(flat indices, scores)``, ties broken by the lower index.
 
     A full partition of every row is the slow part of beam search, so the candidates are first cut down by a
-    threshold that cannot lose any of the best ``width``: the smallest of each beam's two best values (``2K``
-    values, so at least ``width`` candidates reach it). Rows with a dead beam (``-inf``) take the full path.
+    threshold that keeps all of the best ``width``: the smallest of the beams' second-best values (those
+    ``2K >= width`` values all reach it). A row with a dead beam (``-inf``; the first step) gets the exact
+    ``width``-th value instead.
     """
     n, K, V = total.shape
     flat = total.reshape(n, K * V)
-    best = total.argmax(axis=2)
-    first = xp.take_along_axis(total, best[:, :, None], axis=2)[:, :, 0]
-    masked = total.copy()
-    xp.put_along_axis(masked, best[:, :, None], -xp.inf, axis=2)
-    second = masked.max(axis=2) if V > 1 else first
-    threshold = xp.minimum(first.min(axis=1), second.min(axis=1))
-    fast = _host(xp.isfinite(threshold))
+    if V > 1:
+        masked = total.copy()
+        xp.put_along_axis(masked, total.argmax(axis=2)[:, :, None], -xp.inf, axis=2)
+        threshold = _host(masked.max(axis=2).min(axis=1))
+    else:
+        threshold = _host(total.min(axis=(1, 2)))
+    dead = ~numpy.isfinite(threshold)
+    if dead.any():
+        sub = _host(flat[xp.asarray(numpy.nonzero(dead)[0])])
+        threshold[dead] = numpy.partition(sub, K * V - width, axis=1)[:, K * V - width]
+    rows, cols = (_host(a) for a in xp.nonzero(flat >= xp.asarray(threshold, dtype=flat.dtype)[:, None]))
+    vals = _host(flat[xp.asarray(rows), xp.asarray(cols)])
+    order = numpy.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    rank = numpy.arange(len(rows)) - numpy.searchsorted(rows, rows)
+    keep = rank < width
     index = numpy.empty((n, width), dtype=numpy.int64)
-    values = numpy.empty((n, width), dtype=_host(flat[:1, :1]).dtype)
-    if fast.any():
-        rows_fast = numpy.nonzero(fast)[0]
-        sub = flat[xp.asarray(rows_fast)]
-        rows, cols = (_host(a) for a in xp.nonzero(sub >= threshold[xp.asarray(rows_fast)][:, None]))
-        vals = _host(sub[xp.asarray(rows), xp.asarray(cols)])
-        order = numpy.lexsort((cols, -vals, rows))
-        rows, cols, vals = rows[order], cols[order], vals[order]
-        starts = numpy.searchsorted(rows, numpy.arange(len(rows_fast)))
-        rank = numpy.arange(len(rows)) - starts[rows]
-        keep = rank < width
-        index[rows_fast[rows[keep]], rank[keep]] = cols[keep]
-        values[rows_fast[rows[keep]], rank[keep]] = vals[keep]
-    if not fast.all():
-        rows_slow = numpy.nonzero(~fast)[0]
-        sub = _host(flat[xp.asarray(rows_slow)])
-        part = numpy.argpartition(-sub, width - 1, axis=1)[:, :width]
-        part_scores = numpy.take_along_axis(sub, part, axis=1)
-        order = numpy.lexsort((part, -part_scores), axis=1)
-        index[rows_slow] = numpy.take_along_axis(part, order, axis=1)
-        values[rows_slow] = numpy.take_along_axis(part_scores, order, axis=1)
+    values = numpy.empty((n, width), dtype=vals.dtype)
+    index[rows[keep], rank[keep]] = cols[keep]
+    values[rows[keep], rank[keep]] = vals[keep]
     return index, values
 
 

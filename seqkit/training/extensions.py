@@ -42,6 +42,12 @@ class LogReport(Extension):
 
     def initialize(self, trainer: Trainer) -> None:
         self._since = time.perf_counter()
+        if self.path.exists():  # a resumed run: drop what was logged after the snapshot it resumes from
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            kept = [line for line in lines if json.loads(line)["iteration"] <= trainer.updater.iteration]
+            if len(kept) != len(lines):
+                with atomic_write(self.path) as f:
+                    f.writelines(line + "\n" for line in kept)
 
     def accumulate(self, observation: dict[str, Any]) -> None:
         self._loss = self._loss + observation["loss"] * observation["tokens"]
@@ -101,8 +107,8 @@ class ProgressBar(Extension):
     priority = PRIORITY_READER - 1
     name = "progress"
 
-    def __init__(self, total_epochs: int, batches_per_epoch: int, enabled: bool | None = None) -> None:
-        self.total = total_epochs * batches_per_epoch
+    def __init__(self, total_epochs: int, updates_per_epoch: int, enabled: bool | None = None) -> None:
+        self.total = total_epochs * updates_per_epoch
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.bar = None
 
@@ -172,9 +178,10 @@ class BleuEvaluator(Extension):
 class Snapshot(Extension):
     """Saves the whole training state to ``checkpoints/last.npz`` (and keeps the ``keep`` newest as
     ``snapshot_<iteration>.npz``); ``best.npz`` follows the best ``monitor`` value. The finishing or interrupted
-    run saves too, unless training diverged."""
+    run saves too, unless training diverged. It runs after every other extension, so the state it saves is
+    the state after this iteration is complete."""
 
-    priority = PRIORITY_EDITOR
+    priority = PRIORITY_READER - 10
     name = "snapshot"
 
     def __init__(self, directory: str | os.PathLike, trigger: Any = (1, "epoch"), *, keep: int = 3,
@@ -187,15 +194,20 @@ class Snapshot(Extension):
         self.saved_iteration = -1
 
     def __call__(self, trainer: Trainer) -> None:
-        self.save(trainer)
         value = trainer.observation.get(self.monitor) if self.monitor else None
-        if value is not None and (
+        better = value is not None and (
             self.best is None or (value > self.best if self.mode == "max" else value < self.best)
-        ):
+        )
+        if better:
             self.best = float(value)
-            self.save(trainer, "best.npz")  # its state says it is best so far
+        self.save(trainer)
+        if better:  # best.npz is this very file: a link, replaced atomically
+            tmp = self.directory / ".best.npz.tmp"
+            tmp.unlink(missing_ok=True)
+            os.link(self.directory / "last.npz", tmp)
+            os.replace(tmp, self.directory / "best.npz")
 
-    def save(self, trainer: Trainer, name: str = "last.npz") -> None:
+    def save(self, trainer: Trainer) -> None:
         for p in trainer.model.params():  # never replace a good snapshot with one that has diverged
             if not bool(p.xp.isfinite(p.data).all()):
                 trainer.diverged = True
@@ -206,13 +218,11 @@ class Snapshot(Extension):
         self.directory.mkdir(parents=True, exist_ok=True)
         arrays, meta = trainer.state_dict()
         meta["iteration"] = trainer.updater.iteration
-        save_checkpoint(self.directory / name, arrays, meta)
-        if name != "last.npz":
-            return
+        save_checkpoint(self.directory / "last.npz", arrays, meta)
         self.saved_iteration = trainer.updater.iteration
         numbered = self.directory / f"snapshot_{trainer.updater.iteration}.npz"
         if not numbered.exists():
-            os.link(self.directory / name, numbered)
+            os.link(self.directory / "last.npz", numbered)
         for old in snapshot_paths(self.directory)[self.keep :]:
             old.unlink(missing_ok=True)
 

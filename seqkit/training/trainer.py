@@ -45,36 +45,6 @@ def as_trigger(spec: Any) -> Callable[[Trainer], bool]:
     return IntervalTrigger(*spec) if isinstance(spec, tuple) else spec
 
 
-class EarlyStopping:
-    """A stop trigger: fires when ``monitor`` has not improved for ``patience`` checks, or at ``max_epochs``."""
-
-    def __init__(self, monitor: str, *, patience: int, mode: str = "min", max_epochs: int) -> None:
-        if mode not in ("min", "max"):
-            raise ValueError(f"early stopping mode must be 'min' or 'max', got {mode!r}")
-        self.monitor, self.patience, self.mode, self.max_epochs = monitor, patience, mode, max_epochs
-        self.best: float | None = None
-        self.bad_checks = 0
-
-    def __call__(self, trainer: Trainer) -> bool:
-        if trainer.updater.epoch >= self.max_epochs:
-            return True
-        value = trainer.observation.get(self.monitor)
-        if value is None:
-            return False
-        value = float(value)
-        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
-            self.best, self.bad_checks = value, 0
-        else:
-            self.bad_checks += 1
-        return self.bad_checks >= self.patience
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "bad_checks": self.bad_checks}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.bad_checks = state["best"], int(state["bad_checks"])
-
-
 class Extension:
     """Something that runs after an update when its ``trigger`` fires. ``initialize`` runs once before the
     first update (after a resume too), ``finalize`` once at the end; ``state_dict`` is saved in snapshots."""
@@ -99,6 +69,45 @@ class Extension:
         pass
 
 
+class EarlyStopping(Extension):
+    """The stop trigger: ``max_epochs`` done, or ``monitor`` not improved for ``patience`` checks (0: never).
+
+    Also an extension (register it with ``extend``): it judges each check when the check is made, before
+    snapshots, so its state in a snapshot already counts that check.
+    """
+
+    trigger: Any = (1, "epoch")
+    priority = PRIORITY_EDITOR + 2
+    name = "early_stopping"
+
+    def __init__(self, monitor: str, *, patience: int, mode: str = "min", max_epochs: int) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"early stopping mode must be 'min' or 'max', got {mode!r}")
+        self.monitor, self.patience, self.mode, self.max_epochs = monitor, patience, mode, max_epochs
+        self.best: float | None = None
+        self.bad_checks = 0
+
+    def __call__(self, trainer: Trainer) -> None:
+        value = trainer.observation.get(self.monitor)
+        if value is None:
+            return
+        value = float(value)
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.best, self.bad_checks = value, 0
+        else:
+            self.bad_checks += 1
+
+    def should_stop(self, trainer: Trainer) -> bool:
+        done = trainer.updater.epoch >= self.max_epochs
+        return done or (self.patience > 0 and self.bad_checks >= self.patience)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "bad_checks": self.bad_checks}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.bad_checks = state["best"], int(state["bad_checks"])
+
+
 @dataclasses.dataclass
 class _Registered:
     extension: Extension
@@ -112,7 +121,8 @@ class TrainingDiverged(RuntimeError):
 
 
 class Trainer:
-    """Runs ``updater`` until ``stop_trigger`` fires; ``out`` is the run directory."""
+    """Runs ``updater`` until ``stop_trigger`` fires; ``out`` is the run directory. A stop trigger with state
+    (``EarlyStopping``) is also registered as an extension, which saves and restores it."""
 
     def __init__(self, updater, stop_trigger: Any, out: str | Path) -> None:
         self.updater = updater
@@ -185,7 +195,6 @@ class Trainer:
             "optimizer": {k: v for k, v in opt_state.items() if k not in opt_arrays},
             "schedule": updater.schedule.state_dict() if updater.schedule is not None else None,
             "random": seqkit_random.get_state(),
-            "stop_trigger": self.stop_trigger.state_dict() if hasattr(self.stop_trigger, "state_dict") else None,
             "extensions": {name: r.extension.state_dict() for name, r in self._extensions.items()},
         }
         return arrays, meta
@@ -201,8 +210,6 @@ class Trainer:
             updater.schedule.load_state_dict(meta["schedule"])
         updater.load_state_dict(meta["updater"])
         seqkit_random.set_state(meta["random"])
-        if meta.get("stop_trigger") is not None:
-            self.stop_trigger.load_state_dict(meta["stop_trigger"])
         for name, state in meta["extensions"].items():
             if name in self._extensions:
                 self._extensions[name].extension.load_state_dict(state)

@@ -85,4 +85,7 @@ class AccumulateUpdater(StandardUpdater):
         self.accumulate = accumulate
 
     def _next_batches(self) -> list:
-        return [next(self.iterator) for _ in range(self.accumulate)]
+        batches = [next(self.iterator)]
+        while len(batches) < self.accumulate and not self.iterator.is_new_epoch:  # an epoch ends an update
+            batches.append(next(self.iterator))
+        return batches
