@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import numpy
 import pytest
+from helpers import as_tuple, gradcheck, normal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import seqkit.functions as F
 from seqkit import Variable, grad
-from seqkit.core.gradient_check import check_backward, check_double_backward
+from seqkit.core.gradient_check import check_backward
 
 SETTINGS = settings(max_examples=25, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
@@ -33,27 +34,6 @@ def broadcastable(draw, n=2, max_dims=3):
         drop = draw(st.integers(0, len(full)))
         out.append(tuple(1 if draw(st.booleans()) else s for s in full[drop:]))
     return tuple(full), out
-
-
-def normal(rng, shape, dtype=numpy.float64):
-    return numpy.asarray(rng.standard_normal(shape)).astype(dtype)
-
-
-def as_tuple(ys):
-    return ys if isinstance(ys, tuple) else (ys,)
-
-
-def gradcheck(fn, xs, seed, *, double=True, no_grads=None):
-    """``check_backward`` (and ``check_double_backward``) of ``fn`` at ``xs`` with random output gradients."""
-    xs = tuple(xs)
-    rng = numpy.random.default_rng(seed)
-    ys = as_tuple(fn(*[Variable(x, requires_grad=False) for x in xs]))
-    gys = tuple(normal(rng, y.shape) for y in ys)
-    check_backward(fn, xs, gys, eps=1e-4, no_grads=no_grads, seed=seed)
-    if double:
-        differentiable = [x for i, x in enumerate(xs) if x.dtype.kind == "f" and not (no_grads and no_grads[i])]
-        ggxs = tuple(normal(rng, x.shape) for x in differentiable)
-        check_double_backward(fn, xs, gys, ggxs, eps=1e-4, no_grads=no_grads, seed=seed)
 
 
 def assert_float32(fn, xs):

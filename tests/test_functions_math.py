@@ -10,6 +10,7 @@ import operator
 
 import numpy
 import pytest
+from helpers import as_tuple, gradcheck, normal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,31 +40,6 @@ def broadcastable(draw, n=2, max_dims=3):
 
 def uniform(rng, shape, lo=-1.0, hi=1.0, dtype=numpy.float64):
     return numpy.asarray(rng.uniform(lo, hi, shape)).astype(dtype)
-
-
-def normal(rng, shape, dtype=numpy.float64):
-    return numpy.asarray(rng.standard_normal(shape)).astype(dtype)
-
-
-def as_tuple(ys):
-    return ys if isinstance(ys, tuple) else (ys,)
-
-
-def gradcheck(fn, xs, seed, *, double=True, no_grads=None):
-    """``check_backward`` (and ``check_double_backward``) of ``fn`` at ``xs`` with random output gradients.
-
-    ``eps=1e-4`` keeps the truncation error of central differences (``eps**2`` times a third derivative) far
-    below the tolerances in float64, also where the directional derivative itself is close to zero.
-    """
-    xs = tuple(xs)
-    rng = numpy.random.default_rng(seed)
-    ys = as_tuple(fn(*[Variable(x, requires_grad=False) for x in xs]))
-    gys = tuple(normal(rng, y.shape) for y in ys)
-    check_backward(fn, xs, gys, eps=1e-4, no_grads=no_grads, seed=seed)
-    if double:
-        differentiable = [x for i, x in enumerate(xs) if x.dtype.kind == "f" and not (no_grads and no_grads[i])]
-        ggxs = tuple(normal(rng, x.shape) for x in differentiable)
-        check_double_backward(fn, xs, gys, ggxs, eps=1e-4, no_grads=no_grads, seed=seed)
 
 
 def assert_float32(fn, xs):

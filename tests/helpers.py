@@ -1,0 +1,31 @@
+"""Helpers shared by the function tests: gradient checks with random output gradients."""
+
+import numpy
+
+from seqkit import Variable
+from seqkit.core.gradient_check import check_backward, check_double_backward
+
+
+def normal(rng, shape, dtype=numpy.float64):
+    return numpy.asarray(rng.standard_normal(shape)).astype(dtype)
+
+
+def as_tuple(ys):
+    return ys if isinstance(ys, tuple) else (ys,)
+
+
+def gradcheck(fn, xs, seed, *, double=True, no_grads=None):
+    """``check_backward`` (and ``check_double_backward``) of ``fn`` at ``xs`` with random output gradients.
+
+    ``eps=1e-4`` keeps the truncation error of central differences (``eps**2`` times a third derivative) far
+    below the tolerances in float64, also where the directional derivative itself is close to zero.
+    """
+    xs = tuple(xs)
+    rng = numpy.random.default_rng(seed)
+    ys = as_tuple(fn(*[Variable(x, requires_grad=False) for x in xs]))
+    gys = tuple(normal(rng, y.shape) for y in ys)
+    check_backward(fn, xs, gys, eps=1e-4, no_grads=no_grads, seed=seed)
+    if double:
+        differentiable = [x for i, x in enumerate(xs) if x.dtype.kind == "f" and not (no_grads and no_grads[i])]
+        ggxs = tuple(normal(rng, x.shape) for x in differentiable)
+        check_double_backward(fn, xs, gys, ggxs, eps=1e-4, no_grads=no_grads, seed=seed)
