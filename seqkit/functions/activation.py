@@ -187,10 +187,13 @@ class Softmax(FunctionNode):
         return (y,)
 
     def backward(self, indexes, grad_outputs):
-        (y,) = self.get_retained_outputs()
-        (gy,) = grad_outputs
-        gx = y * gy
-        return (gx - y * sum(gx, axis=self.axis, keepdims=True),)
+        return (softmax_grad(self.get_retained_outputs()[0], grad_outputs[0], self.axis),)
+
+
+def softmax_grad(y: Variable, gy: Variable, axis: int) -> Variable:
+    """The gradient of a softmax with output ``y`` along ``axis``: ``y * (gy - sum(y * gy))``, differentiable."""
+    gx = y * gy
+    return gx - y * sum(gx, axis=axis, keepdims=True)
 
 
 class LogSoftmax(FunctionNode):

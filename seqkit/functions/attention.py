@@ -6,8 +6,7 @@ import numpy
 
 from seqkit.backend import get_array_module
 from seqkit.core.autograd import FunctionNode, Variable
-from seqkit.functions.activation import softmax
-from seqkit.functions.math import sum
+from seqkit.functions.activation import softmax, softmax_grad
 
 
 class MaskedSoftmax(FunctionNode):
@@ -44,10 +43,7 @@ class MaskedSoftmax(FunctionNode):
 
     def backward(self, indexes, grad_outputs):
         # The softmax gradient; it is exactly 0 where y is, i.e. at every masked position.
-        (y,) = self.get_retained_outputs()
-        (gy,) = grad_outputs
-        gx = y * gy
-        gx = gx - y * sum(gx, axis=self.axis, keepdims=True)
+        gx = softmax_grad(self.get_retained_outputs()[0], grad_outputs[0], self.axis)
         return tuple(gx if i == 0 else None for i in indexes)
 
 

@@ -31,12 +31,11 @@ from typing import Any
 import numpy
 
 import seqkit.functions as F
+from seqkit import initializers
 from seqkit.backend import get_array_module
-from seqkit.config import config
 from seqkit.core.autograd import Parameter, Variable
 from seqkit.functions.attention import masked_softmax
 from seqkit.layers.layer import Layer
-from seqkit.random import generator
 
 
 def lengths_to_mask(lengths: Sequence[int] | Any, max_len: int | None = None, xp=numpy):
@@ -55,12 +54,13 @@ def lengths_to_mask(lengths: Sequence[int] | Any, max_len: int | None = None, xp
 
 
 def _glorot(shape: tuple[int, ...], fan_in: int, fan_out: int, dtype) -> Parameter:
+    """Glorot uniform with explicit fans (the score vector ``v`` has no ``(out, in)`` shape to read them from)."""
     limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return Parameter(generator(numpy).uniform(-limit, limit, shape).astype(dtype or config.dtype))
+    return Parameter(initializers.create(initializers.uniform(limit), shape, dtype))
 
 
 def _zeros(shape: tuple[int, ...], dtype) -> Parameter:
-    return Parameter(numpy.zeros(shape, dtype=dtype or config.dtype))
+    return Parameter(initializers.create(0.0, shape, dtype))
 
 
 class _Attention(Layer):
