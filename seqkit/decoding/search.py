@@ -16,6 +16,7 @@ import numpy
 
 from seqkit.backend import to_device
 from seqkit.config import no_grad, using_config
+from seqkit.core.autograd import as_variable
 
 LENGTH_PENALTIES = ("none", "gnmt", "normalize")
 
@@ -250,18 +251,10 @@ class Ensemble:
         outputs = [m.step(s, prev_tokens) for m, s in zip(self.models, states)]
         logp = sum(o[0].data for o in outputs) * (1.0 / len(outputs))
         new_states = [o[1] for o in outputs]
-        return _Arrays(logp), _EnsembleState(new_states)
+        return as_variable(logp), _EnsembleState(new_states)
 
     def reorder(self, states, index):
         return _EnsembleState([m.reorder(s, index) for m, s in zip(self.models, states)])
-
-
-class _Arrays:
-    """Wraps an array so that search can read ``.data`` as it does from a Variable."""
-
-    def __init__(self, data) -> None:
-        self.data = data
-        self.shape, self.dtype = data.shape, data.dtype
 
 
 class _EnsembleState(list):
