@@ -24,6 +24,7 @@ from seqkit import corpora
 from seqkit import random as seqkit_random
 from seqkit.data import BatchIterator, ParallelData, load_parallel, normalize, read_parallel
 from seqkit.decoding import Hypothesis, beam_search
+from seqkit.distributed import Communicator
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
 from seqkit.recipes import DecodingOptions, Recipe
@@ -39,47 +40,53 @@ def _options(entry_options: type | None, values: dict[str, Any]):
 class Run:
     """A run directory with its recipe, tokenizers and model (weights as last loaded)."""
 
-    def __init__(self, directory: Path, recipe: Recipe, tokenizers: TokenizerPair, model, pm) -> None:
+    def __init__(self, directory: Path, recipe: Recipe, tokenizers: TokenizerPair, model, pm,
+                 comm: Communicator | None = None) -> None:  # fmt: skip
         self.directory, self.recipe, self.tokenizers, self.model, self.pm = directory, recipe, tokenizers, model, pm
+        self.comm = comm or Communicator()
 
     # ---- making and opening ----------------------------------------------------------------------------------
     @classmethod
     def create(cls, recipe: Recipe, directory: str | Path, pm, *, resume: bool = False,
-               log: Callable[[str], None] = print) -> Run:  # fmt: skip
+               log: Callable[[str], None] = print, comm: Communicator | None = None) -> Run:  # fmt: skip
         """Set up ``directory`` for ``recipe``: write the resolved recipe, train or reuse the tokenizer, build the
-        model. An existing directory must hold the same recipe (``resume``) or be empty of one."""
+        model. An existing directory must hold the same recipe (``resume``) or be empty of one. With several
+        processes (``comm``), all must run the same seqkit and recipe; rank 0 writes, the others then read."""
+        from seqkit import __version__
+
         directory = Path(directory)
-        saved = directory / "recipe.toml"
+        comm = comm or Communicator()
         text = recipe.to_toml()
-        if saved.exists():
-            if saved.read_text(encoding="utf-8") != text:
-                raise UserError(
-                    f"{directory} holds a run of a different recipe; choose another --run-dir, or restore "
-                    f"{saved} to resume it"
-                )
-            if not resume:
-                raise UserError(f"{directory} already holds this recipe's run; add --resume to continue it")
-        elif resume:
-            raise UserError(f"{directory}: nothing to resume (no recipe.toml)")
+        comm.check_same({"the seqkit version": __version__, "the resolved recipe": text})
         build_model(recipe, None, pm)  # a bad model option fails here, before anything is written
-        directory.mkdir(parents=True, exist_ok=True)
-        with atomic_write(saved) as f:
-            f.write(text)
-        seqkit_random.seed(recipe.training.seed)
         tok_dir = directory / TOKENIZER_DIR
-        tokenizer_registry = pm.registry("tokenizer")
-        if tok_dir.exists():
-            tokenizers = TokenizerPair.load(tok_dir, tokenizer_registry)
-        else:
-            src_path, tgt_path = data_files(recipe, "train")
-            entry = tokenizer_registry.entry(recipe.tokenizer["name"])
-            options = {k: v for k, v in recipe.tokenizer.items() if k not in ("name", "joint")}
-            pairs = list(read_parallel(src_path, tgt_path, empty=recipe.data.empty))
-            log(f"training the {recipe.tokenizer['name']} tokenizer on {len(pairs)} sentence pairs")
-            tokenizers = TokenizerPair.train(entry.obj, options, [p[0] for p in pairs], [p[1] for p in pairs],
-                                             joint=recipe.tokenizer.get("joint", True))  # fmt: skip
-            tokenizers.save(tok_dir)
-        return cls(directory, recipe, tokenizers, build_model(recipe, tokenizers, pm), pm)
+        if comm.is_primary:
+            saved = directory / "recipe.toml"
+            if saved.exists():
+                if saved.read_text(encoding="utf-8") != text:
+                    raise UserError(
+                        f"{directory} holds a run of a different recipe; choose another --run-dir, or restore "
+                        f"{saved} to resume it"
+                    )
+                if not resume:
+                    raise UserError(f"{directory} already holds this recipe's run; add --resume to continue it")
+            elif resume:
+                raise UserError(f"{directory}: nothing to resume (no recipe.toml)")
+            directory.mkdir(parents=True, exist_ok=True)
+            with atomic_write(saved) as f:
+                f.write(text)
+            if not tok_dir.exists():
+                src_path, tgt_path = data_files(recipe, "train")
+                entry = pm.registry("tokenizer").entry(recipe.tokenizer["name"])
+                options = {k: v for k, v in recipe.tokenizer.items() if k not in ("name", "joint")}
+                pairs = list(read_parallel(src_path, tgt_path, empty=recipe.data.empty))
+                log(f"training the {recipe.tokenizer['name']} tokenizer on {len(pairs)} sentence pairs")
+                TokenizerPair.train(entry.obj, options, [p[0] for p in pairs], [p[1] for p in pairs],
+                                    joint=recipe.tokenizer.get("joint", True)).save(tok_dir)  # fmt: skip
+        comm.barrier()
+        tokenizers = TokenizerPair.load(tok_dir, pm.registry("tokenizer"))
+        seqkit_random.seed(recipe.training.seed)
+        return cls(directory, recipe, tokenizers, build_model(recipe, tokenizers, pm), pm, comm)
 
     @classmethod
     def open(cls, directory: str | Path, pm, checkpoint: str = "best") -> Run:
@@ -122,6 +129,15 @@ class Run:
         max_len = self.recipe.data.max_len if split == "train" else None
         return load_parallel(src, tgt, self.tokenizers.source, self.tokenizers.target, max_len=max_len,
                              empty=self.recipe.data.empty, cache_dir=self.directory / "cache")  # fmt: skip
+
+    def _shared_data(self, split: str, log: Callable[[str], None] | None = None) -> ParallelData:
+        """``parallel_data(split)``, loaded by rank 0 first (it writes the cache), then by the other ranks."""
+        data = self.parallel_data(split) if self.comm.is_primary else None
+        self.comm.barrier()
+        data = self.parallel_data(split) if data is None else data
+        if log is not None:
+            log(f"{split}: {data.report}")
+        return data
 
     def texts(self, split: str) -> tuple[list[str], list[str]]:
         """The normalised source and reference sentences of a split (pairs with an empty side left out)."""
@@ -175,11 +191,15 @@ class Run:
             latest_good,
         )  # fmt: skip
 
-        r, t = self.recipe, self.recipe.training
-        train = self.parallel_data("train")
-        log(f"train: {train.report}")
-        dev = self.parallel_data("dev")
-        iterator = BatchIterator(train, t.max_tokens, max_sentences=t.max_sentences or None, seed=t.seed)
+        r, t, comm = self.recipe, self.recipe.training, self.comm
+        updater_entry = self.pm.registry("updater").entry(t.updater)
+        if comm.size > 1 and not getattr(updater_entry.obj, "data_parallel", False):
+            raise UserError(f"{r.path}: training.updater = {t.updater!r} trains in one process, but {comm.size} "
+                            "were started; set training.updater = \"mpi\" (the seqkit-mpi plugin)")  # fmt: skip
+        train, dev = self._shared_data("train", log), self._shared_data("dev")
+        # max_tokens is per process: each update takes a batch of max_tokens x processes, shared out by rank
+        iterator = BatchIterator(train, t.max_tokens * comm.size, seed=t.seed,
+                                 max_sentences=t.max_sentences * comm.size or None)  # fmt: skip
         optimizer = build_optimizer(r, self.pm).setup(self.model)
         if t.clip:
             optimizer.add_hook(GradientClipping(t.clip))
@@ -187,29 +207,29 @@ class Run:
             optimizer.add_hook(WeightDecay(t.weight_decay))
         monitor, mode = r.evaluation.monitor, ("max" if r.evaluation.monitor.endswith("bleu") else "min")
         schedule = build_schedule(t, optimizer, len(iterator), mode)
-        updater_entry = self.pm.registry("updater").entry(t.updater)
         extra = {"accumulate": t.accumulate} if t.updater == "accumulate" else {}
         updater = updater_entry.obj(iterator, self.model, optimizer, schedule, **extra)
         early = EarlyStopping(monitor, patience=t.patience, mode=mode, max_epochs=t.epochs)
-        trainer = Trainer(updater, early.should_stop, self.directory)
+        trainer = Trainer(updater, early.should_stop, self.directory, comm)
         trainer.extend(early, trigger=(t.eval_every, "epoch"))
         every = (t.eval_every, "epoch")
-        often, at_validation = IntervalTrigger(t.log_every), IntervalTrigger(*every)
-        log_report = LogReport(self.directory / "log.jsonl", lambda tr: often(tr) or at_validation(tr))
-        trainer.extend(Accumulate(log_report))
-        trainer.extend(log_report)
-        trainer.extend(Evaluator(lambda: BatchIterator(dev, t.max_tokens, shuffle=False, repeat=False), every))
+        trainer.extend(Evaluator(lambda: BatchIterator(dev, t.max_tokens, shuffle=False, repeat=False), every, comm))
         if r.evaluation.dev_bleu:
             n = r.evaluation.dev_sentences or None
             sources, references = self.texts("dev")
             trainer.extend(BleuEvaluator(lambda model, src: self.translate_texts(src), sources[:n], references[:n],
-                                         self.directory / "translations" / "dev.txt", every))  # fmt: skip
+                                         self.directory / "translations" / "dev.txt", every, comm))  # fmt: skip
         trainer.extend(ReportToSchedule(monitor, every))
-        trainer.extend(Snapshot(self.directory / "checkpoints", every, keep=t.keep, monitor=monitor, mode=mode))
-        if t.snapshot_every:
-            trainer.extend(Snapshot(self.directory / "checkpoints", (t.snapshot_every, "iteration"), keep=t.keep),
-                           name="snapshot_often")  # fmt: skip
-        trainer.extend(ProgressBar(t.epochs, -(-len(iterator) // t.accumulate), enabled=progress))
+        if comm.is_primary:  # rank 0 alone logs, shows progress and writes checkpoints
+            often, at_validation = IntervalTrigger(t.log_every), IntervalTrigger(*every)
+            log_report = LogReport(self.directory / "log.jsonl", lambda tr: often(tr) or at_validation(tr))
+            trainer.extend(Accumulate(log_report))
+            trainer.extend(log_report)
+            trainer.extend(Snapshot(self.directory / "checkpoints", every, keep=t.keep, monitor=monitor, mode=mode))
+            if t.snapshot_every:
+                trainer.extend(Snapshot(self.directory / "checkpoints", (t.snapshot_every, "iteration"),
+                                        keep=t.keep), name="snapshot_often")  # fmt: skip
+            trainer.extend(ProgressBar(t.epochs, -(-len(iterator) // t.accumulate), enabled=progress))
         if resume:
             found = latest_good(self.directory / "checkpoints")
             if found is not None:

@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("script", "header"), [("train.py", "ms/step"), ("decode.py", "sentences/s")])
+@pytest.mark.parametrize(
+    ("script", "header"), [("train.py", "ms/step"), ("decode.py", "sentences/s"), ("mpi.py", "all-reduce share")]
+)
 def test_benchmark_quick_run_prints_its_table(script, header):
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), "--quick"],

@@ -539,7 +539,8 @@ def hook_signatures() -> dict[str, str]:
     tree = ast.parse((ROOT / "seqkit" / "plugins" / "hookspecs.py").read_text())
     specs = {}
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and any(ast.unparse(d) == "hookspec" for d in node.decorator_list):
+        decorators = [ast.unparse(d) for d in node.decorator_list] if isinstance(node, ast.FunctionDef) else []
+        if any(d.startswith("hookspec") for d in decorators):
             returns = f" -> {ast.unparse(node.returns)}" if node.returns else ""
             specs[node.name] = f"def {node.name}({ast.unparse(node.args)}){returns}"
     return specs

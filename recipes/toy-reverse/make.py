@@ -5,7 +5,7 @@ Deterministic (seed 0); run from this folder to rebuild the committed files: ``p
 
 import random
 
-ALPHABET = "a b c d e f g h i j k l".split()
+ALPHABET = list("abcdefghijkl")
 
 
 def main() -> None:

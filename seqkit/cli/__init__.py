@@ -10,7 +10,7 @@ import argparse
 import sys
 import warnings
 
-from seqkit import __version__
+from seqkit import __version__, distributed
 from seqkit.config import config, using_config
 from seqkit.errors import UserError
 from seqkit.plugins import PluginError, get_plugin_manager
@@ -62,16 +62,14 @@ def _main(argv: list[str] | None, early: argparse.Namespace) -> int:
     except (UserError, PluginError) as e:  # bad input: 2; a broken plugin: 1
         if args.debug:
             raise
-        print(f"seqkit {args.command}: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, UserError) else 1
+        return distributed.current().fail(f"seqkit {args.command}: error: {e}", 2 if isinstance(e, UserError) else 1)
     except KeyboardInterrupt:
-        print(f"seqkit {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return distributed.current().fail(f"seqkit {args.command}: interrupted", 130)
     except Exception as e:
         if args.debug:
             raise
-        print(f"seqkit {args.command}: {type(e).__name__}: {e} (rerun with --debug for the traceback)", file=sys.stderr)
-        return 1
+        message = f"seqkit {args.command}: {type(e).__name__}: {e} (rerun with --debug for the traceback)"
+        return distributed.current().fail(message, 1)
 
 
 if __name__ == "__main__":

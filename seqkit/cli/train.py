@@ -11,25 +11,32 @@ from seqkit.errors import UserError
 
 
 def run(args: argparse.Namespace) -> int:
+    from seqkit.distributed import get_communicator
     from seqkit.recipes import load_recipe
     from seqkit.runs import Run, write_results
 
     pm = args.plugin_manager
+    comm = get_communicator(pm)  # several processes under mpirun (with the MPI plugin), else one
+    say = print if comm.is_primary else lambda *a, **k: None
     recipe = load_recipe(args.recipe, args.set or [], registries=pm.registry)
     if args.device != "cpu":
         raise UserError(f"--device {args.device}: training on a GPU is not available yet; use --device cpu")
     directory = Path(args.run_dir or Path("runs") / recipe.name)
-    run = Run.create(recipe, directory, pm, resume=args.resume)
+    run = Run.create(recipe, directory, pm, resume=args.resume, log=say, comm=comm)
     if args.init_from:
-        print(f"initial weights from {run.load_weights(args.init_from)}")
-    print(f"run directory: {directory}")
+        say(f"initial weights from {run.load_weights(args.init_from)}")
+    say(f"run directory: {directory}" + (f" ({comm.size} processes)" if comm.size > 1 else ""))
     try:
-        run.train(resume=args.resume, progress=args.progress)
+        run.train(resume=args.resume, progress=args.progress, log=say)
     except KeyboardInterrupt:
-        again = shlex.join(["seqkit", "train", args.recipe, "--run-dir", str(directory),
+        launcher = ["mpirun", "-n", str(comm.size)] if comm.size > 1 else []
+        again = shlex.join([*launcher, "seqkit", "train", args.recipe, "--run-dir", str(directory),
                             *(f"--set={s}" for s in args.set or []), "--resume"])  # fmt: skip
-        print(f"interrupted: the state is saved; continue with: {again}", file=sys.stderr)
+        say(f"interrupted: the state is saved; continue with: {again}", file=sys.stderr)
         return 130
+    comm.barrier()
+    if not comm.is_primary:  # rank 0 scores the test set
+        return 0
     best = run.load_weights("best")
     results = run.evaluate("test")
     print(f"test BLEU = {results['bleu']:.2f}  ({results['bleu_signature']})")

@@ -8,9 +8,13 @@ Component hooks run once per process, the first time a registry of that kind is 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from seqkit.plugins import hookspec
 from seqkit.plugins.registry import Registry
+
+if TYPE_CHECKING:
+    from seqkit.distributed import Communicator
 
 # ---- model building blocks ------------------------------------------------------------------------------
 
@@ -66,3 +70,12 @@ def seqkit_register_metrics(registry: Registry) -> None:
 def seqkit_register_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add subcommands to ``seqkit``: ``p = subparsers.add_parser(...)``; ``p.set_defaults(run=function)``,
     where ``run(args) -> int | None`` raises ``seqkit.errors.UserError`` for bad input."""
+
+
+# ---- several processes ----------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def seqkit_communicator() -> Communicator | None:
+    """Return a ``seqkit.distributed.Communicator`` for this process, or ``None``. Called once, only when an MPI
+    launcher started several processes; the first plugin that returns one wins."""

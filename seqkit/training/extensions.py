@@ -11,7 +11,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy
+
 from seqkit.config import no_grad, using_config
+from seqkit.distributed import Communicator
 from seqkit.io import atomic_write
 from seqkit.training.checkpoints import save_checkpoint, snapshot_paths
 from seqkit.training.trainer import (
@@ -134,20 +137,25 @@ class ProgressBar(Extension):
 
 
 class Evaluator(Extension):
-    """Validation loss (mean per target token) over ``batches`` -> ``val/loss`` and ``val/perplexity``."""
+    """Validation loss (mean per target token) over ``batches`` -> ``val/loss`` and ``val/perplexity``. With
+    several processes (``comm``) each takes every ``size``-th batch and the sums are all-reduced."""
 
     priority = PRIORITY_WRITER
     name = "validation"
 
-    def __init__(self, batches: Callable[[], Sequence], trigger: Any = (1, "epoch")) -> None:
-        self.batches, self.trigger = batches, trigger
+    def __init__(self, batches: Callable[[], Sequence], trigger: Any = (1, "epoch"),
+                 comm: Communicator | None = None) -> None:  # fmt: skip
+        self.batches, self.trigger, self.comm = batches, trigger, comm or Communicator()
 
     def __call__(self, trainer: Trainer) -> None:
         total, tokens = 0.0, 0
+        rank, size = self.comm.rank, self.comm.size
         with no_grad(), using_config("train", False):
-            for batch in self.batches():
-                loss, n = trainer.model.loss(batch.src, batch.tgt)
-                total, tokens = total + float(loss.data) * n, tokens + n
+            for i, batch in enumerate(self.batches()):
+                if i % size == rank:
+                    loss, n = trainer.model.loss(batch.src, batch.tgt)
+                    total, tokens = total + float(loss.data) * n, tokens + n
+        total, tokens = self.comm.allreduce(numpy.array([total, tokens], numpy.float64)).tolist()
         loss = total / max(tokens, 1)
         trainer.observation["val/loss"] = round(loss, 6)
         trainer.observation["val/perplexity"] = round(math.exp(min(loss, 50.0)), 4)
@@ -155,24 +163,28 @@ class Evaluator(Extension):
 
 class BleuEvaluator(Extension):
     """Decodes the dev sources with ``translate(model, sources) -> list[str]`` (detokenised) and scores them
-    against ``references`` with sacreBLEU -> ``val/bleu``; the output goes to ``translations/dev.txt``."""
+    against ``references`` with sacreBLEU -> ``val/bleu``; the output goes to ``translations/dev.txt``. With
+    several processes (``comm``) each decodes every ``size``-th sentence; rank 0 writes the file."""
 
     priority = PRIORITY_WRITER - 1
     name = "bleu"
 
     def __init__(self, translate: Callable, sources: Sequence, references: Sequence[str], out: str | os.PathLike,
-                 trigger: Any = (1, "epoch")) -> None:  # fmt: skip
+                 trigger: Any = (1, "epoch"), comm: Communicator | None = None) -> None:  # fmt: skip
         self.translate, self.sources, self.references = translate, sources, list(references)
-        self.out, self.trigger = Path(out), trigger
+        self.out, self.trigger, self.comm = Path(out), trigger, comm or Communicator()
 
     def __call__(self, trainer: Trainer) -> None:
         from seqkit.metrics import bleu
 
-        hypotheses = self.translate(trainer.model, self.sources)
+        rank, size = self.comm.rank, self.comm.size
+        shares = self.comm.allgather(self.translate(trainer.model, self.sources[rank::size]))
+        hypotheses = [shares[i % size][i // size] for i in range(len(self.sources))]
         trainer.observation["val/bleu"] = round(bleu(hypotheses, [self.references]).value, 2)
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(self.out, "w") as f:
-            f.writelines(h + "\n" for h in hypotheses)
+        if self.comm.is_primary:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(self.out, "w") as f:
+                f.writelines(h + "\n" for h in hypotheses)
 
 
 class Snapshot(Extension):

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 import numpy
 
 from seqkit import random as seqkit_random
+from seqkit.distributed import Communicator
 
 PRIORITY_WRITER = 300  # extensions that add observations (evaluators) run before...
 PRIORITY_EDITOR = 200  # ...those that act on them (snapshots, schedules), which run before...
@@ -122,10 +126,12 @@ class TrainingDiverged(RuntimeError):
 
 class Trainer:
     """Runs ``updater`` until ``stop_trigger`` fires; ``out`` is the run directory. A stop trigger with state
-    (``EarlyStopping``) is also registered as an extension, which saves and restores it."""
+    (``EarlyStopping``) is also registered as an extension, which saves and restores it. ``comm``: the
+    processes training together (``seqkit.distributed``), one by default."""
 
-    def __init__(self, updater, stop_trigger: Any, out: str | Path) -> None:
+    def __init__(self, updater, stop_trigger: Any, out: str | Path, comm: Communicator | None = None) -> None:
         self.updater = updater
+        self.comm = comm or Communicator()
         self.stop_trigger = as_trigger(stop_trigger)
         self.out = Path(out)
         self.observation: dict[str, Any] = {}
@@ -156,12 +162,25 @@ class Trainer:
         return self.elapsed + (time.perf_counter() - self._start if self._start is not None else 0.0)
 
     def run(self) -> None:
-        """Train until the stop trigger fires. On ``KeyboardInterrupt`` every extension's ``finalize`` still runs
-        (the snapshot extension saves there) and the interrupt propagates."""
+        """Train until the stop trigger fires. Ctrl-C (SIGINT) stops after the iteration under way is complete,
+        on every process alike, by raising ``KeyboardInterrupt`` there (a second Ctrl-C stops at once); every
+        extension's ``finalize`` still runs (the snapshot extension saves there), so the saved state resumes
+        exactly."""
         ordered = sorted(self._extensions.values(), key=lambda r: -r.priority)
         for r in ordered:
             r.extension.initialize(self)
         self._start = time.perf_counter()
+        interrupted: list[int] = []
+        previous = None
+
+        def on_interrupt(signum, frame) -> None:
+            interrupted.append(signum)
+            signal.signal(signal.SIGINT, previous)
+            if self.comm.is_primary:
+                print("seqkit: stopping after this iteration (Ctrl-C again to stop now)", file=sys.stderr)
+
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, on_interrupt)
         try:
             while not self.stop_trigger(self):
                 self.observation = dict(self.updater.update())
@@ -175,7 +194,11 @@ class Trainer:
                 for r in ordered:
                     if r.trigger(self):
                         r.extension(self)
+                if self.comm.any(bool(interrupted)):
+                    raise KeyboardInterrupt
         finally:
+            if previous is not None and not interrupted:
+                signal.signal(signal.SIGINT, previous)
             self.elapsed = self.total_elapsed()
             self._start = None
             for r in ordered:
