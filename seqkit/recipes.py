@@ -29,12 +29,12 @@ class DataOptions:
     corpus: str = ""  # a registered corpus (see `seqkit corpus list`), or "" to give files below
     source: str = ""  # source language code (e.g. "de"); for files, used only in names
     target: str = ""  # target language code
-    train: str = "train"  # split names of the corpus...
-    dev: str = "dev"
-    test: str = "test"
-    train_files: list[str] = dataclasses.field(default_factory=list)  # ...or [SRC, TGT] files (plain or .gz)
-    dev_files: list[str] = dataclasses.field(default_factory=list)
-    test_files: list[str] = dataclasses.field(default_factory=list)
+    train: str = "train"  # the corpus split to train on...
+    dev: str = "dev"  # ...to validate on (picks the best checkpoint)...
+    test: str = "test"  # ...and to score at the end
+    train_files: list[str] = dataclasses.field(default_factory=list)  # or [SOURCE, TARGET] files (plain or .gz)
+    dev_files: list[str] = dataclasses.field(default_factory=list)  # [SOURCE, TARGET], instead of a dev split
+    test_files: list[str] = dataclasses.field(default_factory=list)  # [SOURCE, TARGET], instead of a test split
     max_len: int = 80  # drop training pairs with a side longer than this many tokens
     empty: str = "skip"  # empty lines: "skip" (and count) or "error"
     data_dir: str = ""  # where local copies of corpora live (default: $SEQKIT_DATA)
@@ -48,7 +48,7 @@ class TrainingOptions:
     accumulate: int = 1  # batches per update ("accumulate" updater)
     max_tokens: int = 4096  # padded tokens per batch (sentences x longest side)
     max_sentences: int = 0  # 0: no limit
-    epochs: int = 10
+    epochs: int = 10  # passes over the training data (fewer with early stopping)
     clip: float = 5.0  # global gradient-norm clipping; 0 to turn off
     weight_decay: float = 0.0  # L2 penalty added to the gradient (see also the adamw optimizer)
     schedule: str = "constant"  # constant | inverse_sqrt | cosine | exponential | step | plateau
@@ -60,18 +60,18 @@ class TrainingOptions:
     eval_every: int = 1  # epochs between validations and snapshots
     snapshot_every: int = 0  # iterations between snapshots (0: at each validation)
     keep: int = 3  # numbered snapshots kept
-    seed: int = 1
+    seed: int = 1  # initial weights, batch order and dropout
 
 
 @dataclasses.dataclass
 class DecodingOptions:
     """``[decoding]``: beam search for validation BLEU, the test set and ``seqkit translate``."""
 
-    beam: int = 5
+    beam: int = 5  # hypotheses kept per sentence (1: greedy)
     length_penalty: str = "gnmt"  # gnmt | normalize | none
-    alpha: float = 0.6
-    max_len_ratio: float = 1.5
-    max_len_offset: int = 10
+    alpha: float = 0.6  # strength of the gnmt length penalty ((5 + length) / 6) ** alpha
+    max_len_ratio: float = 1.5  # longest output: max_len_ratio x source length + max_len_offset
+    max_len_offset: int = 10  # (see max_len_ratio)
     batch_size: int = 64  # sentences decoded together
 
 

@@ -596,5 +596,5 @@ def test_the_example_plugin_builds_installs_and_is_listed(tmp_path):
         [sys.executable, "-c", script, str(target)], env=env, check=True, capture_output=True, text=True
     ).stdout
     assert out.endswith(
-        "example (seqkit-example 0.1.0)\n  layer: mgu\n  tokenizer: utf8_bytes\n  updater: accumulating_sgd\n"
+        "example (seqkit-example 0.1.0)\n  layer: mgu\n  tokenizer: utf8_bytes\n"
     )

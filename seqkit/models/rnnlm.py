@@ -17,12 +17,12 @@ from seqkit.models.base import Translator, default_layers, pad_batch
 class RNNLMOptions:
     """Options of the ``rnnlm`` model (recipe section ``[model]``)."""
 
-    embed_size: int = 256
-    hidden_size: int = 512
+    embed_size: int = 256  # token embedding size
+    hidden_size: int = 512  # RNN size
     rnn: str = "lstm"  # a registered RNN layer (unidirectional)
-    layers: int = 2
-    dropout: float = 0.2
-    tie_embeddings: bool = False
+    layers: int = 2  # stacked RNN layers
+    dropout: float = 0.2  # on embeddings, between RNN layers, and before the output projection
+    tie_embeddings: bool = False  # share the embedding with the output projection
 
 
 class RNNLM(Translator):

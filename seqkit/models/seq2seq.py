@@ -30,17 +30,17 @@ class Seq2SeqOptions:
     embed_size: int = 256  # source and target embedding size
     hidden_size: int = 512  # encoder RNN size per direction, and decoder RNN size
     encoder: str = "lstm"  # a registered RNN layer
-    encoder_layers: int = 2
+    encoder_layers: int = 2  # stacked encoder RNN layers
     bidirectional: bool = True  # bidirectional encoder
     decoder: str = "lstm"  # a registered RNN layer (unidirectional)
-    decoder_layers: int = 2
+    decoder_layers: int = 2  # stacked decoder RNN layers
     attention: str = "general_attention"  # a registered attention layer
     attention_heads: int = 8  # only for multi-head attention
     input_feeding: bool = False  # feed the previous attentional hidden into the decoder (Luong et al.)
     bridge: str = "dense"  # encoder final state -> decoder initial state: "dense", "copy" or "none"
     dropout: float = 0.2  # on embeddings, between RNN layers, and before the output projection
     tie_embeddings: bool = False  # share the target embedding with the output projection
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.0  # share of the target probability spread over the vocabulary
 
 
 def _make_attention(cls, query_size: int, memory_size: int, heads: int):

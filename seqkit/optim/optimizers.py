@@ -152,7 +152,7 @@ class Optimizer:
 class SGDOptions:
     """Plain SGD: ``p -= lr * g``."""
 
-    lr: float = 0.01
+    lr: float = 0.01  # learning rate (the schedule scales it)
 
 
 class SGD(Optimizer):
@@ -173,9 +173,9 @@ class SGD(Optimizer):
 class MomentumSGDOptions:
     """SGD with momentum (PyTorch's form, no dampening), optionally Nesterov's."""
 
-    lr: float = 0.01
-    momentum: float = 0.9
-    nesterov: bool = False
+    lr: float = 0.01  # learning rate (the schedule scales it)
+    momentum: float = 0.9  # velocity kept from step to step
+    nesterov: bool = False  # Nesterov's look-ahead form
 
 
 class MomentumSGD(Optimizer):
@@ -212,10 +212,10 @@ class MomentumSGD(Optimizer):
 class AdamOptions:
     """Adam (Kingma & Ba), PyTorch's formulation with bias correction."""
 
-    lr: float = 1e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
+    lr: float = 1e-3  # learning rate (the schedule scales it)
+    beta1: float = 0.9  # decay of the first-moment (mean) estimate
+    beta2: float = 0.999  # decay of the second-moment (uncentred variance) estimate
+    eps: float = 1e-8  # added to the denominator's square root
 
 
 class Adam(Optimizer):
@@ -265,7 +265,7 @@ class Adam(Optimizer):
 class AdamWOptions(AdamOptions):
     """AdamW (Loshchilov & Hutter): Adam with decoupled weight decay."""
 
-    weight_decay: float = 0.01
+    weight_decay: float = 0.01  # decoupled: p -= lr * weight_decay * p at every step
 
 
 class AdamW(Adam):

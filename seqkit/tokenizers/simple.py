@@ -19,8 +19,8 @@ class VocabularyOptions:
     """``max_size``: most tokens kept besides the four specials (None: all); ``min_freq``: fewest occurrences a
     token needs to be kept. Tokens left out become ``<unk>``."""
 
-    max_size: int | None = None
-    min_freq: int = 1
+    max_size: int | None = None  # most tokens kept besides the four specials (none: all)
+    min_freq: int = 1  # fewest occurrences a token needs to be kept (the others become <unk>)
 
 
 class _VocabularyTokenizer(Tokenizer):

@@ -25,13 +25,13 @@ class SentencePieceOptions:
     it is an option rather than the machine's core count: the same options give the same model anywhere.
     """
 
-    vocab_size: int = 8000
-    model_type: str = "unigram"
-    character_coverage: float = 1.0
-    byte_fallback: bool = True
-    max_sentences: int = 2_000_000
-    seed: int = 0
-    threads: int = 2
+    vocab_size: int = 8000  # pieces, the four specials (and with byte_fallback the 256 bytes) included
+    model_type: str = "unigram"  # unigram / bpe / char / word (SentencePiece's model types)
+    character_coverage: float = 1.0  # share of characters covered by pieces (the rest: bytes or <unk>)
+    byte_fallback: bool = True  # unknown characters become byte pieces, so any text round-trips
+    max_sentences: int = 2_000_000  # train on at most this many sentences (a seeded sample beyond)
+    seed: int = 0  # SentencePiece's random seed (sampling, training)
+    threads: int = 2  # training threads; part of the options because it changes the model learnt
 
 
 class SentencePieceTokenizer(Tokenizer):

@@ -22,10 +22,3 @@ def seqkit_register_tokenizers(registry: Registry) -> None:
     from seqkit_example.tokenizer import ByteTokenizer, ByteTokenizerOptions
 
     registry.add("utf8_bytes", ByteTokenizer, options=ByteTokenizerOptions)
-
-
-@hookimpl
-def seqkit_register_updaters(registry: Registry) -> None:
-    from seqkit_example.updater import AccumulatingSGD, AccumulatingSGDOptions
-
-    registry.add("accumulating_sgd", AccumulatingSGD, options=AccumulatingSGDOptions)

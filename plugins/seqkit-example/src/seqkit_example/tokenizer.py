@@ -23,8 +23,8 @@ FILENAME = "tokenizer.json"
 class ByteTokenizerOptions:
     """What a recipe may set under the tokenizer."""
 
-    add_bos: bool = False
-    add_eos: bool = False
+    add_bos: bool = False  # start every encoding with <s>
+    add_eos: bool = False  # end every encoding with </s>
 
 
 class ByteTokenizer:
