@@ -115,8 +115,12 @@ def recipes_reference(pm) -> str:
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommands of ``parser``, each with its ``help`` as its description when it has none."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                sub.description = sub.description or (helps.get(name) or "").capitalize()
             return dict(action.choices)
     return {}
 
@@ -137,9 +141,19 @@ def _arguments(parser: argparse.ArgumentParser) -> list[str]:
             name += f" {action.metavar or action.dest.upper()}"
         default = action.default
         shown = "" if default in (None, False, argparse.SUPPRESS) or action.nargs == 0 else f"`{default}`"
-        meaning = (action.help or "").replace("%(default)s", str(default)).replace("|", "/")
+        meaning = (action.help or "").replace("%(default)s", str(default)).replace("%%", "%").replace("|", "/")
         rows.append(f"| `{name}` | {shown} | {meaning} |")
     return rows
+
+
+def _verb(title: str, parser: argparse.ArgumentParser, level: str) -> list[str]:
+    out = ["", f"{level} `{title}`", "", (parser.description or "").strip(), "", "```", _usage(parser), "```", ""]
+    out += _arguments(parser)
+    if parser.epilog:
+        out += ["", "```", parser.epilog.strip(), "```"]
+    for name, sub in sorted(_subcommands(parser).items()):
+        out += _verb(f"{title} {name}", sub, level + "#")
+    return out
 
 
 def cli_reference(pm) -> str:
@@ -151,10 +165,7 @@ def cli_reference(pm) -> str:
     out.append("Every verb exits with 0 on success, 2 on bad input (one line naming the file, line or key; "
                "`--debug` shows the traceback), 1 on any other failure, 130 when interrupted.")  # fmt: skip
     for name, sub in sorted(_subcommands(parser).items()):
-        out += ["", f"## `seqkit {name}`", "", (sub.description or "").strip(), "", "```", _usage(sub), "```", ""]
-        out += _arguments(sub)
-        if sub.epilog:
-            out += ["", "```", sub.epilog.strip(), "```"]
+        out += _verb(f"seqkit {name}", sub, "##")
     return "\n".join(out) + "\n"
 
 

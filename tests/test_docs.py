@@ -66,6 +66,12 @@ def test_every_recipe_key_has_a_meaning():
     assert not empty, f"recipe keys without a comment in their options dataclass: {empty}"
 
 
+def test_every_command_line_argument_has_a_meaning():
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    empty = [line for line in text.splitlines() if line.startswith("| `") and line.rstrip().endswith("|  |")]
+    assert not empty, f"arguments without help: {empty}"
+
+
 def test_there_are_examples_to_run():
     assert len(PYTHON) >= 5 and RUNNABLE
 

@@ -145,12 +145,13 @@ def add_parser(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     _run_arguments(p)
     p.add_argument("--split", default="test", help="train, dev, test (default), or another split of the corpus")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="how to print the scores (default text)")
     p.set_defaults(run=run_evaluate)
     p = sub.add_parser("average", help="average the weights of a run's newest snapshots",
                        epilog="example:\n  seqkit average --run runs/quickstart --last 3\n"
                        "  seqkit translate --run runs/quickstart --checkpoint averaged < in > out",
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--run", dest="run_dir", required=True, metavar="RUN_DIR")
+    p.add_argument("--run", dest="run_dir", required=True, metavar="RUN_DIR",
+                   help="a run directory made by seqkit train")  # fmt: skip
     p.add_argument("--last", type=int, default=3, help="how many of the newest snapshots (default 3)")
     p.set_defaults(run=run_average)
