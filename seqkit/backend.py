@@ -89,6 +89,23 @@ class Device:
         return hash((self.kind, self.index))
 
 
+def resolve_device(spec: str) -> Device:
+    """A device a user asked for (``--device``, ``training.device``), checked: ``UserError`` for a malformed
+    name, a missing CuPy, or a GPU that is not there."""
+    from seqkit.errors import UserError
+
+    try:
+        device = Device(spec)
+        count = cupy_module().cuda.runtime.getDeviceCount() if device.kind == "cuda" else 1
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise UserError(f"device {spec!r}: {e}") from None
+    except Exception as e:  # CUDA's own errors (no driver, no device)
+        raise UserError(f"device {spec!r}: CUDA is not usable here ({type(e).__name__}: {e})") from None
+    if device.kind == "cuda" and device.index >= count:
+        raise UserError(f"device {spec!r}: this machine has {count} CUDA device(s)")
+    return device
+
+
 def get_device(array: Any) -> Device:
     """The device an array (or Variable) lives on."""
     a = getattr(array, "data", array) if not isinstance(array, numpy.ndarray) else array

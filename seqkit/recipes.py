@@ -61,6 +61,7 @@ class TrainingOptions:
     snapshot_every: int = 0  # iterations between snapshots (0: at each validation)
     keep: int = 3  # numbered snapshots kept
     seed: int = 1  # initial weights, batch order and dropout
+    device: str = "cpu"  # "cpu" or "cuda:N" (CuPy); `seqkit train --device` overrides it
 
 
 @dataclasses.dataclass
@@ -98,6 +99,10 @@ class Recipe:
     decoding: DecodingOptions
     evaluation: EvaluationOptions
 
+    def identity(self) -> str:
+        """``to_toml()`` without the device: a run may be resumed on another device."""
+        return identity(self.to_toml())
+
     def to_toml(self) -> str:
         """The recipe as TOML, every key present, so a run directory records exactly what ran."""
         lines = [f"schema = {SCHEMA}", f"name = {_toml_value(self.name)}"]
@@ -107,6 +112,11 @@ class Recipe:
             lines.append(f"\n[{section}]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]  # TOML has no null
         return "\n".join(lines) + "\n"
+
+
+def identity(resolved: str) -> str:
+    """A resolved recipe's text (``Recipe.to_toml``, a run's ``recipe.toml``) without its device line."""
+    return "".join(line for line in resolved.splitlines(keepends=True) if not line.startswith("device = "))
 
 
 def _toml_value(v: Any) -> str:

@@ -22,12 +22,13 @@ import numpy
 
 from seqkit import corpora
 from seqkit import random as seqkit_random
+from seqkit.backend import resolve_device
 from seqkit.data import BatchIterator, ParallelData, load_parallel, normalize, read_parallel
 from seqkit.decoding import Hypothesis, beam_search
 from seqkit.distributed import Communicator
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
-from seqkit.recipes import DecodingOptions, Recipe
+from seqkit.recipes import DecodingOptions, Recipe, identity
 from seqkit.tokenizers import TokenizerPair
 
 TOKENIZER_DIR = "tokenizer"
@@ -57,13 +58,14 @@ class Run:
         directory = Path(directory)
         comm = comm or Communicator()
         text = recipe.to_toml()
-        comm.check_same({"the seqkit version": __version__, "the resolved recipe": text})
+        comm.check_same({"the seqkit version": __version__, "the resolved recipe": recipe.identity()})
+        device = resolve_device(recipe.training.device)
         build_model(recipe, None, pm)  # a bad model option fails here, before anything is written
         tok_dir = directory / TOKENIZER_DIR
         if comm.is_primary:
             saved = directory / "recipe.toml"
             if saved.exists():
-                if saved.read_text(encoding="utf-8") != text:
+                if identity(saved.read_text(encoding="utf-8")) != recipe.identity():
                     raise UserError(
                         f"{directory} holds a run of a different recipe; choose another --run-dir, or restore "
                         f"{saved} to resume it"
@@ -86,11 +88,12 @@ class Run:
         comm.barrier()
         tokenizers = TokenizerPair.load(tok_dir, pm.registry("tokenizer"))
         seqkit_random.seed(recipe.training.seed)
-        return cls(directory, recipe, tokenizers, build_model(recipe, tokenizers, pm), pm, comm)
+        return cls(directory, recipe, tokenizers, build_model(recipe, tokenizers, pm).to_device(device), pm, comm)
 
     @classmethod
-    def open(cls, directory: str | Path, pm, checkpoint: str = "best") -> Run:
-        """Open a trained run and load ``checkpoint``: ``best``, ``last``, ``averaged``, or a file path."""
+    def open(cls, directory: str | Path, pm, checkpoint: str = "best", device: str | None = None) -> Run:
+        """Open a trained run and load ``checkpoint`` (``best``, ``last``, ``averaged``, or a file path) onto
+        ``device`` (default: the recipe's ``training.device``)."""
         from seqkit.recipes import load_recipe
 
         directory = Path(directory)
@@ -98,7 +101,8 @@ class Run:
             raise UserError(f"{directory}: not a run directory (no recipe.toml)")
         recipe = load_recipe(directory / "recipe.toml", registries=pm.registry)
         tokenizers = TokenizerPair.load(directory / TOKENIZER_DIR, pm.registry("tokenizer"))
-        run = cls(directory, recipe, tokenizers, build_model(recipe, tokenizers, pm), pm)
+        model = build_model(recipe, tokenizers, pm).to_device(resolve_device(device or recipe.training.device))
+        run = cls(directory, recipe, tokenizers, model, pm)
         run.load_weights(checkpoint)
         return run
 

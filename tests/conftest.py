@@ -14,6 +14,16 @@ def cuda_available() -> bool:
         return False
 
 
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu", help="where the gradient checks of tests/helpers.py run: cpu or cuda:N")
+
+
+def pytest_configure(config):
+    import helpers
+
+    helpers.DEVICE = config.getoption("--device")
+
+
 def pytest_collection_modifyitems(config, items):
     if cuda_available():
         return

@@ -2,8 +2,11 @@
 
 import numpy
 
-from seqkit import Variable
+from seqkit import Variable, to_device
 from seqkit.core.gradient_check import check_backward, check_double_backward
+
+#: Where ``gradcheck`` runs (``pytest --device cuda:0`` sets it; tests/test_gpu.py runs the suite so).
+DEVICE = "cpu"
 
 
 def normal(rng, shape, dtype=numpy.float64):
@@ -20,12 +23,12 @@ def gradcheck(fn, xs, seed, *, double=True, no_grads=None):
     ``eps=1e-4`` keeps the truncation error of central differences (``eps**2`` times a third derivative) far
     below the tolerances in float64, also where the directional derivative itself is close to zero.
     """
-    xs = tuple(xs)
+    xs = tuple(to_device(x, DEVICE) for x in xs)
     rng = numpy.random.default_rng(seed)
     ys = as_tuple(fn(*[Variable(x, requires_grad=False) for x in xs]))
-    gys = tuple(normal(rng, y.shape) for y in ys)
+    gys = tuple(to_device(normal(rng, y.shape), DEVICE) for y in ys)
     check_backward(fn, xs, gys, eps=1e-4, no_grads=no_grads, seed=seed)
     if double:
         differentiable = [x for i, x in enumerate(xs) if x.dtype.kind == "f" and not (no_grads and no_grads[i])]
-        ggxs = tuple(normal(rng, x.shape) for x in differentiable)
+        ggxs = tuple(to_device(normal(rng, x.shape), DEVICE) for x in differentiable)
         check_double_backward(fn, xs, gys, ggxs, eps=1e-4, no_grads=no_grads, seed=seed)

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(exist_ok=True)
     written = plot_curves(entries, out)
     if args.attention:
-        trained = Run.open(directory, args.plugin_manager, args.checkpoint)
+        trained = Run.open(directory, args.plugin_manager, args.checkpoint, args.device)
         sources, _ = trained.texts("dev")
         written += plot_attention(trained, sources[: args.attention], out)
     for path in written:
@@ -106,5 +106,6 @@ def add_parser(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by seqkit train")
     p.add_argument("--attention", type=int, default=3, metavar="N", help="heatmaps of the first N dev sentences")
+    p.add_argument("--device", help="cpu or cuda:N for the heatmaps' decoding (default: the recipe's)")
     p.add_argument("--checkpoint", default="best", help="for the heatmaps: best (default), last, averaged, or a file")
     p.set_defaults(run=run)

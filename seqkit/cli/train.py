@@ -7,8 +7,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from seqkit.errors import UserError
-
 
 def run(args: argparse.Namespace) -> int:
     from seqkit.distributed import get_communicator
@@ -19,8 +17,8 @@ def run(args: argparse.Namespace) -> int:
     comm = get_communicator(pm)  # several processes under mpirun (with the MPI plugin), else one
     say = print if comm.is_primary else lambda *a, **k: None
     recipe = load_recipe(args.recipe, args.set or [], registries=pm.registry)
-    if args.device != "cpu":
-        raise UserError(f"--device {args.device}: training on a GPU is not available yet; use --device cpu")
+    if args.device:
+        recipe.training.device = args.device
     directory = Path(args.run_dir or Path("runs") / recipe.name)
     run = Run.create(recipe, directory, pm, resume=args.resume, log=say, comm=comm)
     if args.init_from:
@@ -60,7 +58,7 @@ def add_parser(sub) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key, e.g. training.epochs=3")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its newest good snapshot")
     p.add_argument("--init-from", metavar="CHECKPOINT", help="start from these weights (not a resume)")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda:N")
+    p.add_argument("--device", help="cpu or cuda:N (default: the recipe's training.device)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")  # fmt: skip
     p.set_defaults(run=run)

@@ -47,7 +47,7 @@ def _read_input(path: str | None) -> list[str]:
 def run_translate(args: argparse.Namespace) -> int:
     from seqkit.runs import Run
 
-    run = Run.open(args.run_dir, args.plugin_manager, args.checkpoint)
+    run = Run.open(args.run_dir, args.plugin_manager, args.checkpoint, args.device)
     sentences = _read_input(args.input)
     bar = None
     if sys.stderr.isatty():
@@ -87,7 +87,7 @@ def run_translate(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from seqkit.runs import Run
 
-    run = Run.open(args.run_dir, args.plugin_manager, args.checkpoint)
+    run = Run.open(args.run_dir, args.plugin_manager, args.checkpoint, args.device)
     results = run.evaluate(args.split, _decoding(args, run))
     if args.format == "json":
         print(json.dumps(results, indent=2))
@@ -123,6 +123,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
         "--run", dest="run_dir", required=True, metavar="RUN_DIR", help="a run directory made by seqkit train"
     )
     p.add_argument("--checkpoint", default="best", help="best (default), last, averaged, or a checkpoint file")
+    p.add_argument("--device", help="cpu or cuda:N (default: the recipe's training.device)")
     p.add_argument("--beam", type=int, help="beam size (default: the recipe's)")
     p.add_argument("--alpha", type=float, help="length penalty strength (default: the recipe's)")
     p.add_argument("--length-penalty", choices=("gnmt", "normalize", "none"), help="length penalty kind")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy
+
 from seqkit.backend import get_array_module
 from seqkit.config import config
 from seqkit.core.autograd import FunctionNode, Variable, as_variable
@@ -17,8 +19,13 @@ class Dropout(FunctionNode):
     def forward(self, inputs):
         (x,) = inputs
         xp = get_array_module(x)
-        keep = generator(xp).random(x.shape, dtype=x.dtype) >= self.ratio
-        self.mask = keep * x.dtype.type(1.0 / (1.0 - self.ratio))
+        u = generator(xp).random(x.shape, dtype=x.dtype)
+        if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
+            from seqkit.functions import cuda_kernels
+
+            self.mask, y = cuda_kernels.dropout_mask(x, u, self.ratio)
+            return (y,)
+        self.mask = (u >= self.ratio) * x.dtype.type(1.0 / (1.0 - self.ratio))
         return (x * self.mask,)
 
     def backward(self, indexes, grad_outputs):

@@ -20,6 +20,7 @@ import numpy
 
 from seqkit.backend import get_array_module
 from seqkit.core.autograd import FunctionNode, Variable
+from seqkit.functions import cuda_kernels
 from seqkit.functions.activation import sigmoid, tanh
 from seqkit.functions.array import concat, split_axis
 from seqkit.functions.fused import fused_backward
@@ -49,6 +50,12 @@ class LSTM(FunctionNode):
         xp = get_array_module(x)
         self.retain_inputs((0, 1))
         self.output_shapes = ((c_prev.shape, c_prev.dtype), ((b, H), x.dtype))
+        if xp is not numpy:  # one fused kernel on a GPU (x enters as the input projection of zero h W^T)
+            a, c = xp.zeros_like(x), c_prev.copy()
+            self.tanh_c, h = xp.empty((b, H), x.dtype), xp.empty((b, H), x.dtype)
+            cuda_kernels.lstm_forward_step(a, x, c[:b], self.tanh_c, h)
+            self.gates = a
+            return c, h
         a = x.copy()
         _sigmoid_(a[:, : 3 * H])
         xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
@@ -69,15 +76,17 @@ class LSTM(FunctionNode):
         b = self.tanh_c.shape[0]
         gx = xp.empty_like(self.gates)
         gc_prev = gc.copy()
-        _lstm_step_backward(self.gates, self.tanh_c, c_prev[:b], gh, gc_prev[:b], gx, xp)
+        step_backward = _lstm_step_backward if xp is numpy else cuda_kernels.lstm_backward_step
+        step_backward(self.gates, self.tanh_c, c_prev[:b], gh, gc_prev[:b], gx)
         return gc_prev, gx
 
 
-def _lstm_step_backward(a, tc, c_prev, dh, dc, d, xp):
+def _lstm_step_backward(a, tc, c_prev, dh, dc, d):
     """One step of LSTM backward, in place: ``dc`` (b, H) holds the incoming cell gradient and leaves with the
     gradient of ``c_prev``; ``d`` (b, 4H) receives the pre-activation gradients. ``a`` holds the activated
     gates ``[i, f, o, g]``, ``tc`` = tanh(c)."""
     H = tc.shape[1]
+    xp = get_array_module(a)
     i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
     t = tc * tc
     xp.subtract(1, t, out=t)
@@ -216,13 +225,16 @@ class LSTMRecurrence(FunctionNode):
             c_prev[lo:hi] = cb
             a = gates[lo:hi]
             xp.matmul(hb, WT, out=a)
-            a += gx[lo:hi]
-            _sigmoid_(a[:, : 3 * H])
-            xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
-            cb *= a[:, H : 2 * H]
-            cb += a[:, :H] * a[:, 3 * H :]
-            xp.tanh(cb, out=tanh_c[lo:hi])
-            xp.multiply(a[:, 2 * H : 3 * H], tanh_c[lo:hi], out=hs[lo:hi])
+            if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
+                cuda_kernels.lstm_forward_step(a, gx[lo:hi], cb, tanh_c[lo:hi], hs[lo:hi])
+            else:
+                a += gx[lo:hi]
+                _sigmoid_(a[:, : 3 * H])
+                xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
+                cb *= a[:, H : 2 * H]
+                cb += a[:, :H] * a[:, 3 * H :]
+                xp.tanh(cb, out=tanh_c[lo:hi])
+                xp.multiply(a[:, 2 * H : 3 * H], tanh_c[lo:hi], out=hs[lo:hi])
             hb[...] = hs[lo:hi]
         self.gates, self.h_prev, self.c_prev, self.tanh_c = gates, h_prev, c_prev, tanh_c
         return hs, h, c
@@ -244,7 +256,8 @@ class LSTMRecurrence(FunctionNode):
             b = hi - lo
             dhb, dcb = dh[:b], dc[:b]
             dhb += ghs[lo:hi]
-            _lstm_step_backward(gates[lo:hi], tanh_c[lo:hi], c_prev[lo:hi], dhb, dcb, dgates[lo:hi], xp)
+            step_backward = _lstm_step_backward if xp is numpy else cuda_kernels.lstm_backward_step
+            step_backward(gates[lo:hi], tanh_c[lo:hi], c_prev[lo:hi], dhb, dcb, dgates[lo:hi])
             xp.matmul(dgates[lo:hi], W, out=dhb)
         gW = dgates.T @ self.h_prev  # the recurrent weight gradient: one GEMM over all steps
         return dgates, gW, dh, dc
@@ -305,6 +318,10 @@ class GRURecurrence(FunctionNode):
             gh = hb @ WT
             gh += bias
             a = acts[lo:hi]
+            if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
+                cuda_kernels.gru_forward_step(gx[lo:hi], gh, a, gh_n[lo:hi], hb)
+                hs[lo:hi] = hb
+                continue
             xp.add(gx[lo:hi, : 2 * H], gh[:, : 2 * H], out=a[:, : 2 * H])
             _sigmoid_(a[:, : 2 * H])
             gh_n[lo:hi] = gh[:, 2 * H :]
@@ -342,6 +359,11 @@ class GRURecurrence(FunctionNode):
             dhb = dh[:b]
             dhb += ghs[lo:hi]
             d = dgx[lo:hi]
+            e = dgh[lo:hi]
+            if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
+                cuda_kernels.gru_backward_step(a, gh_n[lo:hi], h_prev[lo:hi], dhb, d, e)
+                dhb += e @ W
+                continue
             dn = d[:, 2 * H :]
             xp.multiply(dhb, 1 - z, out=dn)
             dn *= 1 - n * n
@@ -349,7 +371,6 @@ class GRURecurrence(FunctionNode):
             xp.multiply(dn, gh_n[lo:hi], out=d[:, :H])
             s = a[:, : 2 * H]
             d[:, : 2 * H] *= s * (1 - s)
-            e = dgh[lo:hi]
             e[:, : 2 * H] = d[:, : 2 * H]
             xp.multiply(dn, r, out=e[:, 2 * H :])
             dhb *= z

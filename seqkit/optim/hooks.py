@@ -21,7 +21,8 @@ class GradientClipping:
     """Scale all gradients together so that their global L2 norm is at most ``max_norm`` (PyTorch's
     ``clip_grad_norm_``: factor ``max_norm / (norm + 1e-6)`` when below 1).
 
-    ``last_norm`` holds the norm before clipping at the latest update, for logs (``None`` before the first).
+    ``last_norm`` holds the norm before clipping at the latest update, for logs (``None`` before the first; a
+    0-d device array on a GPU, where the norm is never brought to the host during training).
     Raises ``ValueError`` unless ``max_norm > 0``.
     """
 
@@ -32,11 +33,21 @@ class GradientClipping:
         self.last_norm: float | None = None
 
     def __call__(self, optimizer: Any) -> None:
-        self.last_norm = global_norm(optimizer)
-        rate = self.max_norm / (self.last_norm + 1e-6)
-        if rate < 1:
-            for group in optimizer.flat.groups:
-                group.grad *= rate
+        groups = optimizer.flat.groups
+        if all(g.device.kind == "cpu" for g in groups):
+            self.last_norm = global_norm(optimizer)
+            rate = self.max_norm / (self.last_norm + 1e-6)
+            if rate < 1:
+                for group in groups:
+                    group.grad *= rate
+            return
+        # on a GPU the norm and the factor stay on the device: no synchronisation (last_norm is read at log time)
+        xp = groups[0].xp
+        norm = xp.sqrt(sum(g.xp.vdot(g.grad, g.grad).astype(xp.float64) for g in groups))
+        rate = xp.minimum(1.0, self.max_norm / (norm + 1e-6))
+        for group in groups:
+            group.grad *= rate.astype(group.dtype)
+        self.last_norm = norm
 
     def __repr__(self) -> str:
         return f"GradientClipping(max_norm={self.max_norm})"

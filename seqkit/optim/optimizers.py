@@ -245,6 +245,11 @@ class Adam(Optimizer):
     def _update_chunk(self, xp, p, g, state, tmp, c) -> None:
         step, eps, decay = c
         m, v = state
+        if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
+            from seqkit.functions import cuda_kernels
+
+            cuda_kernels.adam_update(p, g, m, v, self.beta1, self.beta2, step, eps, decay)
+            return
         if decay != 1.0:
             p *= decay
         xp.subtract(g, m, out=tmp)

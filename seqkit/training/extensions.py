@@ -61,7 +61,8 @@ class LogReport(Extension):
         if self._tokens == 0:
             return
         u = trainer.updater
-        loss = float(self._loss) / self._tokens
+        loss = float(self._loss) / self._tokens  # the only read of the loss from a GPU
+        trainer.check_finite(loss)
         seconds = max(time.perf_counter() - self._since, 1e-9)
         entry = {
             "iteration": u.iteration, "epoch": u.epoch, "epoch_detail": round(u.epoch_detail, 4),
@@ -105,7 +106,8 @@ class Accumulate(Extension):
 
 
 class ProgressBar(Extension):
-    """A tqdm bar on stderr (off when stderr is not a terminal) with the latest loss and validation figures."""
+    """A tqdm bar on stderr (off when stderr is not a terminal) with the loss and validation figures of the
+    latest log entry (so the bar never reads the loss from a GPU itself)."""
 
     priority = PRIORITY_READER - 1
     name = "progress"
@@ -126,9 +128,11 @@ class ProgressBar(Extension):
         if self.bar is None:
             return
         self.bar.update(1)
-        if trainer.updater.iteration % 20 == 0:
-            shown = {"epoch": trainer.updater.epoch, "loss": f"{float(trainer.observation['loss']):.3f}"}
-            shown.update({k[4:]: f"{v:.2f}" for k, v in trainer.observation.items() if k.startswith("val/")})
+        log = trainer._extensions.get("log")
+        entries = log.extension.entries if log is not None else []
+        if entries and entries[-1]["iteration"] == trainer.updater.iteration:  # the log read the loss: show it
+            shown = {"epoch": trainer.updater.epoch, "loss": f"{entries[-1]['loss']:.3f}"}
+            shown.update({k[4:]: f"{v:.2f}" for k, v in entries[-1].items() if k.startswith("val/")})
             self.bar.set_postfix(shown, refresh=False)
 
     def finalize(self, trainer: Trainer) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy
 
 from seqkit import random as seqkit_random
+from seqkit.backend import is_cupy_array
 from seqkit.distributed import Communicator
 
 PRIORITY_WRITER = 300  # extensions that add observations (evaluators) run before...
@@ -184,13 +185,9 @@ class Trainer:
         try:
             while not self.stop_trigger(self):
                 self.observation = dict(self.updater.update())
-                if not math.isfinite(float(self.observation["loss"])):
-                    self.diverged = True
-                    raise TrainingDiverged(
-                        f"the loss became {float(self.observation['loss'])} at iteration {self.updater.iteration}; "
-                        "training stopped and the last good checkpoint is kept (try a lower learning rate or "
-                        "gradient clipping)"
-                    )
+                loss = self.observation["loss"]
+                if not is_cupy_array(loss):  # on a GPU the log checks it when it reads the loss
+                    self.check_finite(float(loss))
                 for r in ordered:
                     if r.trigger(self):
                         r.extension(self)
@@ -203,6 +200,15 @@ class Trainer:
             self._start = None
             for r in ordered:
                 r.extension.finalize(self)
+
+    def check_finite(self, loss: float) -> None:
+        """Raise ``TrainingDiverged`` (and mark the run as diverged) unless ``loss`` is finite."""
+        if not math.isfinite(loss):
+            self.diverged = True
+            raise TrainingDiverged(
+                f"the loss became {loss} at iteration {self.updater.iteration}; training stopped and the last "
+                "good checkpoint is kept (try a lower learning rate or gradient clipping)"
+            )
 
     # ---- state ----------------------------------------------------------------------------------------------
     def state_dict(self) -> tuple[dict[str, numpy.ndarray], dict[str, Any]]:
