@@ -31,6 +31,7 @@ class Communicator:
 
     rank = 0
     size = 1
+    local_rank = 0  # the rank among the processes on this machine: with GPUs, process r uses GPU r
 
     @property
     def is_primary(self) -> bool:

@@ -60,6 +60,8 @@ class Run:
         text = recipe.to_toml()
         comm.check_same({"the seqkit version": __version__, "the resolved recipe": recipe.identity()})
         device = resolve_device(recipe.training.device)
+        if device.kind == "cuda" and comm.size > 1:  # one process per GPU: the r-th process of a machine on GPU r
+            device = resolve_device(f"cuda:{comm.local_rank}")
         build_model(recipe, None, pm)  # a bad model option fails here, before anything is written
         tok_dir = directory / TOKENIZER_DIR
         if comm.is_primary:

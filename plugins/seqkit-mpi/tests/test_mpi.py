@@ -56,7 +56,7 @@ def test_collectives_on_two_processes(tmp_path):
         b = np.full(3, c.rank, np.int64)
         c.bcast_array(b)
         out = [a.tolist(), b.tolist(), c.allgather(c.rank * 10), c.bcast(f"from {c.rank}"), c.any(c.rank == 1),
-               c.any(False), c.size]
+               c.any(False), c.size, c.local_rank == c.rank]
         c.barrier()
         with open(f"{sys.argv[1]}.{c.rank}", "w") as f:
             json.dump(out, f)
@@ -64,7 +64,7 @@ def test_collectives_on_two_processes(tmp_path):
     )
     done = mpirun(2, str(script), str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
-    expected = [[0.0, 3.0, 6.0, 9.0], [0, 0, 0], [0, 10], "from 0", True, False, 2]
+    expected = [[0.0, 3.0, 6.0, 9.0], [0, 0, 0], [0, 10], "from 0", True, False, 2, True]  # one machine
     assert [json.loads((tmp_path / f"out.{r}").read_text()) for r in (0, 1)] == [expected, expected]
 
 
