@@ -1,47 +1,56 @@
-"""The UTF-8 byte tokenizer: round trips, special ids, save/load, and one-line errors."""
+"""The UTF-8 byte tokenizer: round trips, ids, save/load through seqkit's protocol, and use from a recipe."""
 
-import json
+from pathlib import Path
 
 import pytest
+from seqkit.data import BOS, EOS, PAD, UNK
+from seqkit.tokenizers import load_tokenizer
 
 from seqkit_example import ByteTokenizer, ByteTokenizerOptions
 
 
-@pytest.mark.parametrize("text", ["", "hello", "naïve café", "日本語", "emoji 🙂 and\ttabs\nnewlines"])
+@pytest.mark.parametrize("text", ["", "hello", "naïve café", "日本語", "emoji 🙂 and\ttabs"])
 def test_round_trip(text):
-    tok = ByteTokenizer(add_bos=True, add_eos=True)
+    tok = ByteTokenizer()
     ids = tok.encode(text)
-    assert ids[0] == tok.bos_id and ids[-1] == tok.eos_id and len(ids) == len(text.encode()) + 2
-    assert all(0 <= i < tok.vocab_size for i in ids)
-    assert tok.decode(ids) == text
+    assert len(ids) == len(text.encode()) and all(4 <= i < tok.vocab_size for i in ids)
+    assert tok.decode([BOS, *ids, EOS, PAD]) == text
 
 
-def test_ids_are_bytes_after_the_specials():
+def test_ids_are_bytes_after_seqkits_specials():
+    tok = ByteTokenizer(lowercase=True)
+    assert (PAD, UNK, BOS, EOS) == (0, 1, 2, 3) and tok.vocab_size == 260
+    assert tok.encode("A") == [ord("a") + 4]
+
+
+def test_broken_utf8_and_bad_input():
     tok = ByteTokenizer()
-    assert tok.encode("A") == [ord("A") + 3] and tok.vocab_size == 259
-    assert tok.decode([tok.pad_id, 65 + 3, tok.eos_id]) == "A"
-
-
-def test_broken_utf8_and_bad_ids():
-    tok = ByteTokenizer()
-    assert tok.decode([0xFF + 3]) == "\ufffd"
-    with pytest.raises(ValueError, match=r"id 259 at position 1 is outside \[0, 259\)"):
-        tok.decode([70, 259])
+    assert tok.decode([0xFF + 4]) == "\ufffd"
+    with pytest.raises(ValueError, match=r"id 260 at position 1 is outside \[0, 260\)"):
+        tok.decode([70, 260])
     with pytest.raises(TypeError, match="encode expects a str"):
         tok.encode(b"bytes")
 
 
-def test_save_load(tmp_path):
-    tok = ByteTokenizer.train(["whatever"], add_eos=True)
+def test_save_load_through_the_registry(tmp_path, seqkit_plugin_manager):
+    tok = ByteTokenizer(lowercase=True)
+    tok.train(["whatever"])
     tok.save(tmp_path / "tok")
-    assert ByteTokenizer.load(tmp_path / "tok") == tok
-    with pytest.raises(FileNotFoundError, match="no such file"):
-        ByteTokenizer.load(tmp_path / "missing")
-    (tmp_path / "tok" / "tokenizer.json").write_text(json.dumps({"format": "other/1"}))
-    with pytest.raises(ValueError, match=r"tokenizer.json: expected format 'seqkit-example.utf8_bytes/1', got 'oth"):
-        ByteTokenizer.load(tmp_path / "tok")
+    again = load_tokenizer(tmp_path / "tok", seqkit_plugin_manager.registry("tokenizer"))
+    assert isinstance(again, ByteTokenizer) and again.options.lowercase
+    assert again.fingerprint() == tok.fingerprint() and again.encode("Ab") == tok.encode("Ab")
 
 
 def test_found_by_name(seqkit_plugin_manager):
     entry = seqkit_plugin_manager.registry("tokenizer").entry("utf8_bytes")
     assert entry.obj is ByteTokenizer and entry.options is ByteTokenizerOptions and entry.plugin == "example"
+
+
+def test_a_recipe_trains_with_it(tmp_path):
+    from seqkit.cli import main
+
+    recipe = Path(__file__).resolve().parents[3] / "recipes" / "toy-reverse.toml"
+    settings = ["--set", "tokenizer.name=utf8_bytes", "--set", "training.epochs=1", "--set", "data.max_len=60",
+                "--set", "evaluation.dev_sentences=10"]  # fmt: skip
+    assert main(["train", str(recipe), "--run-dir", str(tmp_path / "run"), "--no-progress", *settings]) == 0
+    assert (tmp_path / "run" / "results.json").exists()
