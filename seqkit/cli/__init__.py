@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 import warnings
 
 from seqkit import __version__, distributed
@@ -60,16 +61,24 @@ def _main(argv: list[str] | None, early: argparse.Namespace) -> int:
         with using_config("debug", args.debug or config.debug):
             return args.run(args) or 0
     except (UserError, PluginError) as e:  # bad input: 2; a broken plugin: 1
-        if args.debug:
-            raise
+        _traceback_if_debug(args)
         return distributed.current().fail(f"seqkit {args.command}: error: {e}", 2 if isinstance(e, UserError) else 1)
     except KeyboardInterrupt:
         return distributed.current().fail(f"seqkit {args.command}: interrupted", 130)
     except Exception as e:
-        if args.debug:
-            raise
+        _traceback_if_debug(args)
         message = f"seqkit {args.command}: {type(e).__name__}: {e} (rerun with --debug for the traceback)"
         return distributed.current().fail(message, 1)
+
+
+def _traceback_if_debug(args: argparse.Namespace) -> None:
+    """With ``--debug``: re-raise in one process; with several, print the traceback and let ``fail`` end them all
+    (a process that died alone would leave the others waiting)."""
+    if not args.debug:
+        return
+    if distributed.current().size == 1:
+        raise  # called from an except block: re-raises the exception being handled
+    traceback.print_exc()
 
 
 if __name__ == "__main__":
