@@ -25,6 +25,11 @@ KEYS: dict[str, tuple[Any, str]] = {
         "check every op's outputs for NaN/inf and raise naming the op (env SEQKIT_DEBUG=1)",
     ),
     "dtype": ("float32", "default floating dtype for parameters and initialisers"),
+    "autocast": (
+        None,
+        "'float16': matrix products (F.linear, F.matmul) of float32 inputs run in float16 and give float32 "
+        "(mixed precision, see training.mixed_precision); None: off",
+    ),
 }
 
 

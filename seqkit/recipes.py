@@ -62,6 +62,7 @@ class TrainingOptions:
     keep: int = 3  # numbered snapshots kept
     seed: int = 1  # initial weights, batch order and dropout
     device: str = "cpu"  # "cpu" or "cuda:N" (CuPy); `seqkit train --device` overrides it
+    mixed_precision: bool = False  # float16 matrix products, float32 weights, dynamic loss scaling (for GPUs)
 
 
 @dataclasses.dataclass

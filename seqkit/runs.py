@@ -23,6 +23,7 @@ import numpy
 from seqkit import corpora
 from seqkit import random as seqkit_random
 from seqkit.backend import resolve_device
+from seqkit.config import using_config
 from seqkit.data import BatchIterator, ParallelData, load_parallel, normalize, read_parallel
 from seqkit.decoding import Hypothesis, beam_search
 from seqkit.distributed import Communicator
@@ -190,6 +191,7 @@ class Run:
             Evaluator,
             IntervalTrigger,
             LogReport,
+            LossScaler,
             ProgressBar,
             ReportToSchedule,
             Snapshot,
@@ -215,6 +217,8 @@ class Run:
         schedule = build_schedule(t, optimizer, len(iterator), mode)
         extra = {"accumulate": t.accumulate} if t.updater == "accumulate" else {}
         updater = updater_entry.obj(iterator, self.model, optimizer, schedule, **extra)
+        if t.mixed_precision:
+            updater.scaler = LossScaler()
         early = EarlyStopping(monitor, patience=t.patience, mode=mode, max_epochs=t.epochs)
         trainer = Trainer(updater, early.should_stop, self.directory, comm)
         trainer.extend(early, trigger=(t.eval_every, "epoch"))
@@ -243,7 +247,8 @@ class Run:
                 trainer.load_state_dict(arrays, meta)
                 log(f"resumed from {path} at iteration {updater.iteration} (epoch {updater.epoch})")
         start = time.perf_counter()
-        trainer.run()
+        with using_config("autocast", "float16" if t.mixed_precision else None):
+            trainer.run()
         log(f"trained {updater.iteration} iterations in {time.perf_counter() - start:.0f} s this session "
             f"({trainer.elapsed:.0f} s in all)")  # fmt: skip
         return trainer.observation

@@ -8,6 +8,7 @@ from seqkit.core.autograd import Variable
 from seqkit.functions.activation import gelu, log_softmax, relu, sigmoid, softmax, softplus, tanh
 from seqkit.functions.array import (
     broadcast_to,
+    cast,
     concat,
     expand_dims,
     getitem,
@@ -75,7 +76,7 @@ Variable.mean = mean
 Variable.max = max
 
 __all__ = [
-    "add", "broadcast_to", "concat", "div", "dropout", "embed_id", "exp", "expand_dims", "gather_rows", "gelu",
+    "add", "broadcast_to", "cast", "concat", "div", "dropout", "embed_id", "exp", "expand_dims", "gather_rows", "gelu",
     "getitem", "gru_recurrence", "layer_norm", "linear", "log", "log_softmax", "lstm", "lstm_recurrence",
     "masked_softmax", "matmul", "max", "mean", "mul", "neg", "pad", "pow", "relu", "reshape", "scatter_rows",
     "separate", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "split_axis", "sqrt", "squeeze",

@@ -17,6 +17,28 @@ def _axis(a, ndim, op):
 
 
 # ---- views and broadcasting ---------------------------------------------------------------------------
+class Cast(FunctionNode):
+    """A dtype change; its gradient changes back (so float32 master weights get float32 gradients)."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, inputs):
+        (x,) = inputs
+        self.in_dtype = x.dtype
+        return (x.astype(self.dtype, copy=False),)
+
+    def backward(self, indexes, grad_outputs):
+        return (cast(grad_outputs[0], self.in_dtype),)
+
+
+def cast(x, dtype) -> Variable:
+    """``x`` as ``dtype`` (differentiable: the gradient comes back in ``x``'s dtype)."""
+    if x.dtype == dtype:
+        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
+    return Cast(numpy.dtype(dtype)).apply((x,))[0]
+
+
 class Reshape(FunctionNode):
     def __init__(self, shape):
         self.shape = shape

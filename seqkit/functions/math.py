@@ -7,8 +7,9 @@ import numbers
 import numpy
 
 from seqkit.backend import get_array_module
+from seqkit.config import config
 from seqkit.core.autograd import FunctionNode, Variable
-from seqkit.functions.array import broadcast_to, reshape, sum_to
+from seqkit.functions.array import broadcast_to, cast, reshape, sum_to
 
 
 # ---- binary arithmetic with broadcasting --------------------------------------------------------------
@@ -296,9 +297,21 @@ class MatMul(FunctionNode):
 def matmul(a, b, *, transa: bool = False, transb: bool = False) -> Variable:
     """Matrix product of the last two axes (batched over leading axes, which broadcast).
 
-    ``transa`` / ``transb`` transpose the last two axes of ``a`` / ``b`` first (without a copy).
+    ``transa`` / ``transb`` transpose the last two axes of ``a`` / ``b`` first (without a copy). Under
+    ``config.autocast`` float32 operands are multiplied in that dtype and the product comes back as float32.
     """
+    low = _autocast(a, b)
+    if low is not None:
+        return cast(MatMul(transa, transb).apply(low)[0], numpy.float32)
     return MatMul(transa, transb).apply((a, b))[0]
+
+
+def _autocast(*xs) -> list | None:
+    """``xs`` cast to ``config.autocast``'s dtype when it is set and they are all float32; else None."""
+    dtype = config.autocast
+    if dtype is None or any(x.dtype != numpy.float32 for x in xs):
+        return None
+    return [cast(x, dtype) for x in xs]
 
 
 class Linear(FunctionNode):
@@ -338,9 +351,14 @@ def linear(x, W, b=None) -> Variable:
     """Affine map ``x @ W.T + b``: ``x`` ``(..., in)``, ``W`` ``(out, in)``, ``b`` ``(out,)`` or None.
 
     ``b`` may be any array that broadcasts to the output, e.g. another ``(N, out)`` projection, which saves
-    a separate addition.
+    a separate addition. Under ``config.autocast`` (mixed precision) float32 inputs are computed in that dtype
+    and the result comes back as float32.
     """
-    return Linear().apply((x, W) if b is None else (x, W, b))[0]
+    inputs = (x, W) if b is None else (x, W, b)
+    low = _autocast(*inputs)
+    if low is not None:
+        return cast(Linear().apply(low)[0], numpy.float32)
+    return Linear().apply(inputs)[0]
 
 
 # ---- reductions ---------------------------------------------------------------------------------------

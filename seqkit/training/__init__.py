@@ -11,11 +11,17 @@ from seqkit.training.extensions import (
     Snapshot,
 )
 from seqkit.training.trainer import EarlyStopping, Extension, IntervalTrigger, Trainer, TrainingDiverged
-from seqkit.training.updaters import AccumulateOptions, AccumulateUpdater, StandardOptions, StandardUpdater
+from seqkit.training.updaters import (
+    AccumulateOptions,
+    AccumulateUpdater,
+    LossScaler,
+    StandardOptions,
+    StandardUpdater,
+)
 
 __all__ = [
     "Accumulate", "AccumulateOptions", "AccumulateUpdater", "BleuEvaluator", "CheckpointError", "EarlyStopping",
-    "Evaluator", "Extension", "IntervalTrigger", "LogReport", "ProgressBar", "ReportToSchedule", "Snapshot",
-    "StandardOptions", "StandardUpdater", "Trainer", "TrainingDiverged", "latest_good", "load_checkpoint",
+    "Evaluator", "Extension", "IntervalTrigger", "LogReport", "LossScaler", "ProgressBar", "ReportToSchedule",
+    "Snapshot", "StandardOptions", "StandardUpdater", "Trainer", "TrainingDiverged", "latest_good", "load_checkpoint",
     "save_checkpoint",
 ]  # fmt: skip

@@ -24,12 +24,45 @@ class AccumulateOptions:
     accumulate: int = 2  # batches per update
 
 
+class LossScaler:
+    """Dynamic loss scaling for float16 training (PyTorch's ``GradScaler``): the loss is multiplied by ``scale``
+    before backward, so that small gradients survive float16; ``unscale`` divides the gathered gradients by it
+    and says whether they are finite. A step whose gradients overflowed is skipped and the scale halved; after
+    ``growth_interval`` good steps in a row the scale doubles. (Reading the overflow flag synchronises with a
+    GPU once per step, as in PyTorch.)"""
+
+    def __init__(self, scale: float = 2.0**15, growth_interval: int = 1000) -> None:
+        self.scale, self.growth_interval, self.good_steps = float(scale), growth_interval, 0
+
+    def unscale(self, optimizer) -> bool:
+        optimizer.flat.gather_grads()
+        groups = optimizer.flat.groups
+        if not all(bool(g.xp.isfinite(g.grad).all()) for g in groups):
+            self.scale, self.good_steps = self.scale / 2, 0
+            return False
+        for g in groups:
+            g.grad *= 1.0 / self.scale
+        self.good_steps += 1
+        if self.good_steps % self.growth_interval == 0:
+            self.scale *= 2
+        return True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"scale": self.scale, "good_steps": self.good_steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scale, self.good_steps = float(state["scale"]), int(state["good_steps"])
+
+
 class StandardUpdater:
-    """One batch per step: forward (``model.loss(src, tgt)``), backward, ``optimizer.update()``."""
+    """One batch per step: forward (``model.loss(src, tgt)``), backward, ``optimizer.update()``. With a
+    ``scaler`` (``LossScaler``, for mixed precision) the loss is scaled before backward and a step whose
+    gradients overflowed is skipped."""
 
     def __init__(self, iterator, model, optimizer, schedule=None) -> None:
         self.iterator, self.model, self.optimizer, self.schedule = iterator, model, optimizer, schedule
         self.iteration = 0
+        self.scaler: LossScaler | None = None
 
     @property
     def epoch(self) -> int:
@@ -47,17 +80,20 @@ class StandardUpdater:
         batches = self._next_batches()
         self.optimizer.zero_grads()
         loss_sum, tokens, sentences = 0.0, 0, 0
+        scale = self.scaler.scale if self.scaler is not None else 1.0
         for batch in batches:
             loss, n = self.model.loss(batch.src, batch.tgt)
             # one batch: its mean loss; several: token-weighted sums, divided by all their tokens below
-            (loss if len(batches) == 1 else loss * float(n)).backward()
+            weight = (1.0 if len(batches) == 1 else float(n)) * scale
+            (loss if weight == 1.0 else loss * weight).backward()
             loss_sum = loss_sum + loss.data * n
             tokens, sentences = tokens + n, sentences + len(batch)
         if len(batches) > 1:
             for p in self.model.params():
                 if p.grad is not None:
                     p.grad *= 1.0 / tokens
-        self.optimizer.update()
+        if self.scaler is None or self.scaler.unscale(self.optimizer):
+            self.optimizer.update()
         if self.schedule is not None:
             self.schedule.step()
         self.iteration += 1
@@ -67,11 +103,16 @@ class StandardUpdater:
         return [next(self.iterator)]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"iteration": self.iteration, "iterator": self.iterator.state_dict()}
+        state = {"iteration": self.iteration, "iterator": self.iterator.state_dict()}
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.iteration = int(state["iteration"])
         self.iterator.load_state_dict(state["iterator"])
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
 
 
 class AccumulateUpdater(StandardUpdater):

@@ -47,7 +47,7 @@ class MPIUpdater(StandardUpdater):
         loss_sum, counts = xp.zeros(1, numpy.float64), numpy.zeros(2, numpy.int64)  # counts: tokens, sentences
         if src:  # a batch of fewer pairs than processes leaves some without a share
             loss, n = self.model.loss(src, tgt)
-            loss.backward()
+            (loss if self.scaler is None else loss * self.scaler.scale).backward()
             loss_sum += loss.data * n
             counts[:] = n, len(src)
         optimizer.flat.gather_grads()
@@ -61,7 +61,8 @@ class MPIUpdater(StandardUpdater):
             self.comm.allreduce(group.grad)
         self.comm.allreduce(loss_sum)
         self.allreduce_seconds += time.perf_counter() - start
-        optimizer.update()
+        if self.scaler is None or self.scaler.unscale(optimizer):  # the same answer on every rank
+            optimizer.update()
         if self.schedule is not None:
             self.schedule.step()
         self.iteration += 1
