@@ -102,7 +102,7 @@ class Recipe:
 
     def identity(self) -> str:
         """``to_toml()`` without the device: a run may be resumed on another device."""
-        return identity(self.to_toml())
+        return "".join(line for line in self.to_toml().splitlines(keepends=True) if not line.startswith("device = "))
 
     def to_toml(self) -> str:
         """The recipe as TOML, every key present, so a run directory records exactly what ran."""
@@ -113,11 +113,6 @@ class Recipe:
             lines.append(f"\n[{section}]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]  # TOML has no null
         return "\n".join(lines) + "\n"
-
-
-def identity(resolved: str) -> str:
-    """A resolved recipe's text (``Recipe.to_toml``, a run's ``recipe.toml``) without its device line."""
-    return "".join(line for line in resolved.splitlines(keepends=True) if not line.startswith("device = "))
 
 
 def _toml_value(v: Any) -> str:

@@ -29,7 +29,7 @@ from seqkit.decoding import Hypothesis, beam_search
 from seqkit.distributed import Communicator
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
-from seqkit.recipes import DecodingOptions, Recipe, identity
+from seqkit.recipes import DecodingOptions, Recipe, load_recipe
 from seqkit.tokenizers import TokenizerPair
 
 TOKENIZER_DIR = "tokenizer"
@@ -68,7 +68,8 @@ class Run:
         if comm.is_primary:
             saved = directory / "recipe.toml"
             if saved.exists():
-                if identity(saved.read_text(encoding="utf-8")) != recipe.identity():
+                # read back with this seqkit's defaults, so a key added since the run began does not count
+                if load_recipe(saved, registries=pm.registry).identity() != recipe.identity():
                     raise UserError(
                         f"{directory} holds a run of a different recipe; choose another --run-dir, or restore "
                         f"{saved} to resume it"
@@ -97,8 +98,6 @@ class Run:
     def open(cls, directory: str | Path, pm, checkpoint: str = "best", device: str | None = None) -> Run:
         """Open a trained run and load ``checkpoint`` (``best``, ``last``, ``averaged``, or a file path) onto
         ``device`` (default: the recipe's ``training.device``)."""
-        from seqkit.recipes import load_recipe
-
         directory = Path(directory)
         if not (directory / "recipe.toml").is_file():
             raise UserError(f"{directory}: not a run directory (no recipe.toml)")

@@ -108,6 +108,10 @@ def test_train_translate_evaluate_average(tmp_path, capsys):
     assert "holds a run of a different recipe" in capsys.readouterr().err
     assert _train(run) == 2
     assert "add --resume" in capsys.readouterr().err
+    # a run made before a recipe key existed (its recipe.toml lacks it) still resumes, also on another device
+    saved = run / "recipe.toml"
+    saved.write_text("".join(line for line in saved.read_text().splitlines(True) if "mixed_precision" not in line))
+    assert _train(run, "--resume", "--device", "cpu") == 0
 
 
 def test_checkpoint_from_another_architecture_is_named(tmp_path, capsys):
