@@ -64,6 +64,10 @@ def options_table(cls: type, skip: tuple[str, ...] = ()) -> list[str]:
     return rows
 
 
+def _plugin_mark(entry) -> str:
+    return "" if entry.plugin == "seqkit" else f" (plugin {entry.plugin!r})"
+
+
 def _origin(entry) -> str:
     aliases = f"; also `{'`, `'.join(entry.aliases)}`" if entry.aliases else ""
     return f"(from {'seqkit' if entry.plugin == 'seqkit' else 'plugin ' + repr(entry.plugin)}{aliases})"
@@ -110,7 +114,8 @@ def recipes_reference(pm) -> str:
             names = [n for n in names if "attention" in n]
         elif kind == "layer":
             names = [n for n in names if n in ("lstm", "gru") or pm.registry(kind).entry(n).plugin != "seqkit"]
-        out.append(f"| `{key}` | {kind} | {', '.join(f'`{n}`' for n in sorted(names))} |")
+        shown = [f"`{n}`" + _plugin_mark(pm.registry(kind).entry(n)) for n in sorted(names)]
+        out.append(f"| `{key}` | {kind} | {', '.join(shown)} |")
     return "\n".join(out) + "\n"
 
 
@@ -141,8 +146,8 @@ def _arguments(parser: argparse.ArgumentParser) -> list[str]:
             name += f" {action.metavar or action.dest.upper()}"
         default = action.default
         shown = "" if default in (None, False, argparse.SUPPRESS) or action.nargs == 0 else f"`{default}`"
-        meaning = (action.help or "").replace("%(default)s", str(default)).replace("%%", "%").replace("|", "/")
-        rows.append(f"| `{name}` | {shown} | {meaning} |")
+        meaning = (action.help or "").replace("%(default)s", str(default)).replace("%%", "%")
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in (f"`{name}`", shown, meaning)) + " |")
     return rows
 
 

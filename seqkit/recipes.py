@@ -55,7 +55,7 @@ class TrainingOptions:
     warmup: int = 0  # updates of linear warmup (inverse_sqrt, cosine)
     decay: float = 0.5  # factor of step/plateau/exponential decay
     decay_every: int = 1  # epochs between decays (step, exponential)
-    patience: int = 0  # early stopping: evaluations without improvement (0: off); also plateau's patience
+    patience: int = 0  # early stopping: evaluations without improvement (0: off); plateau waits patience // 2
     log_every: int = 100  # iterations between log lines
     eval_every: int = 1  # epochs between validations and snapshots
     snapshot_every: int = 0  # iterations between snapshots (0: at each validation)

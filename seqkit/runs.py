@@ -82,7 +82,7 @@ class Run:
             with atomic_write(saved) as f:
                 f.write(text)
             if not tok_dir.exists():
-                src_path, tgt_path = data_files(recipe, "train")
+                src_path, tgt_path = data_files(recipe, "train", pm)
                 entry = pm.registry("tokenizer").entry(recipe.tokenizer["name"])
                 options = {k: v for k, v in recipe.tokenizer.items() if k not in ("name", "joint")}
                 pairs = list(read_parallel(src_path, tgt_path, empty=recipe.data.empty))
@@ -131,7 +131,7 @@ class Run:
 
     # ---- data ---------------------------------------------------------------------------------------------------
     def parallel_data(self, split: str) -> ParallelData:
-        src, tgt = data_files(self.recipe, split)
+        src, tgt = data_files(self.recipe, split, self.pm)
         max_len = self.recipe.data.max_len if split == "train" else None
         return load_parallel(src, tgt, self.tokenizers.source, self.tokenizers.target, max_len=max_len,
                              empty=self.recipe.data.empty, cache_dir=self.directory / "cache")  # fmt: skip
@@ -147,7 +147,7 @@ class Run:
 
     def texts(self, split: str) -> tuple[list[str], list[str]]:
         """The normalised source and reference sentences of a split (pairs with an empty side left out)."""
-        src, tgt = data_files(self.recipe, split)
+        src, tgt = data_files(self.recipe, split, self.pm)
         pairs = list(read_parallel(src, tgt, empty="skip"))
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
@@ -267,7 +267,7 @@ class Run:
                 "chrf": round(c.value, 2), "chrf_signature": c.signature, "translations": str(out)}  # fmt: skip
 
 
-def data_files(recipe: Recipe, split: str) -> tuple[Path, Path]:
+def data_files(recipe: Recipe, split: str, pm=None) -> tuple[Path, Path]:
     """The source and target files of ``split``: ``train``, ``dev`` or ``test`` as the recipe defines them, or
     any other split of the recipe's corpus by its own name (e.g. ``test_2017_flickr``)."""
     d = recipe.data
@@ -278,9 +278,11 @@ def data_files(recipe: Recipe, split: str) -> tuple[Path, Path]:
         return Path(files[0]), Path(files[1])
     if not d.corpus:
         raise UserError(f"{recipe.path}: data needs a corpus or {split}_files")
-    from seqkit.plugins import get_plugin_manager
+    if pm is None:
+        from seqkit.plugins import get_plugin_manager
 
-    manifest = corpora.get_corpus(d.corpus, get_plugin_manager().registry("corpus"))
+        pm = get_plugin_manager()
+    manifest = corpora.get_corpus(d.corpus, pm.registry("corpus"))
     split_name = {"train": d.train, "dev": d.dev, "test": d.test}.get(split, split)
     return corpora.split_paths(manifest, split_name, d.source or None, d.target or None,
                                data=corpora.data_dir(d.data_dir or None))  # fmt: skip

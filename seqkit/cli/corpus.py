@@ -139,7 +139,7 @@ def input_files(args: argparse.Namespace) -> tuple[Path, Path]:
 def add_parser(sub) -> None:
     p = sub.add_parser("corpus", help="list, show and verify corpora",
                        epilog="examples:\n  seqkit corpus list\n  seqkit corpus show tatoeba-de-en\n"
-                       "  seqkit corpus verify multi30k --data-dir ../shared/corpora",
+                       "  seqkit corpus verify multi30k --data-dir ~/corpora",
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     cs = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
     q = cs.add_parser("list", help="the registered corpora, their splits and where local copies are")

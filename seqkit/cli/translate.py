@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -30,7 +31,9 @@ def _read_input(path: str | None) -> list[str]:
     else:
         try:
             data = Path(path).read_bytes()
-        except OSError as e:
+            if path.endswith(".gz"):
+                data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
             raise UserError(f"{path}: cannot read ({e.strerror})") from None
         name = path
     try:
