@@ -1,5 +1,6 @@
 """Recipes, the trainer and the train/translate/evaluate/average commands, on the toy-reverse task."""
 
+import gzip
 import json
 import os
 import signal
@@ -92,6 +93,10 @@ def test_train_translate_evaluate_average(tmp_path, capsys):
     src.write_text("a b c d\n\nl k\n")
     assert main(["translate", "--run", str(run), "-i", str(src), "-o", str(tmp_path / "out.txt")]) == 0
     assert (tmp_path / "out.txt").read_text().splitlines() == ["d c b a", "", "k l"]
+    gz = tmp_path / "in.txt.gz"
+    gz.write_bytes(gzip.compress(src.read_bytes()))
+    assert main(["translate", "--run", str(run), "-i", str(gz), "-o", str(tmp_path / "out2.txt")]) == 0
+    assert (tmp_path / "out2.txt").read_text() == (tmp_path / "out.txt").read_text()
     assert (
         main(["translate", "--run", str(run), "-i", str(src), "--nbest", "2", "--attention", str(tmp_path / "a.npz")])
         == 0
