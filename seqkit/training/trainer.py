@@ -26,8 +26,8 @@ from seqkit.backend import is_cupy_array
 from seqkit.distributed import Communicator
 
 PRIORITY_WRITER = 300  # extensions that add observations (evaluators) run before...
-PRIORITY_EDITOR = 200  # ...those that act on them (snapshots, schedules), which run before...
-PRIORITY_READER = 100  # ...those that only read them (log, progress)
+PRIORITY_EDITOR = 200  # ...those that act on them (early stopping, schedules), which run before...
+PRIORITY_READER = 100  # ...those that only read them (log, progress); the snapshot runs last of all
 
 
 class IntervalTrigger:
@@ -180,7 +180,8 @@ class Trainer:
             if self.comm.is_primary:
                 print("seqkit: stopping after this iteration (Ctrl-C again to stop now)", file=sys.stderr)
 
-        if threading.current_thread() is threading.main_thread():
+        main_thread = threading.current_thread() is threading.main_thread()
+        if main_thread and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # an ignored SIGINT stays so
             previous = signal.signal(signal.SIGINT, on_interrupt)
         try:
             while not self.stop_trigger(self):
