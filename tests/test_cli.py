@@ -50,14 +50,21 @@ def test_readme_python_example_runs():
         assert all(p.grad is not None and p.grad.any() for p in namespace["cell"].params())
 
 
+def _readme_block(marker: str) -> str:
+    """The fenced block after ``<!-- marker -->`` in README.md."""
+    match = re.search(rf"<!-- {marker} -->\n```\n(.*?)\n```", (ROOT / "README.md").read_text())
+    assert match, f"README.md has no block after <!-- {marker} -->"
+    return match[1]
+
+
 def test_ci_runs_the_readme_test_command():
-    cmd = subprocess.run(
-        ["bash", "-c", "awk '/<!-- test-command -->/ {found=1; next} found && /^```/ {inside=!inside; "
-         "if (!inside) exit; next} found && inside {print}' README.md"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.strip()
+    cmd = _readme_block("test-command")
     assert cmd.endswith("pytest") and "pip install ./plugins/seqkit-example ./plugins/seqkit-mpi &&" in cmd
-    assert "README.md" in (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "README.md" in "\n".join(ci)
+    assert cmd + " || exit" in ci  # verbatim
+    main_job = _readme_block("main-command")
+    assert main_job + " | tee .ci-main.out || exit" in ci
 
 
 def test_code_is_ruff_clean():
