@@ -92,12 +92,17 @@ class StandardUpdater:
             for p in self.model.params():
                 if p.grad is not None:
                     p.grad *= 1.0 / tokens
+        self._apply()
+        return {"loss": loss_sum / tokens, "tokens": tokens, "sentences": sentences}
+
+    def _apply(self) -> None:
+        """Update the parameters from the gradients (unless the loss scaler found an overflow), advance the
+        schedule, count the step: the end of every updater's step."""
         if self.scaler is None or self.scaler.unscale(self.optimizer):
             self.optimizer.update()
         if self.schedule is not None:
             self.schedule.step()
         self.iteration += 1
-        return {"loss": loss_sum / tokens, "tokens": tokens, "sentences": sentences}
 
     def _next_batches(self) -> list:
         return [next(self.iterator)]

@@ -61,11 +61,7 @@ class MPIUpdater(StandardUpdater):
             self.comm.allreduce(group.grad)
         self.comm.allreduce(loss_sum)
         self.allreduce_seconds += time.perf_counter() - start
-        if self.scaler is None or self.scaler.unscale(optimizer):  # the same answer on every rank
-            optimizer.update()
-        if self.schedule is not None:
-            self.schedule.step()
-        self.iteration += 1
+        self._apply()  # the gradients, hence the loss scaler's answer, are the same on every rank
         return {"loss": loss_sum[0] / tokens, "tokens": tokens, "sentences": sentences}
 
     def state_dict(self) -> dict[str, Any]:
