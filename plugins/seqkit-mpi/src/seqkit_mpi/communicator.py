@@ -17,7 +17,7 @@ from seqkit.distributed import Communicator
 
 #: Seconds a rank other than 0 waits before reporting its error: when rank 0 fails too (the same bad input
 #: everywhere), rank 0's report is the one shown and its abort ends this rank first.
-GRACE = 2.0
+GRACE = 5.0
 
 _NCCL_TYPES = {"float16": "NCCL_FLOAT16", "float32": "NCCL_FLOAT32", "float64": "NCCL_FLOAT64",
                "int32": "NCCL_INT32", "int64": "NCCL_INT64"}  # fmt: skip
