@@ -189,7 +189,10 @@ def test_pairs_train_save_and_load_joint_or_separate(tatoeba_dev, tmp_path, regi
 
 # ---- whitespace and character tokenizers ------------------------------------------------------------------
 
-words = st.text(st.characters(exclude_categories=("Cs", "Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=8)
+# a word spelled like a special token ("<unk>") is unknown by design (Vocabulary): not a round-trip case
+words = st.text(st.characters(exclude_categories=("Cs", "Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=8).filter(
+    lambda w: w not in SPECIALS
+)
 sentences = st.lists(words, max_size=12).map(" ".join)
 
 
