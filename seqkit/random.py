@@ -1,6 +1,13 @@
-"""seqkit's random generators (one per array module), seedable and with state for exact resume."""
+"""seqkit's random generators (one per array module), seedable and with state for exact resume.
+
+On the CPU, NumPy's ``Generator`` (PCG64). On a GPU, a counter-based generator: the ``n``-th number drawn is a
+hash (splitmix64) of the key and ``n``, made by one fused kernel, so its whole state is two integers that a
+snapshot records, and a resumed run draws exactly the numbers the uninterrupted one would have.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy
 
@@ -10,12 +17,40 @@ _generators: dict[str, object] = {}
 _seed: int | None = None
 
 
+class CounterGenerator:
+    """Uniform and normal draws as a hash of ``(key, position)``: the GPU's generator (works on any ``xp``)."""
+
+    def __init__(self, xp, seed: int | None = None, state: dict | None = None) -> None:
+        self.xp = xp
+        if state is None:
+            state = {"key": int(numpy.random.SeedSequence(seed).generate_state(1, numpy.uint64)[0]), "offset": 0}
+        self.key, self.offset = int(state["key"]), int(state["offset"])
+
+    @property
+    def state(self) -> dict:
+        return {"key": self.key, "offset": self.offset}
+
+    def random(self, shape, dtype=numpy.float64):
+        """Uniform in [0, 1) with 24 (float32) or 53 (float64) random bits."""
+        from seqkit.functions import cuda_kernels
+
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        out = cuda_kernels.counter_uniform(self.xp, self.key, self.offset, shape, numpy.dtype(dtype))
+        self.offset += math.prod(shape)
+        return out
+
+    def standard_normal(self, shape, dtype=numpy.float64):
+        """Box-Muller from two uniform draws."""
+        u1, u2 = self.random(shape, dtype), self.random(shape, dtype)
+        return self.xp.sqrt(-2 * self.xp.log1p(-u1)) * self.xp.cos((2 * math.pi) * u2)
+
+
 def generator(xp=numpy):
-    """The generator used for ``xp`` arrays (dropout masks, initialisers): NumPy's ``Generator`` or CuPy's."""
+    """The generator used for ``xp`` arrays (dropout masks, initialisers): NumPy's ``Generator`` on the CPU, a
+    ``CounterGenerator`` on a GPU."""
     name = xp.__name__
     if name not in _generators:
-        rng = numpy.random.default_rng if name == "numpy" else cupy_module().random.default_rng
-        _generators[name] = rng(_seed)
+        _generators[name] = numpy.random.default_rng(_seed) if name == "numpy" else CounterGenerator(xp, _seed)
     return _generators[name]
 
 
@@ -27,10 +62,17 @@ def seed(value: int) -> None:
 
 
 def get_state() -> dict:
-    """The CPU generator's state, JSON-serialisable (for snapshots)."""
-    return generator(numpy).bit_generator.state
+    """Every generator's state, JSON-serialisable (for snapshots)."""
+    state = {"numpy": generator(numpy).bit_generator.state}
+    state.update({name: g.state for name, g in _generators.items() if name != "numpy"})
+    return state
 
 
 def set_state(state: dict) -> None:
-    """Restore a state from ``get_state()``."""
-    generator(numpy).bit_generator.state = state
+    """Restore a state from ``get_state()`` (or, from older snapshots, the NumPy generator's state alone)."""
+    if "bit_generator" in state:
+        state = {"numpy": state}
+    generator(numpy).bit_generator.state = state["numpy"]
+    for name, s in state.items():
+        if name != "numpy":
+            _generators[name] = CounterGenerator(cupy_module() if name == "cupy" else None, state=s)

@@ -70,3 +70,49 @@ def test_requesting_cuda_without_cupy_says_how_to_install(monkeypatch):
     with pytest.raises(RuntimeError, match=r"pip install 'seqkit\[gpu\]'"):
         _ = Device("cuda:0").xp
     assert seqkit.Device("cpu").xp is np
+
+
+# ---- the GPU's random generator (counter-based), tested through its NumPy twin -------------------------------
+def test_counter_generator_draws_uniforms_and_normals():
+    from seqkit.random import CounterGenerator
+
+    g = CounterGenerator(np, seed=3)
+    u = g.random((400, 250), np.float32)
+    assert u.dtype == np.float32 and u.min() >= 0 and u.max() < 1
+    assert abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.002
+    assert abs(np.corrcoef(u.ravel()[:-1], u.ravel()[1:])[0, 1]) < 0.01  # neighbours independent
+    n = g.standard_normal(100_000, np.float64)
+    assert abs(n.mean()) < 0.02 and abs(n.std() - 1) < 0.02
+    assert g.state["offset"] == 400 * 250 + 2 * 100_000
+    assert not np.array_equal(CounterGenerator(np, seed=4).random(10), CounterGenerator(np, seed=3).random(10))
+
+
+def test_counter_generator_resumes_exactly_from_its_state():
+    from seqkit.random import CounterGenerator
+
+    g = CounterGenerator(np, seed=0)
+    g.random(7)
+    resumed = CounterGenerator(np, state=g.state)
+    np.testing.assert_array_equal(resumed.random((3, 5), np.float32), g.random((3, 5), np.float32))
+    # drawing n then m numbers gives the same stream as drawing n + m at once
+    whole = CounterGenerator(np, seed=1).random(10)
+    parts = CounterGenerator(np, seed=1)
+    np.testing.assert_array_equal(np.concatenate([parts.random(4), parts.random(6)]), whole)
+
+
+def test_snapshot_state_covers_every_generator_and_reads_old_snapshots():
+    from seqkit import random
+
+    random.seed(5)
+    random.generator(np).random(3)
+    random._generators["cupy"] = random.CounterGenerator(np, seed=5)  # stands in for the GPU's generator
+    random._generators["cupy"].random(11)
+    state = random.get_state()
+    assert state["cupy"]["offset"] == 11 and state["numpy"]["bit_generator"] == "PCG64"
+    expected = random.generator(np).random(4)
+    random.seed(9)
+    random.set_state({"numpy": state["numpy"]})
+    np.testing.assert_array_equal(random.generator(np).random(4), expected)
+    random.set_state(state["numpy"])  # the form snapshots had before the GPU's generator was recorded
+    np.testing.assert_array_equal(random.generator(np).random(4), expected)
+    random.seed(0)

@@ -1,4 +1,12 @@
-"""The same layers on CuPy: results and gradients match the CPU in float32. Skipped without CUDA."""
+"""The same layers on CuPy: results and gradients match the CPU in float32 (skipped without CUDA). The fused
+kernels are also checked without a GPU: their bodies compiled as C++ and run on NumPy arrays
+(``seqkit.testing.kernel_emulator``) against the NumPy code they replace, and compiled for CUDA by ``nvcc``."""
+
+import contextlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,8 +15,23 @@ import seqkit
 import seqkit.functions as F
 import seqkit.layers as L
 from seqkit import Variable, to_device
+from seqkit.testing import kernel_emulator
 
-pytestmark = pytest.mark.gpu
+gpu = pytest.mark.gpu
+needs_gxx = pytest.mark.skipif(not kernel_emulator.available(), reason="needs g++ to emulate the CUDA kernels")
+#: Where the fused kernels run: on a GPU, or emulated on the CPU.
+KERNELS = [pytest.param("cuda:0", marks=gpu), pytest.param("emulated", marks=needs_gxx)]
+
+
+@contextlib.contextmanager
+def kernels_on(where):
+    """The device the kernels' inputs go to; with ``where="emulated"``, the CPU with the kernels emulated."""
+    if where != "emulated":
+        yield where
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        kernel_emulator.activate(mp)
+        yield "cpu"
 
 
 def _run(layer, make_inputs, device):
@@ -35,6 +58,7 @@ CASES = {
 }
 
 
+@gpu
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_layer_on_gpu_matches_cpu(name):
     make_layer, make_inputs = CASES[name]
@@ -50,6 +74,7 @@ def test_layer_on_gpu_matches_cpu(name):
         np.testing.assert_allclose(gpu_grads[key], cpu_grads[key], rtol=1e-4, atol=1e-5)
 
 
+@gpu
 def test_embedding_gradient_scatter_on_gpu():
     emb = L.Embedding(7, 3, padding_idx=0).to_device("cuda:0")
     ids = to_device(np.array([[1, 2, 1], [0, 3, 1]]), "cuda:0")
@@ -59,6 +84,7 @@ def test_embedding_gradient_scatter_on_gpu():
     np.testing.assert_allclose(grad[0], 0.0)
 
 
+@gpu
 def test_softmax_cross_entropy_on_gpu_matches_cpu():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((6, 5)).astype(np.float32)
@@ -69,93 +95,171 @@ def test_softmax_cross_entropy_on_gpu_matches_cpu():
     np.testing.assert_allclose(to_device(xg.grad, "cpu"), xc.grad, rtol=1e-5, atol=1e-6)
 
 
-# ---- fused kernels against their CPU twins --------------------------------------------------------------------
-def _both(fn, *arrays, diff=None):
-    """``fn`` on Variables on the CPU and on the GPU; each output's sum of squares backpropagated. Returns the
-    CPU and GPU outputs and the gradients of the inputs listed in ``diff`` (all by default), on the host."""
+# ---- fused kernels against the NumPy code they replace ----------------------------------------------------------
+def _both(where, fn, *arrays):
+    """``fn`` on Variables on the CPU, then with the kernels (on a GPU or emulated); each output's sum of
+    squares backpropagated. Returns both runs' outputs and input gradients, on the host."""
     results = []
-    for device in ("cpu", "cuda:0"):
-        xs = [Variable(to_device(a, device)) for a in arrays]
-        outs = fn(*xs)
-        outs = outs if isinstance(outs, tuple) else (outs,)
-        F.sum(F.concat([F.reshape(o * o, (-1,)) for o in outs], axis=0)).backward()
-        grads = [to_device(xs[i].grad, "cpu") for i in (diff if diff is not None else range(len(xs)))]
-        results.append(([to_device(o.data, "cpu") for o in outs], grads))
-    return results
-
-
-def _close(cpu, gpu):
-    for a, b in zip(cpu[0] + cpu[1], gpu[0] + gpu[1]):
+    for kernels in (False, True):
+        with kernels_on(where) if kernels else contextlib.nullcontext("cpu") as device:
+            xs = [Variable(to_device(a, device)) for a in arrays]
+            outs = fn(*xs)
+            outs = outs if isinstance(outs, tuple) else (outs,)
+            F.sum(F.concat([F.reshape(o * o, (-1,)) for o in outs], axis=0)).backward()
+            results.append([to_device(v, "cpu") for v in [o.data for o in outs] + [x.grad for x in xs]])
+    for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-5)
 
 
+@pytest.mark.parametrize("where", KERNELS)
 @pytest.mark.parametrize("reverse", [False, True])
-def test_lstm_recurrence_kernels_match_the_cpu(reverse):
+def test_lstm_recurrence_kernels_match_the_cpu(where, reverse):
     rng = np.random.default_rng(2)
     H, batch_sizes = 5, (4, 3, 3, 1)
     gx = rng.standard_normal((sum(batch_sizes), 4 * H)).astype(np.float32)
     W = (rng.standard_normal((4 * H, H)) * 0.3).astype(np.float32)
     h0, c0 = (rng.standard_normal((4, H)).astype(np.float32) for _ in range(2))
-    _close(*_both(lambda *a: F.lstm_recurrence(*a, batch_sizes, reverse), gx, W, h0, c0))
+    _both(where, lambda *a: F.lstm_recurrence(*a, batch_sizes, reverse), gx, W, h0, c0)
 
 
+@pytest.mark.parametrize("where", KERNELS)
 @pytest.mark.parametrize("reverse", [False, True])
-def test_gru_recurrence_kernels_match_the_cpu(reverse):
+def test_gru_recurrence_kernels_match_the_cpu(where, reverse):
     rng = np.random.default_rng(3)
     H, batch_sizes = 5, (4, 4, 2, 1)
     gx = rng.standard_normal((sum(batch_sizes), 3 * H)).astype(np.float32)
     W = (rng.standard_normal((3 * H, H)) * 0.3).astype(np.float32)
     b = rng.standard_normal(3 * H).astype(np.float32)
     h0 = rng.standard_normal((4, H)).astype(np.float32)
-    _close(*_both(lambda *a: F.gru_recurrence(*a, batch_sizes, reverse), gx, W, b, h0))
+    _both(where, lambda *a: F.gru_recurrence(*a, batch_sizes, reverse), gx, W, b, h0)
 
 
-def test_lstm_cell_kernels_match_the_cpu():
+@pytest.mark.parametrize("where", KERNELS)
+def test_bidirectional_layer_kernels_match_the_cpu(where):
+    """Each direction reads a column slice of the shared input projections: strided raw arrays."""
+    rng = np.random.default_rng(7)
+    xs = [rng.standard_normal((n, 5)).astype(np.float32) for n in (4, 1, 3)]
+    for make in (lambda: L.LSTM(5, 6, 2, bidirectional=True), lambda: L.GRU(5, 6, 2, bidirectional=True)):
+        seqkit.random.seed(0)
+        layer = make()
+        _both(where, lambda *x, layer=layer: tuple(layer(list(x))[0]), *xs)
+
+
+@pytest.mark.parametrize("where", KERNELS)
+def test_lstm_cell_kernels_match_the_cpu(where):
     rng = np.random.default_rng(4)
     c_prev = rng.standard_normal((4, 3)).astype(np.float32)
     x = rng.standard_normal((2, 12)).astype(np.float32)  # a shrinking batch: 2 of 4 rows step
-    _close(*_both(F.lstm, c_prev, x))
+    _both(where, F.lstm, c_prev, x)
 
 
-def test_dropout_kernel_matches_its_reference():
+@pytest.mark.parametrize("where", KERNELS)
+def test_softmax_cross_entropy_kernel_matches_the_cpu(where):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    t = np.array([0, 4, -1, 2, 2, 1])
+    for smoothing in (0.0, 0.1):
+
+        def loss(x, smoothing=smoothing):
+            return F.softmax_cross_entropy(x, seqkit.get_array_module(x).asarray(t), label_smoothing=smoothing)
+
+        _both(where, loss, x)
+
+
+@pytest.mark.parametrize("where", KERNELS)
+def test_dropout_kernel_matches_its_reference(where):
     from seqkit.functions import cuda_kernels
 
     rng = np.random.default_rng(5)
     x, u = rng.standard_normal((64, 33)).astype(np.float32), rng.random((64, 33)).astype(np.float32)
-    mask, y = cuda_kernels.dropout_mask(to_device(x, "cuda:0"), to_device(u, "cuda:0"), 0.3)
+    with kernels_on(where) as device:
+        mask, y = cuda_kernels.dropout_mask(to_device(x, device), to_device(u, device), 0.3)
     expected_mask = (u >= 0.3) * np.float32(1 / 0.7)
     np.testing.assert_allclose(to_device(mask, "cpu"), expected_mask, rtol=1e-6)
     np.testing.assert_allclose(to_device(y, "cpu"), x * expected_mask, rtol=1e-6)
 
 
-def test_adam_kernel_matches_the_cpu_update():
+@pytest.mark.parametrize("where", KERNELS)
+def test_counter_uniform_kernel_equals_its_numpy_twin_bitwise(where):
+    from seqkit.functions import cuda_kernels
+
+    for dtype in (np.dtype(np.float32), np.dtype(np.float64)):
+        expected = cuda_kernels.counter_uniform(np, 2**64 - 5, 2**40, (33, 7), dtype)
+        with kernels_on(where) as device:
+            xp = seqkit.get_array_module(to_device(np.zeros(1), device))
+            got = cuda_kernels.counter_uniform(xp, 2**64 - 5, 2**40, (33, 7), dtype)
+        np.testing.assert_array_equal(to_device(got, "cpu"), expected)
+
+
+@pytest.mark.parametrize("where", KERNELS)
+def test_adam_kernel_matches_the_cpu_update(where):
     from seqkit.optim import Adam, AdamW
 
-    rng = np.random.default_rng(6)
     for make in (lambda: Adam(lr=0.01), lambda: AdamW(lr=0.01, weight_decay=0.1)):
         finals = []
-        for device in ("cpu", "cuda:0"):
-            p = seqkit.Parameter(to_device(rng.standard_normal(1000).astype(np.float32), device), name="p")
-            p.data[...] = to_device(np.linspace(-1, 1, 1000, dtype=np.float32), device)
-            opt = make().setup([p])
-            for step in range(3):
-                opt.zero_grads()
-                p.grad = to_device(np.cos(np.arange(1000, dtype=np.float32) * (step + 1)), device)
-                opt.update()
-            finals.append(to_device(p.data, "cpu"))
+        for kernels in (False, True):
+            with kernels_on(where) if kernels else contextlib.nullcontext("cpu") as device:
+                p = seqkit.Parameter(to_device(np.linspace(-1, 1, 1000, dtype=np.float32), device), name="p")
+                opt = make().setup([p])
+                for step in range(3):
+                    opt.zero_grads()
+                    p.grad = to_device(np.cos(np.arange(1000, dtype=np.float32) * (step + 1)), device)
+                    opt.update()
+                finals.append(to_device(p.data, "cpu"))
         np.testing.assert_allclose(finals[1], finals[0], rtol=1e-5, atol=1e-6)
 
 
-def test_the_function_and_layer_suite_passes_on_the_gpu():
-    """Every gradient check of the function and layer tests (float64, double backward included), on CUDA."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
+def _function_and_layer_suite(*options):
     tests = Path(__file__).parent
     files = sorted(str(p) for p in tests.glob("test_functions_*.py")) + [
-        str(tests / name) for name in ("test_rnn.py", "test_attention.py", "test_layers_basic.py")
+        str(tests / name) for name in ("test_rnn.py", "test_attention.py", "test_layers_basic.py", "test_optim.py")
     ]
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--device", "cuda:0",
-                           *files], capture_output=True, text=True, timeout=1800)  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, *files],
+                          capture_output=True, text=True, timeout=1800)  # fmt: skip
     assert done.returncode == 0, done.stdout[-5000:]
+
+
+@gpu
+def test_the_function_and_layer_suite_passes_on_the_gpu():
+    """Every gradient check of the function and layer tests (float64, double backward included), on CUDA."""
+    _function_and_layer_suite("--device", "cuda:0")
+
+
+@needs_gxx
+def test_the_function_and_layer_suite_passes_with_emulated_kernels():
+    """The same suite with every fused-kernel branch taken, the kernels emulated: float64 gradient checks of
+    the kernels' backward bodies, and the fused layers against their per-step references."""
+    _function_and_layer_suite("--emulate-cuda-kernels")
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc (the CUDA toolkit)")
+def test_the_kernels_compile_for_cuda(tmp_path):
+    """Each kernel, with the argument kinds of its call sites, in float32 and float64, compiles with nvcc: what
+    g++ accepts in the emulation, CUDA accepts too."""
+    from seqkit.functions import cuda_kernels
+
+    sources = {}
+
+    class Recording(kernel_emulator.EmulatedKernel):
+        def cpp(self, types, kinds):
+            for dtype in (np.float32, np.float64):
+                typed = {t: np.dtype(dtype) if dt.kind == "f" else dt for t, dt in types.items()}
+                key = self.name, tuple(typed.items()), tuple(kinds)
+                sources.setdefault(key, self.cuda(typed, kinds, f"k{len(sources)}"))
+            return super().cpp(types, kinds)
+
+    with pytest.MonkeyPatch.context() as mp:
+        kernel_emulator.activate(mp)
+        mp.setattr(cuda_kernels, "ElementwiseKernel", Recording)
+        test_bidirectional_layer_kernels_match_the_cpu("cpu")
+        test_lstm_cell_kernels_match_the_cpu("cpu")
+        test_softmax_cross_entropy_kernel_matches_the_cpu("cpu")
+        test_dropout_kernel_matches_its_reference("cpu")
+        test_adam_kernel_matches_the_cpu_update("cpu")
+        test_counter_uniform_kernel_equals_its_numpy_twin_bitwise("cpu")
+    assert {name for name, _, _ in sources} == {f"seqkit_{k}" for k in cuda_kernels._KERNELS}
+    source = tmp_path / "kernels.cu"
+    source.write_text("#include <cstddef>\n#include <cstdint>\n" + "".join(sources.values()))
+    done = subprocess.run(["nvcc", "-ptx", "-arch=compute_80", "-o", str(tmp_path / "kernels.ptx"), str(source)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -10,7 +10,8 @@ NumPy code it replaces, which stays the reference: tests/test_gpu.py compares th
 - ``dropout_mask``: the scaled keep-mask and the output from uniform draws, in one pass (``F.dropout``);
 - ``softmax_cross_entropy_grad``: ``(softmax - smoothed one-hot) * weight * gy`` from the kept ``exp(x - max)``
   and its row sums (``F.softmax_cross_entropy``'s backward);
-- ``adam_update``: one Adam (or AdamW) step on a flat parameter chunk (``seqkit.optim.Adam``).
+- ``adam_update``: one Adam (or AdamW) step on a flat parameter chunk (``seqkit.optim.Adam``);
+- ``counter_uniform``: uniform numbers as a hash of a key and their position (``seqkit.random`` on a GPU).
 
 Raw arrays are indexed by hand, by their flat C-order position (CuPy maps it through the strides, so a
 column slice, such as one direction's half of a bidirectional layer's projections, is read correctly).
@@ -19,16 +20,29 @@ column slice, such as one direction's half of a bidirectional layer's projection
 from __future__ import annotations
 
 import functools
+import math
+
+import numpy
 
 _SIGMOID = "template <typename T> __device__ T seqkit_sigmoid(T x) { return T(1) / (T(1) + exp(-x)); }\n"
 
 
-@functools.cache
-def _kernel(name: str):
+def use(xp) -> bool:
+    """Whether the fused kernels run for arrays of ``xp`` (CuPy's); the NumPy code beside each call is their
+    reference. (``seqkit.testing.kernel_emulator`` turns them on for NumPy arrays, to test them without a GPU.)"""
+    return xp is not numpy
+
+
+def ElementwiseKernel(*args, **kwargs):
     import cupy
 
-    spec = _KERNELS[name]
-    return cupy.ElementwiseKernel(spec[0], spec[1], spec[2], f"seqkit_{name}", preamble=_SIGMOID)
+    return cupy.ElementwiseKernel(*args, **kwargs)
+
+
+@functools.cache
+def _kernel(name: str):
+    in_params, out_params, operation = _KERNELS[name]
+    return ElementwiseKernel(in_params, out_params, operation, f"seqkit_{name}", preamble=_SIGMOID)
 
 
 _KERNELS = {
@@ -129,6 +143,18 @@ _KERNELS = {
         p -= m / (sqrt(v) + eps) * step;
         """,
     ),
+    # splitmix64 of key + (offset + i) * golden gamma; the top 24 (float) or 53 (double) bits scaled to [0, 1)
+    "counter_uniform": (
+        "uint64 key, uint64 offset",
+        "T u",
+        """
+        unsigned long long z = key + (offset + (unsigned long long)i) * 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        u = sizeof(T) == 4 ? T(z >> 40) * T(5.9604644775390625e-08) : T(z >> 11) * T(1.1102230246251565e-16);
+        """,
+    ),
 }
 
 
@@ -161,3 +187,20 @@ def softmax_cross_entropy_grad(e, s, t, coef, smoothing: float):
 def adam_update(p, g, m, v, beta1, beta2, step, eps, decay) -> None:
     t = p.dtype.type
     _kernel("adam_update")(g, t(beta1), t(beta2), t(step), t(eps), t(decay), p, m, v)
+
+
+def counter_uniform(xp, key: int, offset: int, shape: tuple, dtype):
+    """Uniform numbers in [0, 1): element ``n`` (C order) is a hash of ``key`` and ``offset + n``."""
+    if dtype not in (numpy.float32, numpy.float64):
+        raise TypeError(f"uniform draws are float32 or float64, got {dtype}")
+    if use(xp):
+        return _kernel("counter_uniform")(numpy.uint64(key), numpy.uint64(offset), xp.empty(shape, dtype))
+    z = numpy.uint64(key) + (numpy.uint64(offset) + numpy.arange(math.prod(shape), dtype=numpy.uint64)) * _GAMMA
+    z = (z ^ (z >> numpy.uint64(30))) * numpy.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> numpy.uint64(27))) * numpy.uint64(0x94D049BB133111EB)
+    z ^= z >> numpy.uint64(31)
+    bits = 24 if dtype == numpy.float32 else 53
+    return ((z >> numpy.uint64(64 - bits)).astype(dtype) * dtype.type(2.0**-bits)).reshape(shape)
+
+
+_GAMMA = numpy.uint64(0x9E3779B97F4A7C15)

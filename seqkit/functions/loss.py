@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy
-
 from seqkit.backend import check_index_range, get_array_module
 from seqkit.core.autograd import FunctionNode, Variable
+from seqkit.functions import cuda_kernels
 from seqkit.functions.activation import softmax
 from seqkit.functions.array import reshape
 from seqkit.functions.math import sum
@@ -74,9 +73,7 @@ class SoftmaxCrossEntropyGrad(FunctionNode):
         p = self.parent
         xp = get_array_module(gy)
         coef = p.weights * gy
-        if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
-            from seqkit.functions import cuda_kernels
-
+        if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
             return (cuda_kernels.softmax_cross_entropy_grad(p.e, p.s[:, 0], p.t, coef, p.smoothing),)
         g = p.e * (coef / p.s[:, 0])[:, None]  # softmax times the row weights, in one pass
         g[xp.arange(len(g)), p.t] -= (1 - p.smoothing) * coef

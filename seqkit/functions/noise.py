@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy
-
 from seqkit.backend import get_array_module
 from seqkit.config import config
 from seqkit.core.autograd import FunctionNode, Variable, as_variable
+from seqkit.functions import cuda_kernels
 from seqkit.random import generator
 
 
@@ -20,9 +19,7 @@ class Dropout(FunctionNode):
         (x,) = inputs
         xp = get_array_module(x)
         u = generator(xp).random(x.shape, dtype=x.dtype)
-        if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
-            from seqkit.functions import cuda_kernels
-
+        if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
             self.mask, y = cuda_kernels.dropout_mask(x, u, self.ratio)
             return (y,)
         self.mask = (u >= self.ratio) * x.dtype.type(1.0 / (1.0 - self.ratio))

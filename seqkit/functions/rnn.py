@@ -50,7 +50,7 @@ class LSTM(FunctionNode):
         xp = get_array_module(x)
         self.retain_inputs((0, 1))
         self.output_shapes = ((c_prev.shape, c_prev.dtype), ((b, H), x.dtype))
-        if xp is not numpy:  # one fused kernel on a GPU (x enters as the input projection of zero h W^T)
+        if cuda_kernels.use(xp):  # one fused kernel on a GPU (x enters as the input projection of zero h W^T)
             a, c = xp.zeros_like(x), c_prev.copy()
             self.tanh_c, h = xp.empty((b, H), x.dtype), xp.empty((b, H), x.dtype)
             cuda_kernels.lstm_forward_step(a, x, c[:b], self.tanh_c, h)
@@ -76,7 +76,7 @@ class LSTM(FunctionNode):
         b = self.tanh_c.shape[0]
         gx = xp.empty_like(self.gates)
         gc_prev = gc.copy()
-        step_backward = _lstm_step_backward if xp is numpy else cuda_kernels.lstm_backward_step
+        step_backward = cuda_kernels.lstm_backward_step if cuda_kernels.use(xp) else _lstm_step_backward
         step_backward(self.gates, self.tanh_c, c_prev[:b], gh, gc_prev[:b], gx)
         return gc_prev, gx
 
@@ -225,7 +225,7 @@ class LSTMRecurrence(FunctionNode):
             c_prev[lo:hi] = cb
             a = gates[lo:hi]
             xp.matmul(hb, WT, out=a)
-            if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
+            if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
                 cuda_kernels.lstm_forward_step(a, gx[lo:hi], cb, tanh_c[lo:hi], hs[lo:hi])
             else:
                 a += gx[lo:hi]
@@ -256,7 +256,7 @@ class LSTMRecurrence(FunctionNode):
             b = hi - lo
             dhb, dcb = dh[:b], dc[:b]
             dhb += ghs[lo:hi]
-            step_backward = _lstm_step_backward if xp is numpy else cuda_kernels.lstm_backward_step
+            step_backward = cuda_kernels.lstm_backward_step if cuda_kernels.use(xp) else _lstm_step_backward
             step_backward(gates[lo:hi], tanh_c[lo:hi], c_prev[lo:hi], dhb, dcb, dgates[lo:hi])
             xp.matmul(dgates[lo:hi], W, out=dhb)
         gW = dgates.T @ self.h_prev  # the recurrent weight gradient: one GEMM over all steps
@@ -318,7 +318,7 @@ class GRURecurrence(FunctionNode):
             gh = hb @ WT
             gh += bias
             a = acts[lo:hi]
-            if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
+            if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
                 cuda_kernels.gru_forward_step(gx[lo:hi], gh, a, gh_n[lo:hi], hb)
                 hs[lo:hi] = hb
                 continue
@@ -360,7 +360,7 @@ class GRURecurrence(FunctionNode):
             dhb += ghs[lo:hi]
             d = dgx[lo:hi]
             e = dgh[lo:hi]
-            if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
+            if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
                 cuda_kernels.gru_backward_step(a, gh_n[lo:hi], h_prev[lo:hi], dhb, d, e)
                 dhb += e @ W
                 continue

@@ -26,6 +26,7 @@ from typing import Any
 import numpy
 
 from seqkit.backend import to_device, using_device
+from seqkit.functions import cuda_kernels
 from seqkit.optim.flat import FlatGroup, FlatParams
 
 
@@ -245,9 +246,7 @@ class Adam(Optimizer):
     def _update_chunk(self, xp, p, g, state, tmp, c) -> None:
         step, eps, decay = c
         m, v = state
-        if xp is not numpy:  # one fused kernel on a GPU; the lines below are its reference
-            from seqkit.functions import cuda_kernels
-
+        if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
             cuda_kernels.adam_update(p, g, m, v, self.beta1, self.beta2, step, eps, decay)
             return
         if decay != 1.0:
