@@ -155,3 +155,20 @@ def test_a_beam_wider_than_the_vocabulary_returns_only_real_hypotheses():
     model = BigramModel(np.random.default_rng(5).standard_normal((4, 4)))
     for hyps in beam_search(model, [np.array([0, 0])], beam=5, nbest=5):
         assert all(np.isfinite(h.score) for h in hyps)
+
+
+@pytest.mark.parametrize(("K", "V"), [(5, 50), (4, 3), (3, 1), (1, 7)])
+def test_top_candidates_equal_a_full_sort(K, V):
+    """``_top``'s thresholded selection = a stable full sort, with dead (-inf) beams, ties and tiny vocabularies."""
+    from seqkit.decoding.search import _top
+
+    rng = np.random.default_rng(K * 100 + V)
+    total = np.round(rng.standard_normal((6, K, V)), 1).astype(np.float32)  # rounding makes ties
+    total[0, 1:] = -np.inf  # the first step: one live beam
+    total[1, K // 2 :] = -np.inf
+    width = min(2 * K, K * V)
+    index, values = _top(total, width, np)
+    flat = total.reshape(6, K * V)
+    expected = np.argsort(-flat, axis=1, kind="stable")[:, :width]
+    np.testing.assert_array_equal(index, expected)
+    np.testing.assert_array_equal(values, np.take_along_axis(flat, expected, axis=1))

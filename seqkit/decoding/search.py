@@ -195,23 +195,25 @@ def _top(total, width: int, xp) -> tuple[numpy.ndarray, numpy.ndarray]:
     ``(flat indices, scores)``, ties broken by the lower index.
 
     A full partition of every row is the slow part of beam search, so the candidates are first cut down by a
-    threshold that keeps all of the best ``width``: the smallest of the beams' second-best values (those
-    ``2K >= width`` values all reach it). A row with a dead beam (``-inf``; the first step) gets the exact
-    ``width``-th value instead.
+    threshold that keeps all of the best ``width``: the smallest of the maxima of each beam's two halves (those
+    ``2K >= width`` values all reach it; one pass over the candidates). A row with a dead beam (``-inf``; the
+    first step) gets the exact ``width``-th value instead.
     """
     n, K, V = total.shape
     flat = total.reshape(n, K * V)
     if V > 1:
-        masked = total.copy()
-        xp.put_along_axis(masked, total.argmax(axis=2)[:, :, None], -xp.inf, axis=2)
-        threshold = _host(masked.max(axis=2).min(axis=1))
+        half = (V + 1) // 2
+        threshold = _host(xp.minimum(total[:, :, :half].max(axis=2), total[:, :, half:].max(axis=2)).min(axis=1))
     else:
         threshold = _host(total.min(axis=(1, 2)))
     dead = ~numpy.isfinite(threshold)
-    if dead.any():
-        sub = _host(flat[xp.asarray(numpy.nonzero(dead)[0])])
-        threshold[dead] = numpy.partition(sub, K * V - width, axis=1)[:, K * V - width]
-    rows, cols = (_host(a) for a in xp.nonzero(flat >= xp.asarray(threshold, dtype=flat.dtype)[:, None]))
+    if dead.any():  # the width-th best of each beam's best width: partitions of V values, not of K * V
+        sub = _host(total[xp.asarray(numpy.nonzero(dead)[0])])  # (NumPy's partition crawls over many -infs)
+        w = min(width, V)
+        best = numpy.partition(sub, V - w, axis=2)[:, :, V - w :].reshape(len(sub), K * w)
+        threshold[dead] = numpy.partition(best, K * w - width, axis=1)[:, K * w - width]
+    hits = _host(xp.flatnonzero(flat >= xp.asarray(threshold, dtype=flat.dtype)[:, None]))  # 15x nonzero's speed
+    rows, cols = numpy.divmod(hits, K * V)
     vals = _host(flat[xp.asarray(rows), xp.asarray(cols)])
     order = numpy.lexsort((cols, -vals, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
