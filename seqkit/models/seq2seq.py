@@ -124,11 +124,33 @@ class Seq2Seq(Translator):
         return F.log_softmax(self.out(h_tilde), axis=1), state
 
     def reorder(self, state: dict, index) -> dict:
-        """Select (and repeat) batch rows: ``index`` (B',) of row numbers."""
-        index = self.xp.asarray(index)
-        out = {}
+        """Select (and repeat) batch rows: ``index`` (B',) of row numbers.
+
+        The encoder's side of the state (memory, its mask, precomputed keys) is kept once per source sentence,
+        with ``state["group"]`` consecutive rows (a sentence's beam) sharing one: when ``index`` keeps rows in
+        equal blocks of one source each, as beam search does, those arrays move only when a sentence leaves,
+        and each step attends with the block's queries together. Any other ``index`` gives one copy per row.
+        """
+        host = numpy.asarray(index)
+        index = self.xp.asarray(host)
+        sources = host // state.get("group", 1)  # the source sentence of each new row
+        starts = numpy.flatnonzero(numpy.diff(sources)) + 1
+        sizes = numpy.diff(numpy.concatenate([[0], starts, [len(sources)]]))
+        used = sources[numpy.concatenate([[0], starts])] if len(sources) else sources
+        grouped = len(sources) and (sizes == sizes[0]).all() and (numpy.diff(used) > 0).all()
+        group = int(sizes[0]) if grouped else 1
+        if not grouped:
+            used = sources
+        n_sources = state["memory"].shape[0]
+        same = len(used) == n_sources and (used == numpy.arange(n_sources)).all()
+        used = self.xp.asarray(used)
+        out = {"group": group}
         for key, value in state.items():
-            if key == "rnn":
+            if key == "group":
+                continue
+            if key in ("memory", "mask", "keys"):
+                out[key] = value if same else tuple(v[used] for v in value) if isinstance(value, tuple) else value[used]
+            elif key == "rnn":
                 parts = value if isinstance(value, tuple) else (value,)
                 moved = tuple(F.getitem(p, (slice(None), index)) for p in parts)
                 out[key] = moved if isinstance(value, tuple) else moved[0]
@@ -176,7 +198,17 @@ class Seq2Seq(Translator):
             emb = self.tgt_embed(self.xp.asarray(prev_tokens))
         x = F.concat([emb, state["feed"]], axis=1) if self.options.input_feeding else emb
         h, rnn = self.decoder.step(x, state["rnn"])
-        context, weights = self.attention(h, state["memory"], state["mask"], precomputed=state.get("keys"))
+        group = state.get("group", 1)
+        if group > 1:  # a beam per source: its rows attend to their sentence's memory together
+            n, size = h.shape[0] // group, h.shape[1]
+            query = F.reshape(h, (n, group, size))
+            context, weights = self.attention(query, state["memory"], state["mask"], precomputed=state.get("keys"))
+            if weights.ndim == 4:  # multi-head: (n, heads, group, S) -> (n, group, heads, S)
+                weights = F.transpose(weights, (0, 2, 1, 3))
+            context = F.reshape(context, (n * group, -1))
+            weights = F.reshape(weights, (n * group, *weights.shape[2:]))
+        else:
+            context, weights = self.attention(h, state["memory"], state["mask"], precomputed=state.get("keys"))
         h_tilde = F.tanh(self.combine(F.concat([context, h], axis=1)))
         state = {**state, "rnn": rnn, "attention": weights}
         if self.options.input_feeding:
