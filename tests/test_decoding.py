@@ -157,8 +157,8 @@ def test_a_beam_wider_than_the_vocabulary_returns_only_real_hypotheses():
         assert all(np.isfinite(h.score) for h in hyps)
 
 
-@pytest.mark.parametrize(("K", "V"), [(5, 50), (4, 3), (3, 1), (1, 7)])
-def test_top_candidates_equal_a_full_sort(K, V):
+@pytest.mark.parametrize(("K", "V", "width"), [(5, 50, 10), (4, 3, 8), (3, 1, 3), (1, 7, 2), (1, 50, 10), (2, 9, 10)])
+def test_top_candidates_equal_a_full_sort(K, V, width):
     """``_top``'s thresholded selection = a stable full sort, with dead (-inf) beams, ties and tiny vocabularies."""
     from seqkit.decoding.search import _top
 
@@ -166,7 +166,6 @@ def test_top_candidates_equal_a_full_sort(K, V):
     total = np.round(rng.standard_normal((6, K, V)), 1).astype(np.float32)  # rounding makes ties
     total[0, 1:] = -np.inf  # the first step: one live beam
     total[1, K // 2 :] = -np.inf
-    width = min(2 * K, K * V)
     index, values = _top(total, width, np)
     flat = total.reshape(6, K * V)
     expected = np.argsort(-flat, axis=1, kind="stable")[:, :width]

@@ -121,29 +121,28 @@ def beam_search(
         B, K = len(src), beam
         max_len = _max_lengths(src, max_len_ratio, max_len_offset)
         best_possible_lp = length_penalty(length_penalty_kind, alpha, max_len)
-        state = model.reorder(model.initial_state(model.encode(src)), numpy.repeat(numpy.arange(B), K))
-        scores = numpy.full((B, K), -numpy.inf)
-        scores[:, 0] = 0.0  # all beams start identical: only the first may expand
-        history = numpy.zeros((B, K, 0), dtype=numpy.int64)
+        state = model.initial_state(model.encode(src))
+        scores = numpy.zeros((B, 1))  # one hypothesis per sentence at first; up to K after the first step
+        history = numpy.zeros((B, 1, 0), dtype=numpy.int64)
         att_history = None
         active = numpy.arange(B)
-        prev = numpy.full(B * K, model.bos_id)
+        prev = numpy.full(B, model.bos_id)
         finished: list[list[Hypothesis]] = [[] for _ in range(B)]
         kth_best = numpy.full(B, -numpy.inf)  # the nbest-th best finished score per sentence
         ranks = numpy.arange(2 * K)
         for t in range(int(max_len.max())):
             logp, state = model.step(state, prev)
-            n = len(active)
+            n, k = scores.shape  # k: open hypotheses per sentence
             V = logp.shape[1]
-            total = xp.asarray(scores, dtype=logp.dtype)[:, :, None] + logp.data.reshape(n, K, V)
-            width = min(2 * K, K * V)
+            total = xp.asarray(scores, dtype=logp.dtype)[:, :, None] + logp.data.reshape(n, k, V)
+            width = min(2 * K, k * V)
             top, top_scores = _top(total, width, xp)
             parent, token = top // V, top % V
             is_eos = token == model.eos_id
             at_limit = t + 1 >= max_len[active]
             weights = None
             if keep_attention and "attention" in state:
-                weights = _host(state["attention"]).reshape(n, K, -1)
+                weights = _host(state["attention"]).reshape(n, k, -1)
                 step_att = numpy.take_along_axis(weights, parent[:, :, None], axis=1)  # (n, 2K, S)
             # finished hypotheses: EOS within the first K candidates; every first-K candidate at the limit
             ends = (is_eos | at_limit[:, None]) & (ranks[:width] < K) & numpy.isfinite(top_scores)
@@ -172,7 +171,7 @@ def beam_search(
             if done.all():
                 break
             keep = numpy.nonzero(~done)[0]
-            rows = (keep[:, None] * K + new_parent[keep]).ravel()
+            rows = (keep[:, None] * k + new_parent[keep]).ravel()
             state = model.reorder(state, rows)
             history = numpy.concatenate(
                 [numpy.take_along_axis(history, new_parent[:, :, None], axis=1), new_token[:, :, None]], axis=2
@@ -196,16 +195,17 @@ def _top(total, width: int, xp) -> tuple[numpy.ndarray, numpy.ndarray]:
 
     A full partition of every row is the slow part of beam search, so the candidates are first cut down by a
     threshold that keeps all of the best ``width``: the smallest of the maxima of each beam's two halves (those
-    ``2K >= width`` values all reach it; one pass over the candidates). A row with a dead beam (``-inf``; the
-    first step) gets the exact ``width``-th value instead.
+    ``2K >= width`` values all reach it; one pass over the candidates). Where that does not hold (a row with a
+    dead beam, ``-inf``; fewer than ``width / 2`` beams, as at the first step) the threshold is the exact
+    ``width``-th value.
     """
     n, K, V = total.shape
     flat = total.reshape(n, K * V)
-    if V > 1:
+    if V > 1 and width <= 2 * K:
         half = (V + 1) // 2
         threshold = _host(xp.minimum(total[:, :, :half].max(axis=2), total[:, :, half:].max(axis=2)).min(axis=1))
     else:
-        threshold = _host(total.min(axis=(1, 2)))
+        threshold = numpy.full(n, -numpy.inf, dtype=total.dtype)
     dead = ~numpy.isfinite(threshold)
     if dead.any():  # the width-th best of each beam's best width: partitions of V values, not of K * V
         sub = _host(total[xp.asarray(numpy.nonzero(dead)[0])])  # (NumPy's partition crawls over many -infs)
