@@ -228,12 +228,40 @@ def test_zero_grads_to_zero_views_or_to_none():
     opt = O.Adam().setup(model)
     loss_of(model).backward()
     opt.update()
-    opt.zero_grads()
+    opt.zero_grads()  # declared zero; a gradient read is cleared first
+    assert all(p.grad is not None and not p.grad.any() for p in model.params())
     assert not opt.flat.groups[0].grad.any()
     assert_views(opt, model)
-    assert all(p.grad is not None and not p.grad.any() for p in model.params())
     opt.zero_grads(set_to_none=True)
     assert all(p.grad is None for p in model.params())
+
+
+def test_declared_zero_gradients_take_the_first_backward_and_accumulate_later_ones():
+    """After zero_grads the buffer is not cleared: the first backward writes each gradient it reaches, later
+    ones add; a parameter no backward reached is zero at update (not last step's value)."""
+    model, fresh = TwoLayer(np.float64), TwoLayer(np.float64)
+    fresh.load_state_dict(model.state_dict())
+    opt = O.SGD(lr=0.0).setup(model)
+    opt.zero_grads()
+    for p in model.params():
+        p.grad[...] = 7.0  # last step's gradients, still in the buffer
+    opt.zero_grads()
+    for _ in range(2):
+        loss_of(model).backward()
+        loss_of(fresh).backward()
+    first = next(iter(model.params()))
+    opt.zero_grads()
+    (first * 2.0).sum().backward()  # reaches one parameter only
+    opt.update()
+    for p in model.params():
+        expected = np.full_like(p.data, 2.0) if p is first else np.zeros_like(p.data)
+        np.testing.assert_array_equal(p.grad, expected)
+    opt.zero_grads()
+    loss_of(model).backward()
+    loss_of(model).backward()
+    fresh_grads = [q.grad for q in fresh.params()]  # two backwards: the sum of both
+    for p, g in zip(model.params(), fresh_grads):
+        np.testing.assert_allclose(p.grad, np.zeros_like(p.data) if g is None else g, rtol=1e-12)
 
 
 def test_backward_accumulates_straight_into_the_flat_buffer():

@@ -86,7 +86,8 @@ class Variable:
     @property
     def grad(self):
         """The accumulated gradient as an array (``None`` before any backward)."""
-        return None if self._grad is None else self._grad.data
+        g = _settled(self)
+        return None if g is None else g.data
 
     @grad.setter
     def grad(self, value) -> None:
@@ -95,7 +96,7 @@ class Variable:
     @property
     def grad_var(self) -> Variable | None:
         """The accumulated gradient as a Variable (part of a graph after ``create_graph=True``)."""
-        return self._grad
+        return _settled(self)
 
     @grad_var.setter
     def grad_var(self, value: Variable | None) -> None:
@@ -175,7 +176,7 @@ class Variable:
         from seqkit.backend import to_device
 
         self.data = to_device(self.data, device)
-        if self._grad is not None:
+        if _settled(self) is not None:
             self._grad.data = to_device(self._grad.data, device)
         return self
 
@@ -201,6 +202,27 @@ class RemovableHandle:
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+class Unzeroed(Variable):
+    """A gradient buffer declared zero but not yet cleared (``Optimizer.zero_grads``): the first gradient
+    backward brings is copied in, which saves a pass over the buffer to fill it and one to add to it; reading
+    it first clears it. ``zeroed`` is the Variable the gradient becomes."""
+
+    __slots__ = ("zeroed",)
+
+    def __init__(self, zeroed: Variable) -> None:
+        super().__init__(zeroed.data, requires_grad=False)
+        self.zeroed = zeroed
+
+
+def _settled(v: Variable) -> Variable | None:
+    """``v._grad``, with a declared-zero buffer cleared first."""
+    g = v._grad
+    if type(g) is Unzeroed:
+        g.data.fill(0)
+        v._grad = g = g.zeroed
+    return g
 
 
 def _new_variable(data, creator: FunctionNode | None, index: int) -> Variable:
@@ -469,7 +491,10 @@ def backprop(
                 captured[v] = g
             elif v._grad is None:  # a gradient an op handed out may be shared: keep a copy of one we did not make
                 v._grad = g if create_graph or g in owned else _new_variable(g.data.copy(), None, 0)
-            elif create_graph or v._grad.creator is not None:
+            elif type(v._grad) is Unzeroed and not create_graph:  # the first gradient into a cleared buffer
+                v._grad.data[...] = g.data
+                v._grad = v._grad.zeroed
+            elif create_graph or _settled(v).creator is not None:
                 v._grad = v._grad + g
             else:
                 v._grad.data += g.data

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from seqkit.backend import Device, get_device, using_device
-from seqkit.core.autograd import Parameter, Variable
+from seqkit.core.autograd import Parameter, Unzeroed, Variable
 
 #: Elements per piece of an elementwise update on the CPU. NumPy runs one pass over memory per operation;
 #: pieces that fit the caches turn the ~10 passes of an Adam step into about one trip to main memory, and
@@ -75,6 +75,7 @@ class FlatGroup:
             self.grad_views.append(grad_view)
             self._grad_vars.append(Variable(grad_view, requires_grad=False))
             offset = end
+        self._unzeroed = [Unzeroed(g) for g in self._grad_vars]
         if chunk is None:
             chunk = CPU_CHUNK if device.kind == "cpu" else self.size
         self.chunk = max(1, min(chunk, self.size))
@@ -111,7 +112,7 @@ class FlatGroup:
             if p.data is not view:
                 self._readopt(name, p, view)
             g = p._grad
-            if g is None:
+            if g is None or type(g) is Unzeroed:  # no gradient reached it since zero_grads
                 grad_view.fill(0)
             elif g.data is not grad_view:
                 grad_view[...] = g.data
@@ -120,14 +121,14 @@ class FlatGroup:
             p._grad = grad_var
 
     def zero_grads(self, set_to_none: bool) -> None:
-        """Make every ``grad`` ``None``, or zero ``grad`` (one fill) and make every ``grad`` its view."""
+        """Make every ``grad`` ``None``, or declare every ``grad`` (its view) zero: each view is cleared when
+        it is first read, or filled with the first gradient backward brings (``Unzeroed``)."""
         if set_to_none:
             for p in self.params:
                 p._grad = None
             return
-        self.grad.fill(0)
-        for p, grad_var in zip(self.params, self._grad_vars):
-            p._grad = grad_var
+        for p, unzeroed in zip(self.params, self._unzeroed):
+            p._grad = unzeroed
 
     def _readopt(self, name: str, p: Parameter, view: Any) -> None:
         data = p.data

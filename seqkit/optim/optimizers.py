@@ -4,7 +4,7 @@ Usage::
 
     opt = Adam(lr=1e-3).setup(model)
     opt.add_hook(GradientClipping(5.0))
-    opt.zero_grads()    # one fill per flat buffer; backward then accumulates into it in place
+    opt.zero_grads()    # declares the flat buffers zero; backward writes, then accumulates, into them in place
     loss.backward()
     opt.update()        # gather gradients, run the hooks in order, apply the rule; opt.t += 1
 
@@ -81,8 +81,10 @@ class Optimizer:
             group.foreach_chunk(functools.partial(self._apply, group, state, coefficients))
 
     def zero_grads(self, set_to_none: bool = False) -> None:
-        """Clear the gradients: fill each flat gradient buffer with zeros and make every ``grad`` its view, so
-        that backward accumulates into the buffer in place. ``set_to_none`` makes every ``grad`` ``None``
+        """Clear the gradients: every ``grad`` becomes its view of the flat gradient buffer, declared zero, so
+        that backward writes the first gradient of each parameter into the buffer and accumulates later ones
+        in place (no fill and no add for the first; a ``grad`` read or gathered before any gradient arrived is
+        zeroed then). ``set_to_none`` makes every ``grad`` ``None``
         instead (as ``Layer.zero_grads``); backward then keeps a copy of each gradient and ``update()``
         copies it into the buffer, which is slower."""
         for group in self._flat().groups:
