@@ -19,10 +19,11 @@ Every row runs in its own fresh process (this script again, with ``--worker``), 
 (``resource.getrusage``) is its own and no library's threads or allocator state leak into another row; the
 rows still run one after the other in this one run, which is the only place their ratios mean anything.
 
-A second section times one training step of recipes/quickstart.toml's model (its vocabulary size, dropout,
-label smoothing, tied embeddings, optimizer and gradient clipping) on one batch as its batch iterator would cut
-it: pairs of Tatoeba-like lengths (mean ~9 subword tokens) sorted by length and cut at the recipe's
-``training.max_tokens`` padded tokens; the median-length batch (~660 pairs at 6000 tokens). seqkit only.
+A second section times one training step of the models of recipes/quickstart.toml and
+recipes/multi30k-en-de-lstm.toml (each with its vocabulary size, dropout, label smoothing, tied embeddings,
+optimizer and gradient clipping) on one batch as its batch iterator would cut it: pairs of Tatoeba-like
+lengths (mean ~9 subword tokens) or Multi30k-like ones (mean ~13) sorted by length and cut at the recipe's
+``training.max_tokens`` padded tokens; the batch holding the median pair. seqkit only.
 
 Run with 2 threads (set here unless already set): ``python benchmarks/train.py [--steps 25] [--warmup 3]``;
 ``--quick`` times 1 step without warm-up (a smoke run). Unset ``OPENBLAS_CORETYPE`` and
@@ -59,6 +60,8 @@ V, E, H, LAYERS, B = 8000, 256, 512, 2, 64
 PAD, BOS, EOS = 0, 2, 3  # seqkit's defaults; ids 4.. are words
 SEQKIT_PARAMS, TORCH_PARAMS = 16_334_656, 16_342_848
 VARIANTS = {"multi30k": "Multi30k-like lengths", "fixed20": "fixed length 20"}
+#: recipes timed in the second section, with the (mean, Gamma shape) of their pairs' lengths
+RECIPES = {"quickstart": (9.0, 6.0), "multi30k-en-de-lstm": (13.0, 8.5)}
 REFERENCE = Seq2SeqOptions(embed_size=E, hidden_size=H, encoder_layers=LAYERS, bidirectional=False,
                            decoder_layers=LAYERS, attention="general_attention", input_feeding=False, bridge="copy",
                            dropout=0.0, tie_embeddings=False)  # fmt: skip
@@ -81,12 +84,12 @@ def reference_batch(variant: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return src, tgt
 
 
-def quickstart_batch(vocab: int, max_tokens: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """A typical batch of the quickstart recipe: 20,000 pairs of Tatoeba-like lengths sorted by their cost (the
+def recipe_batch(vocab: int, max_tokens: int, mean: float, shape: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A typical batch of a recipe: 20,000 pairs of lengths ~ Gamma(shape, mean / shape) sorted by their cost (the
     longer side) and cut greedily at ``max_tokens`` padded tokens, as ``BatchIterator`` does; the batch holding
     the median pair."""
     rng = np.random.default_rng(1)
-    src_len, tgt_len = pair_lengths(rng, 20_000, 9.0, shape=6.0)
+    src_len, tgt_len = pair_lengths(rng, 20_000, mean, shape=shape)
     cost = np.maximum(src_len, tgt_len)
     order = np.argsort(cost, kind="stable")
     batches, current, longest = [], [], 0
@@ -158,8 +161,8 @@ def seqkit_step(src, tgt):
     return step, sum(p.size for p in model.params())
 
 
-def quickstart_step():
-    """recipes/quickstart.toml's model, optimizer and clipping as ``Run`` builds them (for its tokenizer's vocabulary
+def recipe_step(name: str):
+    """recipes/NAME.toml's model, optimizer and clipping as ``Run`` builds them (for its tokenizer's vocabulary
     size), and one batch as its ``training.max_tokens`` cuts them. Returns the step, parameters, the batch and
     what it read from the recipe."""
     from seqkit.plugins import get_plugin_manager
@@ -168,13 +171,13 @@ def quickstart_step():
 
     seqkit.random.seed(0)
     pm = get_plugin_manager()
-    recipe = load_recipe(ROOT / "recipes" / "quickstart.toml", registries=pm.registry)
+    recipe = load_recipe(ROOT / "recipes" / f"{name}.toml", registries=pm.registry)
     vocab = SimpleNamespace(vocab_size=recipe.tokenizer["vocab_size"])
     model = build_model(recipe, SimpleNamespace(source=vocab, target=vocab), pm)
     opt = build_optimizer(recipe, pm).setup(model)
     if recipe.training.clip:
         opt.add_hook(GradientClipping(recipe.training.clip))
-    src, tgt = quickstart_batch(vocab.vocab_size, recipe.training.max_tokens)
+    src, tgt = recipe_batch(vocab.vocab_size, recipe.training.max_tokens, *RECIPES[name])
 
     def step():
         opt.zero_grads()
@@ -259,8 +262,8 @@ def median_ms(step, steps: int, warmup: int) -> float:
 def worker(row: str, variant: str, steps: int, warmup: int) -> dict:
     """Time one row in this process; the last line of stdout is its JSON."""
     extra = {}
-    if row == "quickstart":
-        step, info, (src, tgt), extra = quickstart_step()
+    if row == "recipe":
+        step, info, (src, tgt), extra = recipe_step(variant)
     else:
         src, tgt = reference_batch(variant)
         step, info = {"floor": gemm_floor, "seqkit": seqkit_step, "torch": torch_step}[row](src, tgt)
@@ -300,8 +303,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25, help="timed steps (median reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--quick", action="store_true", help="1 timed step, no warm-up (a smoke run)")
-    parser.add_argument("--worker", choices=[*ROWS, "quickstart"], help=argparse.SUPPRESS)
-    parser.add_argument("--variant", choices=VARIANTS, default="multi30k", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=[*ROWS, "recipe"], help=argparse.SUPPRESS)
+    parser.add_argument("--variant", choices=[*VARIANTS, *RECIPES], default="multi30k", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.variant, args.steps, args.warmup)))
@@ -318,7 +321,7 @@ def main() -> None:
 
     print("running every row in its own process:", file=sys.stderr)
     results = {v: {row: run_worker(row, v, args) for row in rows} for v in VARIANTS}
-    quick = run_worker("quickstart", "multi30k", args)
+    recipes = {name: run_worker("recipe", name, args) for name in RECIPES}
 
     print(f"\nTraining step of the reference encoder-decoder (../shared/BENCHMARK.md): batch {B}, vocabulary {V}, "
           f"threads={os.environ['OMP_NUM_THREADS']}, median of {args.steps} after {args.warmup} warm-up; "
@@ -344,16 +347,13 @@ def main() -> None:
             print(f"{ROWS[row]:24}{r['ms']:9.1f}{r['tgt_tokens'] / r['ms'] * 1e3:10.0f}{r['ms'] / floor:9.2f}{vs}"
                   f"{r['rss_mb']:13.0f}")  # fmt: skip
     print("(x floor, x torch: time relative to that row; below 1 is faster)")
-    print(
-        f"\nrecipes/quickstart.toml model ({int(quick['info']):,} parameters, vocabulary {quick['vocab']}), one "
-        f"batch of {quick['pairs']} pairs (max_tokens {quick['max_tokens']}), {quick['src_tokens']} source and "
-        f"{quick['tgt_tokens']} target tokens, seqkit only"
-    )
-    print(f"{'':24}{'ms/step':>9}{'tokens/s':>10}{'pairs/s':>9}{'peak RSS MB':>13}")
-    print(
-        f"{'seqkit quickstart step':24}{quick['ms']:9.1f}{quick['tgt_tokens'] / quick['ms'] * 1e3:10.0f}"
-        f"{quick['pairs'] / quick['ms'] * 1e3:9.0f}{quick['rss_mb']:13.0f}"
-    )
+    print("\nOne training step of a recipe's model on one typical batch of it, seqkit only")
+    print(f"{'recipe':22}{'parameters':>12}{'vocab':>7}{'pairs':>7}{'tgt tok':>9}{'ms/step':>9}{'tokens/s':>10}"
+          f"{'pairs/s':>9}{'peak RSS MB':>13}")  # fmt: skip
+    for name, r in recipes.items():
+        rates = f"{r['tgt_tokens'] / r['ms'] * 1e3:10.0f}{r['pairs'] / r['ms'] * 1e3:9.0f}"
+        print(f"{name:22}{int(r['info']):12,}{r['vocab']:7}{r['pairs']:7}{r['tgt_tokens']:9}{r['ms']:9.1f}{rates}"
+              f"{r['rss_mb']:13.0f}")  # fmt: skip
     if torch_version is None:
         print("\n(torch not installed: `pip install torch==2.13.0` in a separate venv adds its rows)")
 
