@@ -147,14 +147,22 @@ def main() -> None:
     tokens = sum(lengths)
     print(f"LSTM forward+backward: B={B}, T<={T}, {tokens} tokens, in={D}, hidden={H}, float32, "
           f"threads={os.environ['OMP_NUM_THREADS']}, numpy {np.__version__}")
-    for layers, bidirectional in ((1, False), (2, True)):
-        rows = [("GEMM floor (numpy)", gemm_floor(lengths, layers, 2 if bidirectional else 1, rng))]
-        rows.append(("seqkit L.LSTM (fused)", seqkit_fused(lengths, layers, bidirectional, rng)))
+    configs = ((1, False), (2, True))
+    rows = {}
+    for layers, bidirectional in configs:
+        rows[layers] = [("GEMM floor (numpy)", gemm_floor(lengths, layers, 2 if bidirectional else 1, rng))]
+        rows[layers].append(("seqkit L.LSTM (fused)", seqkit_fused(lengths, layers, bidirectional, rng)))
         if layers == 1:
-            rows.append(("seqkit LSTMCell loop", seqkit_cells(lengths, rng)))
-        with contextlib.suppress(ImportError):
-            rows += torch_rows(lengths, layers, bidirectional, rng)
-        results = [(name, median_ms(step, args.repeat)) for name, step in rows]
+            rows[layers].append(("seqkit LSTMCell loop", seqkit_cells(lengths, rng)))
+    # NumPy rows first, PyTorch's last: once torch has run, its OpenMP threads keep spinning for a while and
+    # would slow whatever runs next on the same cores
+    timed = {layers: [(name, median_ms(step, args.repeat)) for name, step in rows[layers]] for layers, _ in configs}
+    with contextlib.suppress(ImportError):
+        for layers, bidirectional in configs:
+            torch_steps = torch_rows(lengths, layers, bidirectional, rng)
+            timed[layers] += [(name, median_ms(step, args.repeat)) for name, step in torch_steps]
+    for layers, bidirectional in configs:
+        results = timed[layers]
         floor = results[0][1]
         torch_ms = dict(results).get("pytorch nn.LSTM (packed)")
         print(f"\n{layers} layer{'s' if layers > 1 else ''}{', bidirectional' if bidirectional else ''}")
