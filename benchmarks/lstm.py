@@ -9,6 +9,8 @@ a 1-layer LSTM and a 2-layer bidirectional one. Rows:
 - PyTorch ``nn.LSTM`` on a packed sequence and an ``nn.LSTMCell`` loop (padded batch), when torch imports.
 
 Run with 2 threads: ``python benchmarks/lstm.py`` (it sets OMP/OpenBLAS/MKL threads to 2 unless already set).
+The rows of a table are timed in turns (one call of each, ``--repeat`` times; medians), NumPy's before
+PyTorch's.
 """
 
 from __future__ import annotations
@@ -32,15 +34,23 @@ from seqkit.functions.rnn import batch_sizes_of  # noqa: E402
 B, T, D, H = 64, 30, 256, 512
 
 
-def median_ms(step, repeat: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        step()
-    times = []
+def median_ms(steps: list, repeat: int, warmup: int = 2) -> list[float]:
+    """Median ms per call of each of ``steps``, timed in turns (one call of each, ``repeat`` times), so that a
+    slow spell of a shared machine falls on every row alike and their ratios hold."""
+    for step in steps:
+        for _ in range(warmup):
+            step()
+    times: list[list[float]] = [[] for _ in steps]
     for _ in range(repeat):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+        for step, spent in zip(steps, times):
+            t = time.perf_counter()
+            step()
+            spent.append(time.perf_counter() - t)
+    return [statistics.median(spent) * 1e3 for spent in times]
+
+
+def timed(rows: list, repeat: int) -> list[tuple[str, float]]:
+    return list(zip([name for name, _ in rows], median_ms([step for _, step in rows], repeat)))
 
 
 def make_lengths(rng) -> list[int]:
@@ -140,7 +150,10 @@ def torch_rows(lengths, layers, bidirectional, rng):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="one timed call per row (a smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat = 1
     rng = np.random.default_rng(0)
     seqkit.random.seed(0)
     lengths = make_lengths(rng)
@@ -154,20 +167,19 @@ def main() -> None:
         rows[layers].append(("seqkit L.LSTM (fused)", seqkit_fused(lengths, layers, bidirectional, rng)))
         if layers == 1:
             rows[layers].append(("seqkit LSTMCell loop", seqkit_cells(lengths, rng)))
-    # NumPy rows first, PyTorch's last: once torch has run, its OpenMP threads keep spinning for a while and
-    # would slow whatever runs next on the same cores
-    timed = {layers: [(name, median_ms(step, args.repeat)) for name, step in rows[layers]] for layers, _ in configs}
+    # NumPy rows in turns, PyTorch's after them (in turns too): once torch has run, its OpenMP threads keep
+    # spinning for a while and would slow whatever runs next on the same cores
+    results = {layers: timed(rows[layers], args.repeat) for layers, _ in configs}
     with contextlib.suppress(ImportError):
         for layers, bidirectional in configs:
-            torch_steps = torch_rows(lengths, layers, bidirectional, rng)
-            timed[layers] += [(name, median_ms(step, args.repeat)) for name, step in torch_steps]
+            results[layers] += timed(torch_rows(lengths, layers, bidirectional, rng), args.repeat)
     for layers, bidirectional in configs:
-        results = timed[layers]
-        floor = results[0][1]
-        torch_ms = dict(results).get("pytorch nn.LSTM (packed)")
+        table = results[layers]
+        floor = table[0][1]
+        torch_ms = dict(table).get("pytorch nn.LSTM (packed)")
         print(f"\n{layers} layer{'s' if layers > 1 else ''}{', bidirectional' if bidirectional else ''}")
         print(f"{'':28}{'ms/iter':>9}{'tokens/s':>10}{'x floor':>9}{'x torch':>9}")
-        for name, ms in results:
+        for name, ms in table:
             vs = f"{ms / torch_ms:9.2f}" if torch_ms else f"{'-':>9}"
             print(f"{name:28}{ms:9.1f}{tokens / ms * 1e3:10.0f}{ms / floor:9.2f}{vs}")
     try:
