@@ -68,6 +68,30 @@ def test_lstm_recurrence_matches_reference_and_gradients(lengths, reverse, seed)
     check_double_backward(f, (gx, W, h0, c0), gys, ggs, eps=1e-4)
 
 
+@settings(max_examples=10, deadline=None)
+@given(lengths_st, st.integers(0, 2**31 - 1))
+def test_bilstm_recurrence_equals_both_directions_and_has_exact_gradients(lengths, seed):
+    """Both directions in one op = lstm_recurrence forward and reverse on the two halves of gx, concatenated."""
+    rng = np.random.default_rng(seed)
+    bs, gx_f, W_f, h0_f = _packed_inputs(rng, lengths, 4)
+    _, gx_b, W_b, h0_b = _packed_inputs(rng, lengths, 4)
+    c0_f, c0_b = rng.standard_normal(h0_f.shape), rng.standard_normal(h0_f.shape)
+    gx = np.concatenate([gx_f, gx_b], axis=1)
+    inputs = (gx, W_f, W_b, h0_f, c0_f, h0_b, c0_b)
+    fused = F.bilstm_recurrence(*inputs, bs)
+    hs_f, *finals_f = F.lstm_recurrence(gx_f, W_f, h0_f, c0_f, bs)
+    hs_b, *finals_b = F.lstm_recurrence(gx_b, W_b, h0_b, c0_b, bs, reverse=True)
+    for a, b in zip(fused, (np.concatenate([hs_f.data, hs_b.data], axis=1), *finals_f, *finals_b)):
+        _close(a.data, getattr(b, "data", b), rtol=1e-12)
+
+    def f(*args):
+        return F.bilstm_recurrence(*args, bs)
+
+    check_backward(f, inputs, eps=1e-4)
+    gys = tuple(rng.standard_normal(y.shape) for y in fused)
+    check_double_backward(f, inputs, gys, tuple(rng.standard_normal(a.shape) for a in inputs), eps=1e-4)
+
+
 @settings(max_examples=12, deadline=None)
 @given(lengths_st, st.booleans(), st.integers(0, 2**31 - 1))
 def test_gru_recurrence_matches_reference_and_gradients(lengths, reverse, seed):

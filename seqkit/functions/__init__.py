@@ -43,7 +43,7 @@ from seqkit.functions.math import (
 )
 from seqkit.functions.noise import dropout
 from seqkit.functions.normalization import layer_norm
-from seqkit.functions.rnn import gather_rows, gru_recurrence, lstm, lstm_recurrence, scatter_rows
+from seqkit.functions.rnn import bilstm_recurrence, gather_rows, gru_recurrence, lstm, lstm_recurrence, scatter_rows
 
 
 def _swap(f):
@@ -76,9 +76,9 @@ Variable.mean = mean
 Variable.max = max
 
 __all__ = [
-    "add", "broadcast_to", "cast", "concat", "div", "dropout", "embed_id", "exp", "expand_dims", "gather_rows", "gelu",
-    "getitem", "gru_recurrence", "layer_norm", "linear", "log", "log_softmax", "lstm", "lstm_recurrence",
-    "masked_softmax", "matmul", "max", "mean", "mul", "neg", "pad", "pow", "relu", "reshape", "scatter_rows",
-    "separate", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "split_axis", "sqrt", "squeeze",
-    "stack", "sub", "sum", "sum_to", "tanh", "transpose", "where",
+    "add", "bilstm_recurrence", "broadcast_to", "cast", "concat", "div", "dropout", "embed_id", "exp",
+    "expand_dims", "gather_rows", "gelu", "getitem", "gru_recurrence", "layer_norm", "linear", "log", "log_softmax",
+    "lstm", "lstm_recurrence", "masked_softmax", "matmul", "max", "mean", "mul", "neg", "pad", "pow", "relu",
+    "reshape", "scatter_rows", "separate", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "split_axis",
+    "sqrt", "squeeze", "stack", "sub", "sum", "sum_to", "tanh", "transpose", "where",
 ]  # fmt: skip

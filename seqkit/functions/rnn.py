@@ -213,30 +213,8 @@ class LSTMRecurrence(FunctionNode):
         self.retain_inputs((0, 1, 2, 3))
         N = gx.shape[0]
         self.output_shapes = (((N, H), gx.dtype), (h0.shape, h0.dtype), (c0.shape, c0.dtype))
-        gates = xp.empty_like(gx)
-        h_prev, c_prev, tanh_c = (xp.empty((N, H), dtype=gx.dtype) for _ in range(3))
         hs = xp.empty((N, H), dtype=gx.dtype)
-        h, c = h0.copy(), c0.copy()
-        WT = W.T
-        for lo, hi in _steps(self.batch_sizes, self.reverse):
-            b = hi - lo
-            hb, cb = h[:b], c[:b]
-            h_prev[lo:hi] = hb
-            c_prev[lo:hi] = cb
-            a = gates[lo:hi]
-            xp.matmul(hb, WT, out=a)
-            if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
-                cuda_kernels.lstm_forward_step(a, gx[lo:hi], cb, tanh_c[lo:hi], hs[lo:hi])
-            else:
-                a += gx[lo:hi]
-                _sigmoid_(a[:, : 3 * H])
-                xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
-                cb *= a[:, H : 2 * H]
-                cb += a[:, :H] * a[:, 3 * H :]
-                xp.tanh(cb, out=tanh_c[lo:hi])
-                xp.multiply(a[:, 2 * H : 3 * H], tanh_c[lo:hi], out=hs[lo:hi])
-            hb[...] = hs[lo:hi]
-        self.gates, self.h_prev, self.c_prev, self.tanh_c = gates, h_prev, c_prev, tanh_c
+        h, c, self.saved = _lstm_forward(gx, W, h0, c0, self.batch_sizes, self.reverse, hs)
         return hs, h, c
 
     def backward(self, indexes, grad_outputs):
@@ -248,19 +226,110 @@ class LSTMRecurrence(FunctionNode):
     def _backward_arrays(self, inputs, grad_outputs):
         _, W, _, _ = inputs
         ghs, ghN, gcN = grad_outputs
-        xp = get_array_module(W)
-        gates, c_prev, tanh_c = self.gates, self.c_prev, self.tanh_c
-        dgates = xp.empty_like(gates)
-        dh, dc = ghN.copy(), gcN.copy()
-        for lo, hi in _steps(self.batch_sizes, not self.reverse):
-            b = hi - lo
-            dhb, dcb = dh[:b], dc[:b]
-            dhb += ghs[lo:hi]
-            step_backward = cuda_kernels.lstm_backward_step if cuda_kernels.use(xp) else _lstm_step_backward
-            step_backward(gates[lo:hi], tanh_c[lo:hi], c_prev[lo:hi], dhb, dcb, dgates[lo:hi])
-            xp.matmul(dgates[lo:hi], W, out=dhb)
-        gW = dgates.T @ self.h_prev  # the recurrent weight gradient: one GEMM over all steps
+        dgates = get_array_module(W).empty_like(self.saved[0])
+        gW, dh, dc = _lstm_backward(self.saved, W, ghs, ghN, gcN, self.batch_sizes, self.reverse, dgates)
         return dgates, gW, dh, dc
+
+
+class BiLSTMRecurrence(FunctionNode):
+    """Both directions of a bidirectional LSTM layer in one op: inputs ``gx`` (N, 8H) (the forward direction's
+    projections, then the reverse one's), ``W_f``, ``W_b`` (4H, H), ``h0_f``, ``c0_f``, ``h0_b``, ``c0_b``
+    (B, H); outputs ``hs`` (N, 2H) (both directions side by side, as the next layer reads them) and the four
+    final states. Each direction reads its columns of ``gx`` and writes its columns of ``hs`` and of the
+    gradient in place, where two ``LSTMRecurrence`` ops would need a split and a concatenation (copies) both
+    ways."""
+
+    def __init__(self, batch_sizes: tuple[int, ...]):
+        self.batch_sizes = batch_sizes
+
+    def forward(self, inputs):
+        gx, W_f, W_b, h0_f, c0_f, h0_b, c0_b = inputs
+        H = W_f.shape[1]
+        if gx.ndim != 2 or gx.shape[1] != 8 * H or W_b.shape != W_f.shape:
+            raise ValueError(f"bilstm_recurrence: gx must be (N, 8H) and both W (4H, H), H = {H}")
+        for W, h0 in ((W_f, h0_f), (W_b, h0_b)):
+            _check_packed("bilstm_recurrence", gx[:, : 4 * H], W, h0, self.batch_sizes, 4)
+        xp = get_array_module(gx)
+        self.retain_inputs(range(7))
+        N = gx.shape[0]
+        self.output_shapes = (((N, 2 * H), gx.dtype), *(((h0_f.shape, h0_f.dtype),) * 4))
+        hs = xp.empty((N, 2 * H), dtype=gx.dtype)
+        self.saved, finals = [], []
+        for d, (W, h0, c0) in enumerate(((W_f, h0_f, c0_f), (W_b, h0_b, c0_b))):
+            cols = slice(d * 4 * H, (d + 1) * 4 * H)
+            h, c, saved = _lstm_forward(gx[:, cols], W, h0, c0, self.batch_sizes, d == 1, hs[:, d * H : (d + 1) * H])
+            self.saved.append(saved)
+            finals += [h, c]
+        return (hs, *finals)
+
+    def backward(self, indexes, grad_outputs):
+        def reference(gx, W_f, W_b, h0_f, c0_f, h0_b, c0_b):
+            g_f, g_b = split_axis(gx, 2, axis=1)
+            hs_f, *f = lstm_recurrence_reference(g_f, W_f, h0_f, c0_f, self.batch_sizes, False)
+            hs_b, *b = lstm_recurrence_reference(g_b, W_b, h0_b, c0_b, self.batch_sizes, True)
+            return (concat([hs_f, hs_b], axis=1), *f, *b)
+
+        return fused_backward(self, indexes, grad_outputs, self._backward_arrays, reference)
+
+    def _backward_arrays(self, inputs, grad_outputs):
+        _, W_f, W_b = inputs[:3]
+        ghs, *g_finals = grad_outputs
+        H = W_f.shape[1]
+        dgx = get_array_module(W_f).empty((ghs.shape[0], 8 * H), dtype=ghs.dtype)
+        grads = []
+        for d, W in enumerate((W_f, W_b)):
+            ghN, gcN = g_finals[2 * d : 2 * d + 2]
+            grads.append(_lstm_backward(self.saved[d], W, ghs[:, d * H : (d + 1) * H], ghN, gcN, self.batch_sizes,
+                                        d == 1, dgx[:, d * 4 * H : (d + 1) * 4 * H]))  # fmt: skip
+        (gW_f, dh_f, dc_f), (gW_b, dh_b, dc_b) = grads
+        return dgx, gW_f, gW_b, dh_f, dc_f, dh_b, dc_b
+
+
+def _lstm_forward(gx, W, h0, c0, batch_sizes, reverse, hs):
+    """The fused recurrence, writing the hidden states into ``hs`` (N, H) (a view may be given). Returns the
+    final ``h``, ``c`` and what backward needs: the activated gates, previous ``h`` and ``c``, ``tanh(c)``."""
+    xp = get_array_module(gx)
+    N, H = hs.shape
+    gates = xp.empty(gx.shape, dtype=gx.dtype)
+    h_prev, c_prev, tanh_c = (xp.empty((N, H), dtype=gx.dtype) for _ in range(3))
+    h, c = h0.copy(), c0.copy()
+    WT = W.T
+    for lo, hi in _steps(batch_sizes, reverse):
+        b = hi - lo
+        hb, cb = h[:b], c[:b]
+        h_prev[lo:hi] = hb
+        c_prev[lo:hi] = cb
+        a = gates[lo:hi]
+        xp.matmul(hb, WT, out=a)
+        if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
+            cuda_kernels.lstm_forward_step(a, gx[lo:hi], cb, tanh_c[lo:hi], hs[lo:hi])
+        else:
+            a += gx[lo:hi]
+            _sigmoid_(a[:, : 3 * H])
+            xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
+            cb *= a[:, H : 2 * H]
+            cb += a[:, :H] * a[:, 3 * H :]
+            xp.tanh(cb, out=tanh_c[lo:hi])
+            xp.multiply(a[:, 2 * H : 3 * H], tanh_c[lo:hi], out=hs[lo:hi])
+        hb[...] = hs[lo:hi]
+    return h, c, (gates, h_prev, c_prev, tanh_c)
+
+
+def _lstm_backward(saved, W, ghs, ghN, gcN, batch_sizes, reverse, dgates):
+    """Backward of ``_lstm_forward``: the pre-activation gradients into ``dgates`` (N, 4H) (a view may be
+    given); returns the recurrent weight's gradient and those of the initial ``h`` and ``c``."""
+    gates, h_prev, c_prev, tanh_c = saved
+    xp = get_array_module(W)
+    dh, dc = ghN.copy(), gcN.copy()
+    step_backward = cuda_kernels.lstm_backward_step if cuda_kernels.use(xp) else _lstm_step_backward
+    for lo, hi in _steps(batch_sizes, not reverse):
+        b = hi - lo
+        dhb, dcb = dh[:b], dc[:b]
+        dhb += ghs[lo:hi]
+        step_backward(gates[lo:hi], tanh_c[lo:hi], c_prev[lo:hi], dhb, dcb, dgates[lo:hi])
+        xp.matmul(dgates[lo:hi], W, out=dhb)
+    gW = dgates.T @ h_prev  # the recurrent weight gradient: one GEMM over all steps
+    return gW, dh, dc
 
 
 def lstm_recurrence(gx, W, h0, c0, batch_sizes: Sequence[int], reverse: bool = False):
@@ -272,6 +341,14 @@ def lstm_recurrence(gx, W, h0, c0, batch_sizes: Sequence[int], reverse: bool = F
     layer), with outputs still aligned to the input positions.
     """
     return LSTMRecurrence(tuple(int(b) for b in batch_sizes), reverse).apply((gx, W, h0, c0))
+
+
+def bilstm_recurrence(gx, W_f, W_b, h0_f, c0_f, h0_b, c0_b, batch_sizes: Sequence[int]):
+    """Both directions of a bidirectional LSTM layer over a packed batch: ``gx`` (N, 8H) holds the forward
+    direction's input projections, then the reverse one's. Returns ``(hs, hN_f, cN_f, hN_b, cN_b)`` with ``hs``
+    (N, 2H) the two directions' hidden states side by side; the same as ``lstm_recurrence`` on each half of
+    ``gx`` (``reverse=True`` for the second) and a concatenation, without the copies."""
+    return BiLSTMRecurrence(tuple(int(b) for b in batch_sizes)).apply((gx, W_f, W_b, h0_f, c0_f, h0_b, c0_b))
 
 
 def lstm_recurrence_reference(gx, W, h0, c0, batch_sizes, reverse=False):

@@ -200,12 +200,20 @@ class _RecurrentLayer(Layer):
             if layer and self.dropout:
                 x = F.dropout(x, self.dropout)
             gx = F.linear(x, getattr(self, f"W_ih_l{layer}"), getattr(self, f"b_l{layer}"))
+            inits = [
+                [s[k] for s in state] if state is not None else [xp.zeros((B, H), dtype=x.dtype)] * len(finals)
+                for k in range(layer * self.directions, (layer + 1) * self.directions)
+            ]
+            if self.directions == 2 and hasattr(self, "_bidirectional"):  # both directions in one op
+                x, *result = self._bidirectional(gx, layer, inits, packing.batch_sizes)
+                for d in range(2):
+                    for f, r in zip(finals, result[d * len(finals) : (d + 1) * len(finals)]):
+                        f.append(r)
+                continue
             parts = F.split_axis(gx, self.directions, axis=1) if self.directions == 2 else (gx,)
             outs = []
             for d, suffix in enumerate(self._suffixes(layer)):
-                k = layer * self.directions + d
-                init = [s[k] for s in state] if state is not None else [xp.zeros((B, H), dtype=x.dtype)] * len(finals)
-                result = self._recurrence(parts[d], suffix, init, packing.batch_sizes, reverse=d == 1)
+                result = self._recurrence(parts[d], suffix, inits[d], packing.batch_sizes, reverse=d == 1)
                 outs.append(result[0])
                 for f, r in zip(finals, result[1:]):
                     f.append(r)
@@ -273,6 +281,10 @@ class LSTM(_RecurrentLayer):
 
     def _recurrence(self, gx, suffix, init, batch_sizes, reverse):
         return F.lstm_recurrence(gx, getattr(self, f"W_hh{suffix}"), init[0], init[1], batch_sizes, reverse)
+
+    def _bidirectional(self, gx, layer, inits, batch_sizes):
+        W_f, W_b = (getattr(self, f"W_hh{suffix}") for suffix in self._suffixes(layer))
+        return F.bilstm_recurrence(gx, W_f, W_b, *inits[0], *inits[1], batch_sizes)
 
     def _cell_reference(self, gx, suffix, state):
         h, c = state
