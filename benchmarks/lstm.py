@@ -9,8 +9,7 @@ a 1-layer LSTM and a 2-layer bidirectional one. Rows:
 - PyTorch ``nn.LSTM`` on a packed sequence and an ``nn.LSTMCell`` loop (padded batch), when torch imports.
 
 Run with 2 threads: ``python benchmarks/lstm.py`` (it sets OMP/OpenBLAS/MKL threads to 2 unless already set).
-The rows of a table are timed in turns (one call of each, ``--repeat`` times; medians), NumPy's before
-PyTorch's.
+The rows of a table are timed in turns (one call of each, ``--repeat`` times; medians).
 """
 
 from __future__ import annotations
@@ -167,12 +166,12 @@ def main() -> None:
         rows[layers].append(("seqkit L.LSTM (fused)", seqkit_fused(lengths, layers, bidirectional, rng)))
         if layers == 1:
             rows[layers].append(("seqkit LSTMCell loop", seqkit_cells(lengths, rng)))
-    # NumPy rows in turns, PyTorch's after them (in turns too): once torch has run, its OpenMP threads keep
-    # spinning for a while and would slow whatever runs next on the same cores
-    results = {layers: timed(rows[layers], args.repeat) for layers, _ in configs}
     with contextlib.suppress(ImportError):
         for layers, bidirectional in configs:
-            results[layers] += timed(torch_rows(lengths, layers, bidirectional, rng), args.repeat)
+            rows[layers] += torch_rows(lengths, layers, bidirectional, rng)
+    # every row of a table in turns, PyTorch's too (its OpenMP threads, still spinning after its call, slowed
+    # the next seqkit call by 2-3% when measured: less than a machine's slow spells, which turns even out)
+    results = {layers: timed(rows[layers], args.repeat) for layers, _ in configs}
     for layers, bidirectional in configs:
         table = results[layers]
         floor = table[0][1]
