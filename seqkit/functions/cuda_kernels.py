@@ -195,12 +195,10 @@ def counter_uniform(xp, key: int, offset: int, shape: tuple, dtype):
         raise TypeError(f"uniform draws are float32 or float64, got {dtype}")
     if use(xp):
         return _kernel("counter_uniform")(numpy.uint64(key), numpy.uint64(offset), xp.empty(shape, dtype))
-    z = numpy.uint64(key) + (numpy.uint64(offset) + numpy.arange(math.prod(shape), dtype=numpy.uint64)) * _GAMMA
+    n = numpy.uint64(offset) + numpy.arange(math.prod(shape), dtype=numpy.uint64)
+    z = numpy.uint64(key) + n * numpy.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> numpy.uint64(30))) * numpy.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> numpy.uint64(27))) * numpy.uint64(0x94D049BB133111EB)
     z ^= z >> numpy.uint64(31)
     bits = 24 if dtype == numpy.float32 else 53
     return ((z >> numpy.uint64(64 - bits)).astype(dtype) * dtype.type(2.0**-bits)).reshape(shape)
-
-
-_GAMMA = numpy.uint64(0x9E3779B97F4A7C15)

@@ -7,10 +7,10 @@ are broadcast together and read (inputs) or written (outputs) at element ``i``; 
 their flat C-order position; type placeholders (``T``, ``I``) take the dtypes of the arrays bound to them;
 omitted outputs are allocated. What this proves is the arithmetic and the indexing of each kernel body, on
 the call sites' real arguments; CuPy's code generation and the launch itself run only on a GPU.
-``cuda_source`` writes the same bodies as CUDA ``__global__`` functions, for ``nvcc`` to compile.
+``EmulatedKernel.cuda`` writes the same bodies as CUDA ``__global__`` functions, for ``nvcc`` to compile.
 
 Use ``activate(monkeypatch)`` (or the ``--emulate-cuda-kernels`` option of the test suite) to send every
-``xp is not numpy`` branch of seqkit's functions, NumPy arrays included, through the emulated kernels.
+``cuda_kernels.use(xp)`` branch of seqkit's functions, NumPy arrays included, through the emulated kernels.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy
 
 _C_TYPES = {
-    "float32": "float", "float64": "double", "float16": None, "int32": "int32_t", "int64": "int64_t",
+    "float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t",
     "uint32": "uint32_t", "uint64": "uint64_t", "bool": "bool",
 }  # fmt: skip
 _HEADER = "#include <cmath>\n#include <cstdint>\n#include <cstddef>\nusing namespace std;\n"
@@ -93,20 +93,20 @@ class EmulatedKernel:
                     types[t] = a.dtype
         return types
 
-    def declarations(self, types: dict, kinds: list[str], args: str, index: str) -> tuple[str, str]:
-        """C declarations of the parameters from ``args[k]``: those before the loop over elements (raw arrays),
-        and those inside it, at element ``index``."""
+    def declarations(self, types: dict, kinds: list[str]) -> tuple[str, str]:
+        """C declarations of the parameters from ``_args[k]``: those before the loop over elements (raw arrays,
+        scalars), and those inside it, at element ``i``."""
         outer, inner = [], []
         for k, ((_, t, name), kind) in enumerate(zip(self.ins + self.outs, kinds)):
             ctype = _C_TYPES[types[t].name] if t in types else _C_TYPES[t]
             if kind == "raw":
-                outer.append(f"{ctype}* {name} = ({ctype}*){args}[{k}];")
+                outer.append(f"{ctype}* {name} = ({ctype}*)_args[{k}];")
             elif kind == "scalar":
-                outer.append(f"const {ctype} {name} = *(const {ctype}*){args}[{k}];")
+                outer.append(f"const {ctype} {name} = *(const {ctype}*)_args[{k}];")
             elif k < len(self.ins):
-                inner.append(f"const {ctype} {name} = ((const {ctype}*){args}[{k}])[{index}];")
+                inner.append(f"const {ctype} {name} = ((const {ctype}*)_args[{k}])[i];")
             else:
-                inner.append(f"{ctype}& {name} = (({ctype}*){args}[{k}])[{index}];")
+                inner.append(f"{ctype}& {name} = (({ctype}*)_args[{k}])[i];")
         return "\n".join(outer), "\n".join(inner)
 
     def typedefs(self, types: dict) -> str:
@@ -114,7 +114,7 @@ class EmulatedKernel:
 
     def cpp(self, types: dict, kinds: list[str]) -> str:
         """A C++ translation unit with ``extern "C" void run(ptrdiff_t n, void** args)``."""
-        outer, inner = self.declarations(types, kinds, "_args", "i")
+        outer, inner = self.declarations(types, kinds)
         return (
             f"{_HEADER}#define __device__\n{self.typedefs(types)}{self.preamble}\n"
             f'extern "C" void run(ptrdiff_t _n, void** _args) {{\n{outer}\n'
@@ -123,7 +123,7 @@ class EmulatedKernel:
 
     def cuda(self, types: dict, kinds: list[str], name: str) -> str:
         """The same body as a CUDA ``__global__`` function (in its own namespace), for ``nvcc``."""
-        outer, inner = self.declarations(types, kinds, "_args", "i")
+        outer, inner = self.declarations(types, kinds)
         return (
             f"namespace {name} {{\n{self.typedefs(types)}{self.preamble}\n"
             f"__global__ void run(ptrdiff_t _n, void** _args) {{\n{outer}\n"
