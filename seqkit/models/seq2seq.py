@@ -132,32 +132,26 @@ class Seq2Seq(Translator):
         and each step attends with the block's queries together. Any other ``index`` gives one copy per row.
         """
         host = numpy.asarray(index)
-        index = self.xp.asarray(host)
-        sources = host // state.get("group", 1)  # the source sentence of each new row
-        starts = numpy.flatnonzero(numpy.diff(sources)) + 1
-        sizes = numpy.diff(numpy.concatenate([[0], starts, [len(sources)]]))
-        used = sources[numpy.concatenate([[0], starts])] if len(sources) else sources
-        grouped = len(sources) and (sizes == sizes[0]).all() and (numpy.diff(used) > 0).all()
-        group = int(sizes[0]) if grouped else 1
-        if not grouped:
-            used = sources
+        group, used = _beam_blocks(host // state.get("group", 1))  # from the source sentence of each new row
         n_sources = state["memory"].shape[0]
-        same = len(used) == n_sources and (used == numpy.arange(n_sources)).all()
-        used = self.xp.asarray(used)
+        keep_sources = len(used) == n_sources and (used == numpy.arange(n_sources)).all()
+        index, used = self.xp.asarray(host), self.xp.asarray(used)
+
+        def take(value, rows):
+            return tuple(v[rows] for v in value) if isinstance(value, tuple) else value[rows]
+
         out = {"group": group}
         for key, value in state.items():
             if key == "group":
                 continue
             if key in ("memory", "mask", "keys"):
-                out[key] = value if same else tuple(v[used] for v in value) if isinstance(value, tuple) else value[used]
+                out[key] = value if keep_sources else take(value, used)
             elif key == "rnn":
                 parts = value if isinstance(value, tuple) else (value,)
                 moved = tuple(F.getitem(p, (slice(None), index)) for p in parts)
                 out[key] = moved if isinstance(value, tuple) else moved[0]
-            elif isinstance(value, tuple):
-                out[key] = tuple(v[index] for v in value)
             else:
-                out[key] = value[index]
+                out[key] = take(value, index)
         return out
 
     # ---- training ---------------------------------------------------------------------------------------------
@@ -237,3 +231,15 @@ class Seq2Seq(Translator):
             out.append(F.stack(picked))
         return tuple(out) if self.decoder_parts == 2 else out[0]
 
+
+def _beam_blocks(sources) -> tuple[int, numpy.ndarray]:
+    """``(g, heads)`` when ``sources`` is each of the increasing ``heads`` repeated ``g`` times in a row (a beam
+    of ``g`` rows per sentence); ``(1, sources)`` for any other layout."""
+    if len(sources) == 0:
+        return 1, sources
+    differs = numpy.flatnonzero(sources != sources[0])
+    g = int(differs[0]) if len(differs) else len(sources)
+    heads = sources[::g]
+    if len(sources) % g == 0 and (numpy.repeat(heads, g) == sources).all() and (numpy.diff(heads) > 0).all():
+        return g, heads
+    return 1, sources
