@@ -74,5 +74,5 @@ def set_state(state: dict) -> None:
         state = {"numpy": state}
     generator(numpy).bit_generator.state = state["numpy"]
     for name, s in state.items():
-        if name != "numpy":
-            _generators[name] = CounterGenerator(cupy_module() if name == "cupy" else None, state=s)
+        if name != "numpy":  # the GPU's: CuPy is the only other array module
+            _generators[name] = CounterGenerator(cupy_module(), state=s)
