@@ -25,7 +25,8 @@ KERNELS = [pytest.param("cuda:0", marks=gpu), pytest.param("emulated", marks=nee
 
 @contextlib.contextmanager
 def kernels_on(where):
-    """The device the kernels' inputs go to; with ``where="emulated"``, the CPU with the kernels emulated."""
+    """The device the kernels' inputs go to (``"cpu"``: the NumPy code, no kernels); with ``where="emulated"``,
+    the CPU with the kernels emulated."""
     if where != "emulated":
         yield where
         return
@@ -100,8 +101,8 @@ def _both(where, fn, *arrays):
     """``fn`` on Variables on the CPU, then with the kernels (on a GPU or emulated); each output's sum of
     squares backpropagated. Returns both runs' outputs and input gradients, on the host."""
     results = []
-    for kernels in (False, True):
-        with kernels_on(where) if kernels else contextlib.nullcontext("cpu") as device:
+    for run_on in ("cpu", where):
+        with kernels_on(run_on) as device:
             xs = [Variable(to_device(a, device)) for a in arrays]
             outs = fn(*xs)
             outs = outs if isinstance(outs, tuple) else (outs,)
@@ -197,8 +198,8 @@ def test_adam_kernel_matches_the_cpu_update(where):
 
     for make in (lambda: Adam(lr=0.01), lambda: AdamW(lr=0.01, weight_decay=0.1)):
         finals = []
-        for kernels in (False, True):
-            with kernels_on(where) if kernels else contextlib.nullcontext("cpu") as device:
+        for run_on in ("cpu", where):
+            with kernels_on(run_on) as device:
                 p = seqkit.Parameter(to_device(np.linspace(-1, 1, 1000, dtype=np.float32), device), name="p")
                 opt = make().setup([p])
                 for step in range(3):
