@@ -415,3 +415,49 @@ def test_grad_leaves_retained_gradients_alone():
     h.retain_grad()
     seqkit.grad(F.sum(h * h), [h])
     assert h.grad is None
+
+
+def test_a_weight_used_by_many_linear_ops_gets_its_uses_summed_in_one_product(monkeypatch):
+    from seqkit.core import autograd
+    from seqkit.optim import SGD
+
+    rng = np.random.default_rng(0)
+    W, b = Parameter(rng.standard_normal((5, 3))), Parameter(rng.standard_normal(5))
+    xs = [rng.standard_normal(shape) for shape in [(4, 3), (2, 3), (1, 3), (2, 2, 3), (4, 3)]]
+
+    def loss():
+        h = Variable(rng.standard_normal((4, 5)))
+        total = F.sum(F.matmul(h, W) ** 2)  # a use that is not a linear op: a plain gradient beside the factors
+        for x in xs:
+            total = total + F.sum(F.tanh(F.linear(x, W, b)) * 0.5)
+        return total
+
+    products = []
+    product = autograd.Outer.product
+    monkeypatch.setattr(autograd.Outer, "product", lambda self: products.append(len(self.a)) or product(self))
+    state = rng.bit_generator.state
+    want = [g.data for g in seqkit.grad(loss(), [W, b], create_graph=True)]  # no factors while building a graph
+    assert products == []
+    for bound in (autograd.OUTER_BYTES, 1):  # the factors kept to the end, and multiplied out at every use
+        monkeypatch.setattr(autograd, "OUTER_BYTES", bound)
+        rng.bit_generator.state = state
+        seen = []
+        handle = W.register_hook(lambda g, seen=seen: seen.append(g.data.copy()))
+        loss().backward()
+        handle.remove()
+        np.testing.assert_allclose(W.grad, want[0], rtol=1e-12)
+        np.testing.assert_allclose(seen[0], want[0], rtol=1e-12)  # hooks see the total
+        np.testing.assert_allclose(b.grad, want[1], rtol=1e-12)
+        W.zero_grad(), b.zero_grad()
+    assert products == [5, 2, 2, 1]  # five uses in one product; then multiplied out as soon as a second joins
+
+    opt = SGD(lr=0.1)
+    opt.setup([W, b])
+    W.grad = np.ones_like(W.data)
+    opt.zero_grads()  # a buffer declared zero: the product is copied in, not added to the stale ones
+    rng.bit_generator.state = state
+    loss().backward()
+    np.testing.assert_allclose(W.grad, want[0], rtol=1e-12)
+    rng.bit_generator.state = state
+    (w_grad,) = seqkit.grad(loss(), [W])  # returned, not accumulated
+    np.testing.assert_allclose(w_grad.data, want[0], rtol=1e-12)

@@ -216,6 +216,39 @@ class Unzeroed(Variable):
         self.zeroed = zeroed
 
 
+class Outer:
+    """A weight gradient handed to backprop as factors, ``a.T @ b`` (from ``linear``, whose weight is a leaf).
+
+    A weight that a Python loop uses once per step gets one such gradient per step; backprop keeps their
+    factors and multiplies the stacked factors in one GEMM when the walk ends (or when they outgrow
+    ``OUTER_BYTES``), instead of one thin product and one weight-sized addition per step. Only the leaf
+    branch of backprop ever sees one: ops hand it out only for an input whose edge is a leaf, and only when
+    no graph of the gradient is being built."""
+
+    __slots__ = ("a", "b", "nbytes")
+
+    def __init__(self, a, b) -> None:
+        self.a, self.b = [a], [b]
+        self.nbytes = a.nbytes + b.nbytes
+
+    def add(self, other: Outer) -> None:
+        self.a += other.a
+        self.b += other.b
+        self.nbytes += other.nbytes
+
+    def product(self) -> Variable:
+        a, b = self.a, self.b
+        if len(a) > 1:
+            xp = get_array_module(a[0])
+            a, b = xp.concatenate(a), xp.concatenate(b)
+        else:
+            a, b = a[0], b[0]
+        return _new_variable(a.T @ b, None, 0)
+
+
+OUTER_BYTES = 64 << 20  # factors kept per weight before they are multiplied out
+
+
 def _settled(v: Variable) -> Variable | None:
     """``v._grad``, with a declared-zero buffer cleared first."""
     g = v._grad
@@ -399,6 +432,7 @@ def backprop(
     keys = None if wanted is None else [(w.creator, w.index) if w.creator is not None else w for w in wanted]
     captured: dict[Any, Variable] = {}
     owned: set[Variable] = set()  # sums this pass allocated: safe to add into in place
+    factors: dict[Variable, Outer] = {}  # leaf -> weight gradients still as factors
 
     def accumulate(old: Variable, new: Variable) -> Variable:
         if create_graph:
@@ -446,8 +480,18 @@ def backprop(
                     grads[i] = g if grads[i] is None else accumulate(grads[i], g)
                 else:
                     v = edge()
-                    if v is not None:
-                        leaves[v] = g if v not in leaves else accumulate(leaves[v], g)
+                    if v is None:
+                        continue
+                    if type(g) is Outer:
+                        if v not in factors:
+                            factors[v] = g
+                            continue
+                        factors[v].add(g)
+                        if factors[v].nbytes < OUTER_BYTES:
+                            continue
+                        g = factors.pop(v).product()
+                        owned.add(g)
+                    leaves[v] = g if v not in leaves else accumulate(leaves[v], g)
             if not heap:
                 break
             fn = heapq.heappop(heap)[2]
@@ -484,6 +528,10 @@ def backprop(
                 for i, g in zip(targets, gxs):
                     full[i] = g
                 gxs = full
+        for v, f in factors.items():
+            g = f.product()
+            owned.add(g)
+            leaves[v] = g if v not in leaves else accumulate(leaves[v], g)
         for v, g in leaves.items():
             if v._hooks:
                 g = _run_hooks(v._hooks, g, keys is not None)

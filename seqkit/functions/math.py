@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy
 
 from seqkit.backend import get_array_module
 from seqkit.config import config
-from seqkit.core.autograd import FunctionNode, Variable
+from seqkit.core.autograd import FunctionNode, Outer, Variable
 from seqkit.functions.array import broadcast_to, cast, reshape, sum_to
 
 
@@ -338,10 +339,11 @@ class Linear(FunctionNode):
         if 0 in indexes:
             out.append(matmul(gy, W) if gy.ndim == 2 else reshape(matmul(gy.reshape(-1, W.shape[0]), W), x.shape))
         if 1 in indexes:
-            if x.ndim == 2:
-                out.append(matmul(gy, x, transa=True))
+            gy2, x2 = (gy, x) if x.ndim == 2 else (gy.reshape(-1, W.shape[0]), x.reshape(-1, W.shape[1]))
+            if not config.enable_backprop and type(self.inputs[1]) is weakref.ref:
+                out.append(Outer(gy2.data, x2.data))  # a leaf weight: backprop sums its uses in one GEMM
             else:
-                out.append(matmul(gy.reshape(-1, W.shape[0]), x.reshape(-1, W.shape[1]), transa=True))
+                out.append(matmul(gy2, x2, transa=True))
         if 2 in indexes:
             out.append(sum_to(gy, self.bias_shape))
         return tuple(out)
