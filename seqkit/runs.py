@@ -28,6 +28,7 @@ from seqkit.data import BatchIterator, ParallelData, load_parallel, normalize, r
 from seqkit.decoding import Hypothesis, beam_search
 from seqkit.distributed import Communicator
 from seqkit.errors import UserError
+from seqkit.functions.frozen import frozen
 from seqkit.io import atomic_write
 from seqkit.recipes import DecodingOptions, Recipe, load_recipe
 from seqkit.tokenizers import TokenizerPair
@@ -161,15 +162,17 @@ class Run:
         ids = [self.tokenizers.source.encode(normalize(s)) if s.strip() else [] for s in sentences]
         results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sentences]
         order = [i for i in sorted(range(len(ids)), key=lambda i: len(ids[i])) if ids[i]]
-        for start in range(0, len(order), d.batch_size):
-            chunk = order[start : start + d.batch_size]
-            found = beam_search(self.model, [numpy.asarray(ids[i]) for i in chunk], beam=d.beam, nbest=nbest,
-                                length_penalty_kind=d.length_penalty, alpha=d.alpha, max_len_ratio=d.max_len_ratio,
-                                max_len_offset=d.max_len_offset, keep_attention=keep_attention)  # fmt: skip
-            for i, hyps in zip(chunk, found):
-                results[i] = hyps
-            if progress is not None:
-                progress(len(chunk))
+        with frozen(self.model.params()):  # the decoder's weight layouts are derived once for all batches
+            for start in range(0, len(order), d.batch_size):
+                chunk = order[start : start + d.batch_size]
+                found = beam_search(self.model, [numpy.asarray(ids[i]) for i in chunk], beam=d.beam, nbest=nbest,
+                                    length_penalty_kind=d.length_penalty, alpha=d.alpha,
+                                    max_len_ratio=d.max_len_ratio, max_len_offset=d.max_len_offset,
+                                    keep_attention=keep_attention)  # fmt: skip
+                for i, hyps in zip(chunk, found):
+                    results[i] = hyps
+                if progress is not None:
+                    progress(len(chunk))
         for hyps in results:
             for h in hyps:
                 h.text = self.tokenizers.target.decode(h.tokens)

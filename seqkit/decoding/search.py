@@ -17,6 +17,7 @@ import numpy
 from seqkit.backend import to_device
 from seqkit.config import no_grad, using_config
 from seqkit.core.autograd import as_variable
+from seqkit.functions.frozen import frozen
 
 LENGTH_PENALTIES = ("none", "gnmt", "normalize")
 
@@ -48,6 +49,12 @@ def _max_lengths(src: Sequence, ratio: float, offset: int) -> numpy.ndarray:
     return (numpy.array([len(s) for s in src]) * ratio + offset).astype(int).clip(min=1)
 
 
+def _params(model) -> list:
+    """The parameters a search may treat as frozen: ``model.params()`` where the model has them."""
+    params = getattr(model, "params", None)
+    return list(params()) if callable(params) else []
+
+
 def _host(a) -> numpy.ndarray:
     return to_device(getattr(a, "data", a), "cpu")
 
@@ -56,7 +63,7 @@ def greedy_search(
     model, src: Sequence, *, max_len_ratio: float = 2.0, max_len_offset: int = 10, keep_attention: bool = False
 ) -> list[Hypothesis]:
     """The most probable token at every step, for each source sentence (a list of id arrays)."""
-    with no_grad(), using_config("train", False):
+    with no_grad(), using_config("train", False), frozen(_params(model)):
         B = len(src)
         max_len = _max_lengths(src, max_len_ratio, max_len_offset)
         state = model.initial_state(model.encode(src))
@@ -116,7 +123,7 @@ def beam_search(
     if beam < 1 or not 1 <= nbest <= beam:
         raise ValueError(f"need beam >= 1 and 1 <= nbest <= beam, got beam={beam}, nbest={nbest}")
     length_penalty(length_penalty_kind, alpha, 1)  # validates the kind
-    with no_grad(), using_config("train", False):
+    with no_grad(), using_config("train", False), frozen(_params(model)):
         xp = model.xp
         B, K = len(src), beam
         max_len = _max_lengths(src, max_len_ratio, max_len_offset)
@@ -242,6 +249,10 @@ class Ensemble:
     @property
     def xp(self):
         return self.models[0].xp
+
+    def params(self):
+        for m in self.models:
+            yield from _params(m)
 
     def encode(self, src):
         return [m.encode(src) for m in self.models]

@@ -20,8 +20,10 @@ import numpy
 import seqkit.functions as F
 from seqkit import initializers
 from seqkit.backend import get_array_module
+from seqkit.config import config
 from seqkit.core.autograd import Parameter, Variable
 from seqkit.functions import rnn as R
+from seqkit.functions.frozen import stacked_transposed
 from seqkit.layers.layer import Layer
 
 
@@ -172,13 +174,17 @@ class _RecurrentLayer(Layer):
         for layer in range(self.num_layers):
             if layer and self.dropout:
                 h = F.dropout(h, self.dropout)
-            gx = F.linear(h, getattr(self, f"W_ih_l{layer}"), getattr(self, f"b_l{layer}"))
-            result = self._recurrence(gx, f"_l{layer}", list(layers[layer]), (B,), reverse=False)
+            result = self._step_layer(layer, h, list(layers[layer]))
             h = result[0]
             for f, r in zip(finals, result[1:]):
                 f.append(r)
         stacked = tuple(F.stack(f) for f in finals)
         return h, (stacked if self.has_cell else stacked[0])
+
+    def _step_layer(self, layer: int, x, init: list) -> tuple:
+        """One step of layer ``layer``: ``(h, *final state)``."""
+        gx = F.linear(x, getattr(self, f"W_ih_l{layer}"), getattr(self, f"b_l{layer}"))
+        return self._recurrence(gx, f"_l{layer}", init, (x.shape[0],), reverse=False)
 
     def _sorted_state(self, state, packing: _Packing):
         parts = (state if self.has_cell else (state,)) if state is not None else None
@@ -285,6 +291,19 @@ class LSTM(_RecurrentLayer):
     def _bidirectional(self, gx, layer, inits, batch_sizes):
         W_f, W_b = (getattr(self, f"W_hh{suffix}") for suffix in self._suffixes(layer))
         return F.bilstm_recurrence(gx, W_f, W_b, *inits[0], *inits[1], batch_sizes)
+
+    def _step_layer(self, layer, x, init):
+        W_ih, W_hh = getattr(self, f"W_ih_l{layer}"), getattr(self, f"W_hh_l{layer}")
+        plain = config.enable_backprop or config.autocast is not None
+        WT = None if plain else stacked_transposed(W_ih.data, W_hh.data)
+        if WT is None:
+            return super()._step_layer(layer, x, init)
+        h, c = (v.data if isinstance(v, Variable) else v for v in init)  # frozen weights: one product of [x, h]
+        x = x.data if isinstance(x, Variable) else x
+        gates = get_array_module(x).concatenate([x, h], axis=1) @ WT
+        gates += getattr(self, f"b_l{layer}").data
+        c, h = F.lstm(c, gates)
+        return h, h, c
 
     def _cell_reference(self, gx, suffix, state):
         h, c = state
