@@ -51,21 +51,15 @@ class LSTM(FunctionNode):
         xp = get_array_module(x)
         self.retain_inputs((0, 1))
         self.output_shapes = ((c_prev.shape, c_prev.dtype), ((b, H), x.dtype))
-        if cuda_kernels.use(xp):  # one fused kernel on a GPU (x enters as the input projection of zero h W^T)
-            a, c = xp.zeros_like(x), c_prev.copy()
-            self.tanh_c, h = xp.empty((b, H), x.dtype), xp.empty((b, H), x.dtype)
-            cuda_kernels.lstm_forward_step(a, x, c[:b], self.tanh_c, h)
-            self.gates = a
-            return c, h
-        a = x.copy()
-        _sigmoid_(a[:, : 3 * H])
-        xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
         c = c_prev.copy()
-        cb = c[:b]
-        cb *= a[:, H : 2 * H]
-        cb += a[:, :H] * a[:, 3 * H :]
-        self.gates, self.tanh_c = a, xp.tanh(cb)
-        return c, a[:, 2 * H : 3 * H] * self.tanh_c
+        self.tanh_c, h = xp.empty((b, H), x.dtype), xp.empty((b, H), x.dtype)
+        if cuda_kernels.use(xp):  # one fused kernel on a GPU (x enters as the input projection of zero h W^T)
+            self.gates = xp.zeros_like(x)
+            cuda_kernels.lstm_forward_step(self.gates, x, c[:b], self.tanh_c, h)
+        else:
+            self.gates = x.copy()
+            lstm_step_forward(self.gates, None, c[:b], self.tanh_c, h)
+        return c, h
 
     def backward(self, indexes, grad_outputs):
         return fused_backward(self, indexes, grad_outputs, self._backward_arrays, lstm_reference)
@@ -80,6 +74,22 @@ class LSTM(FunctionNode):
         step_backward = cuda_kernels.lstm_backward_step if cuda_kernels.use(xp) else _lstm_step_backward
         step_backward(self.gates, self.tanh_c, c_prev[:b], gh, gc_prev[:b], gx)
         return gc_prev, gx
+
+
+def lstm_step_forward(a, gx, c, tanh_c, h) -> None:
+    """One LSTM step on arrays, in place (the CPU twin of ``cuda_kernels.lstm_forward_step``): ``a`` (b, 4H) holds
+    ``h_prev W^T``, adds ``gx`` (the input projections; None for nothing) and leaves with the activated gates;
+    ``c`` (b, H) is updated; ``tanh(c)`` and the new ``h`` are written into ``tanh_c`` and ``h``."""
+    H = c.shape[1]
+    xp = get_array_module(a)
+    if gx is not None:
+        a += gx
+    _sigmoid_(a[:, : 3 * H])
+    xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
+    c *= a[:, H : 2 * H]
+    c += a[:, :H] * a[:, 3 * H :]
+    xp.tanh(c, out=tanh_c)
+    xp.multiply(a[:, 2 * H : 3 * H], tanh_c, out=h)
 
 
 def _lstm_step_backward(a, tc, c_prev, dh, dc, d):
@@ -295,6 +305,7 @@ def _lstm_forward(gx, W, h0, c0, batch_sizes, reverse, hs):
     h_prev, c_prev, tanh_c = (xp.empty((N, H), dtype=gx.dtype) for _ in range(3))
     h, c = h0.copy(), c0.copy()
     WT = transposed(W)
+    step_forward = cuda_kernels.lstm_forward_step if cuda_kernels.use(xp) else lstm_step_forward
     for lo, hi in _steps(batch_sizes, reverse):
         b = hi - lo
         hb, cb = h[:b], c[:b]
@@ -302,16 +313,7 @@ def _lstm_forward(gx, W, h0, c0, batch_sizes, reverse, hs):
         c_prev[lo:hi] = cb
         a = gates[lo:hi]
         xp.matmul(hb, WT, out=a)
-        if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
-            cuda_kernels.lstm_forward_step(a, gx[lo:hi], cb, tanh_c[lo:hi], hs[lo:hi])
-        else:
-            a += gx[lo:hi]
-            _sigmoid_(a[:, : 3 * H])
-            xp.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
-            cb *= a[:, H : 2 * H]
-            cb += a[:, :H] * a[:, 3 * H :]
-            xp.tanh(cb, out=tanh_c[lo:hi])
-            xp.multiply(a[:, 2 * H : 3 * H], tanh_c[lo:hi], out=hs[lo:hi])
+        step_forward(a, gx[lo:hi], cb, tanh_c[lo:hi], hs[lo:hi])
         hb[...] = hs[lo:hi]
     return h, c, (gates, h_prev, c_prev, tanh_c)
 

@@ -21,7 +21,7 @@ import seqkit.functions as F
 from seqkit import initializers
 from seqkit.backend import get_array_module
 from seqkit.config import config
-from seqkit.core.autograd import Parameter, Variable
+from seqkit.core.autograd import Parameter, Variable, as_variable
 from seqkit.functions import rnn as R
 from seqkit.functions.frozen import stacked_transposed
 from seqkit.layers.layer import Layer
@@ -300,10 +300,12 @@ class LSTM(_RecurrentLayer):
             return super()._step_layer(layer, x, init)
         h, c = (v.data if isinstance(v, Variable) else v for v in init)  # frozen weights: one product of [x, h]
         x = x.data if isinstance(x, Variable) else x
-        gates = get_array_module(x).concatenate([x, h], axis=1) @ WT
-        gates += getattr(self, f"b_l{layer}").data
-        c, h = F.lstm(c, gates)
-        return h, h, c
+        xp = get_array_module(x)
+        gates, c = xp.concatenate([x, h], axis=1) @ WT, c.copy()
+        h = xp.empty_like(c)
+        R.lstm_step_forward(gates, getattr(self, f"b_l{layer}").data, c, xp.empty_like(c), h)
+        h = as_variable(h)
+        return h, h, as_variable(c)
 
     def _cell_reference(self, gx, suffix, state):
         h, c = state
