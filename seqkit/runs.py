@@ -26,9 +26,9 @@ from seqkit.backend import resolve_device
 from seqkit.config import using_config
 from seqkit.data import BatchIterator, ParallelData, load_parallel, normalize, read_parallel
 from seqkit.decoding import Hypothesis, beam_search
+from seqkit.decoding.search import frozen_for_search
 from seqkit.distributed import Communicator
 from seqkit.errors import UserError
-from seqkit.functions.frozen import frozen
 from seqkit.io import atomic_write
 from seqkit.recipes import DecodingOptions, Recipe, load_recipe
 from seqkit.tokenizers import TokenizerPair
@@ -162,7 +162,8 @@ class Run:
         ids = [self.tokenizers.source.encode(normalize(s)) if s.strip() else [] for s in sentences]
         results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sentences]
         order = [i for i in sorted(range(len(ids)), key=lambda i: len(ids[i])) if ids[i]]
-        with frozen(self.model.params()):  # the decoder's weight layouts are derived once for all batches
+        everything = [ids[i] for i in order]  # the decoder's weight layouts are derived once for all batches
+        with frozen_for_search(self.model, everything, d.beam, d.max_len_ratio, d.max_len_offset):
             for start in range(0, len(order), d.batch_size):
                 chunk = order[start : start + d.batch_size]
                 found = beam_search(self.model, [numpy.asarray(ids[i]) for i in chunk], beam=d.beam, nbest=nbest,

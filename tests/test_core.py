@@ -438,7 +438,8 @@ def test_a_weight_used_by_many_linear_ops_gets_its_uses_summed_in_one_product(mo
     state = rng.bit_generator.state
     want = [g.data for g in seqkit.grad(loss(), [W, b], create_graph=True)]  # no factors while building a graph
     assert products == []
-    for bound in (autograd.OUTER_BYTES, 1):  # the factors kept to the end, and multiplied out at every use
+    default_bound = autograd.OUTER_BYTES
+    for bound in (default_bound, 1):  # the factors kept to the end, and multiplied out at every use
         monkeypatch.setattr(autograd, "OUTER_BYTES", bound)
         rng.bit_generator.state = state
         seen = []
@@ -450,6 +451,7 @@ def test_a_weight_used_by_many_linear_ops_gets_its_uses_summed_in_one_product(mo
         np.testing.assert_allclose(b.grad, want[1], rtol=1e-12)
         W.zero_grad(), b.zero_grad()
     assert products == [5, 2, 2, 1]  # five uses in one product; then multiplied out as soon as a second joins
+    monkeypatch.setattr(autograd, "OUTER_BYTES", default_bound)
 
     opt = SGD(lr=0.1)
     opt.setup([W, b])
@@ -461,3 +463,13 @@ def test_a_weight_used_by_many_linear_ops_gets_its_uses_summed_in_one_product(mo
     rng.bit_generator.state = state
     (w_grad,) = seqkit.grad(loss(), [W])  # returned, not accumulated
     np.testing.assert_allclose(w_grad.data, want[0], rtol=1e-12)
+    products.clear()
+    rng.bit_generator.state = state
+    (b_grad,) = seqkit.grad(loss(), [b])
+    np.testing.assert_allclose(b_grad.data, want[1], rtol=1e-12)
+    assert products == []  # W's factors were never multiplied out: nobody asked for its gradient
+
+    y = F.linear(xs[0], W, b)  # a backward called by hand (not by backprop) keeps the protocol: Variables
+    with seqkit.no_grad():
+        grads = y.creator.backward((1, 2), (Variable(np.ones(y.shape)),))
+    assert all(type(g) is Variable for g in grads)

@@ -57,6 +57,7 @@ def test_linear_and_recurrences_give_the_same_results_frozen():
         plain = layer(xs)[0]
         with no_grad(), frozen(layer.params()):
             fast = layer(xs)[0]
+            assert len(_cache()) == 2 * 3  # per layer: W.T of the input projections and of each direction's W_hh
         for a, b in zip(plain, fast):
             np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-14)
     plain = lin(x)
@@ -71,17 +72,48 @@ def test_linear_and_recurrences_give_the_same_results_frozen():
 
 
 @pytest.mark.parametrize("layers", [1, 2])
-def test_a_frozen_lstm_step_multiplies_x_and_h_at_once_and_matches_the_plain_step(layers, monkeypatch):
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_a_frozen_lstm_step_multiplies_x_and_h_at_once_and_matches_the_plain_step(
+    layers, dtype, with_state, monkeypatch
+):
     seqkit.random.seed(0)
     rng = np.random.default_rng(3)
-    layer = LSTM(5, 4, layers, dtype="float64")
-    x = rng.standard_normal((3, 5))
-    state = tuple(rng.standard_normal((layers, 3, 4)) for _ in range(2))
+    layer = LSTM(5, 4, layers, dtype=dtype)
+    x = rng.standard_normal((3, 5)).astype(dtype)
+    state = tuple(rng.standard_normal((layers, 3, 4)).astype(dtype) for _ in range(2)) if with_state else None
     h, (hN, cN) = layer.step(x, state)
     calls = []
     monkeypatch.setattr(F, "lstm_recurrence", lambda *a, **k: calls.append(1))  # the plain path would call it
     with no_grad(), frozen(layer.params()):
-        h2, (hN2, cN2) = layer.step(x, state)
+        h2, (hN2, cN2) = layer.step(seqkit.Variable(x), state)
     assert calls == []
+    tol = 1e-12 if dtype == "float64" else 1e-5
     for a, b in ((h, h2), (hN, hN2), (cN, cN2)):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-14)
+        assert b.dtype == a.dtype
+        np.testing.assert_allclose(a.data, b.data, rtol=tol, atol=tol)
+
+
+def test_a_frozen_lstm_step_refuses_what_the_plain_step_refuses():
+    layer = LSTM(5, 4, dtype="float64")
+    x = np.ones((3, 5))
+    for bad_x, state in ((x.astype(np.float32), None), (x, tuple(np.ones((1, 3, 4), np.float32) for _ in range(2)))):
+        with pytest.raises(TypeError) as plain:
+            layer.step(bad_x, state)
+        with no_grad(), frozen(layer.params()), pytest.raises(TypeError) as fast:
+            layer.step(bad_x, state)
+        assert str(fast.value) == str(plain.value)
+
+
+def test_frozen_takes_parameters_and_blocks_exiting_out_of_order_drop_everything():
+    W = Parameter(np.ones((3, 2)))
+    with pytest.raises(TypeError, match=r"frozen\(\) takes Parameters"), frozen([W.data]):
+        pass
+    outer, inner = frozen([W]), frozen([W])
+    outer.__enter__()
+    inner.__enter__()
+    assert transposed(W.data).flags.c_contiguous
+    outer.__exit__(None, None, None)  # before the inner block: nothing derived may outlive it
+    assert not transposed(W.data).flags.c_contiguous
+    inner.__exit__(None, None, None)
+    assert getattr(frozen_module._local, "state", None) is None

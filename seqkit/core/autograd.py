@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -221,9 +222,10 @@ class Outer:
 
     A weight that a Python loop uses once per step gets one such gradient per step; backprop keeps their
     factors and multiplies the stacked factors in one GEMM when the walk ends (or when they outgrow
-    ``OUTER_BYTES``), instead of one thin product and one weight-sized addition per step. Only the leaf
-    branch of backprop ever sees one: ops hand it out only for an input whose edge is a leaf, and only when
-    no graph of the gradient is being built."""
+    ``OUTER_BYTES``), instead of one thin product and one weight-sized addition per step. The factors are
+    arrays backward would otherwise free at once, so a weight's gradient holds up to ``OUTER_BYTES`` more
+    memory during backward. Only the leaf branch of backprop ever sees one: ops hand it out only where
+    ``takes_factors`` allows."""
 
     __slots__ = ("a", "b", "nbytes")
 
@@ -247,6 +249,13 @@ class Outer:
 
 
 OUTER_BYTES = 64 << 20  # factors kept per weight before they are multiplied out
+_walk = threading.local()  # ``factors``: True while a backprop that builds no graph calls backward methods
+
+
+def takes_factors(node: FunctionNode, i: int) -> bool:
+    """Whether ``node.backward`` may give input ``i``'s gradient as an ``Outer``: only when backprop calls it
+    without building a graph, and only for an input whose edge is a leaf."""
+    return getattr(_walk, "factors", False) and type(node.inputs[i]) is _ref
 
 
 def _settled(v: Variable) -> Variable | None:
@@ -463,6 +472,8 @@ def backprop(
     local = config.__dict__
     saved = local.get("enable_backprop", _MISSING)
     local["enable_backprop"] = create_graph
+    saved_factors = getattr(_walk, "factors", False)
+    _walk.factors = not create_graph
     try:
         fn, edges, gxs = None, (), ()
         while True:
@@ -528,7 +539,10 @@ def backprop(
                 for i, g in zip(targets, gxs):
                     full[i] = g
                 gxs = full
+        asked = None if keys is None else {k for k in keys if type(k) is not tuple}
         for v, f in factors.items():
+            if asked is not None and v not in asked and not v._hooks:
+                continue  # a leaf seqkit.grad() was not asked for
             g = f.product()
             owned.add(g)
             leaves[v] = g if v not in leaves else accumulate(leaves[v], g)
@@ -547,6 +561,7 @@ def backprop(
             else:
                 v._grad.data += g.data
     finally:
+        _walk.factors = saved_factors
         if saved is _MISSING:
             del local["enable_backprop"]
         else:

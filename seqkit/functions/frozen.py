@@ -19,26 +19,37 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy
 
+from seqkit.core.autograd import Variable
+
 _local = threading.local()
 
 
 @contextlib.contextmanager
-def frozen(params: Iterable) -> Iterator[None]:
+def frozen(params: Iterable[Variable]) -> Iterator[None]:
     """Declare the arrays of ``params`` (Parameters, e.g. ``model.params()``) unchanged until the block exits,
     so that ops may keep layouts derived from them. Blocks nest: an inner block shares what the outer ones
-    derive, and drops on exit only what it derived from arrays that they had not frozen."""
+    derive, and drops on exit only what it derived from arrays that they had not frozen. Blocks that exit
+    out of order (interleaved generators) drop every derived layout: none may outlive its block."""
+    params = list(params)
+    for p in params:
+        if not isinstance(p, Variable):
+            raise TypeError(f"frozen() takes Parameters (e.g. model.params()), got {type(p).__name__}")
     outer = getattr(_local, "state", None)
     arrays, cache = ({}, {}) if outer is None else outer
     mine = {id(p.data): p.data for p in params if type(p.data) is numpy.ndarray}
     added = {i: a for i, a in mine.items() if arrays.get(i) is not a}
-    _local.state = ({**arrays, **added}, cache)
+    state = _local.state = ({**arrays, **added}, cache)
     try:
         yield
     finally:
-        _local.state = outer
-        if outer is not None:
-            for key in [k for k in cache if any(i in added for i in k[1:])]:
-                del cache[key]
+        if _local.state is not state:
+            cache.clear()
+            _local.state = None
+        else:
+            _local.state = outer
+            if outer is not None:
+                for key in [k for k in cache if any(i in added for i in k[1:])]:
+                    del cache[key]
 
 
 def derived(kind: str, weights: tuple, make: Callable[[], numpy.ndarray]) -> numpy.ndarray | None:

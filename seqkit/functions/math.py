@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numbers
-import weakref
 
 import numpy
 
 from seqkit.backend import get_array_module
 from seqkit.config import config
-from seqkit.core.autograd import FunctionNode, Outer, Variable
+from seqkit.core.autograd import FunctionNode, Outer, Variable, takes_factors
 from seqkit.functions.array import broadcast_to, cast, reshape, sum_to
 from seqkit.functions.frozen import transposed
 
@@ -341,7 +340,7 @@ class Linear(FunctionNode):
             out.append(matmul(gy, W) if gy.ndim == 2 else reshape(matmul(gy.reshape(-1, W.shape[0]), W), x.shape))
         if 1 in indexes:
             gy2, x2 = (gy, x) if x.ndim == 2 else (gy.reshape(-1, W.shape[0]), x.reshape(-1, W.shape[1]))
-            if not config.enable_backprop and type(self.inputs[1]) is weakref.ref:
+            if takes_factors(self, 1):
                 out.append(Outer(gy2.data, x2.data))  # a leaf weight: backprop sums its uses in one GEMM
             else:
                 out.append(matmul(gy2, x2, transa=True))

@@ -78,8 +78,9 @@ class LSTM(FunctionNode):
 
 def lstm_step_forward(a, gx, c, tanh_c, h) -> None:
     """One LSTM step on arrays, in place (the CPU twin of ``cuda_kernels.lstm_forward_step``): ``a`` (b, 4H) holds
-    ``h_prev W^T``, adds ``gx`` (the input projections; None for nothing) and leaves with the activated gates;
-    ``c`` (b, H) is updated; ``tanh(c)`` and the new ``h`` are written into ``tanh_c`` and ``h``."""
+    ``h_prev W^T``, adds ``gx`` (whatever else the pre-activations have: the input projections, or just the bias;
+    None for nothing) and leaves with the activated gates; ``c`` (b, H) is updated; ``tanh(c)`` and the new ``h``
+    are written into ``tanh_c`` and ``h``."""
     H = c.shape[1]
     xp = get_array_module(a)
     if gx is not None:

@@ -294,14 +294,15 @@ class LSTM(_RecurrentLayer):
 
     def _step_layer(self, layer, x, init):
         W_ih, W_hh = getattr(self, f"W_ih_l{layer}"), getattr(self, f"W_hh_l{layer}")
-        plain = config.enable_backprop or config.autocast is not None
-        WT = None if plain else stacked_transposed(W_ih.data, W_hh.data)
-        if WT is None:
+        xa, h, c = (v.data if isinstance(v, Variable) else v for v in (x, *init))
+        WT = None
+        fits = xa.dtype == h.dtype == c.dtype == W_ih.dtype and h.shape == c.shape == (len(xa), self.hidden_size)
+        if fits and not config.enable_backprop and config.autocast is None:
+            WT = stacked_transposed(W_ih.data, W_hh.data)  # None unless the weights are frozen
+        if WT is None:  # the plain step, which also names any mismatch of dtypes or shapes
             return super()._step_layer(layer, x, init)
-        h, c = (v.data if isinstance(v, Variable) else v for v in init)  # frozen weights: one product of [x, h]
-        x = x.data if isinstance(x, Variable) else x
-        xp = get_array_module(x)
-        gates, c = xp.concatenate([x, h], axis=1) @ WT, c.copy()
+        xp = get_array_module(xa)
+        gates, c = xp.concatenate([xa, h], axis=1) @ WT, c.copy()  # frozen weights: one product of [x, h]
         h = xp.empty_like(c)
         R.lstm_step_forward(gates, getattr(self, f"b_l{layer}").data, c, xp.empty_like(c), h)
         h = as_variable(h)
