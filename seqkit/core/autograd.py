@@ -494,11 +494,12 @@ def backprop(
                     if v is None:
                         continue
                     if type(g) is Outer:
-                        if v not in factors:
+                        kept = factors.get(v)
+                        if kept is None:
                             factors[v] = g
                             continue
-                        factors[v].add(g)
-                        if factors[v].nbytes < OUTER_BYTES:
+                        kept.add(g)
+                        if kept.nbytes < OUTER_BYTES:
                             continue
                         g = factors.pop(v).product()
                         owned.add(g)

@@ -21,7 +21,12 @@ import numpy
 
 from seqkit.core.autograd import Variable
 
-_local = threading.local()
+
+class _Local(threading.local):
+    state = None  # (frozen arrays by id, derived layouts by key) inside a block, per thread
+
+
+_local = _Local()
 
 
 @contextlib.contextmanager
@@ -34,7 +39,7 @@ def frozen(params: Iterable[Variable]) -> Iterator[None]:
     for p in params:
         if not isinstance(p, Variable):
             raise TypeError(f"frozen() takes Parameters (e.g. model.params()), got {type(p).__name__}")
-    outer = getattr(_local, "state", None)
+    outer = _local.state
     arrays, cache = ({}, {}) if outer is None else outer
     mine = {id(p.data): p.data for p in params if type(p.data) is numpy.ndarray}
     added = {i: a for i, a in mine.items() if arrays.get(i) is not a}
@@ -52,10 +57,10 @@ def frozen(params: Iterable[Variable]) -> Iterator[None]:
                     del cache[key]
 
 
-def derived(kind: str, weights: tuple, make: Callable[[], numpy.ndarray]) -> numpy.ndarray | None:
-    """The layout ``make()`` of ``weights`` (arrays) kept under ``kind``, built on first use; None unless every
-    one of ``weights`` is frozen."""
-    state = getattr(_local, "state", None)
+def derived(kind: str, make: Callable[..., numpy.ndarray], *weights) -> numpy.ndarray | None:
+    """The layout ``make(*weights)`` of the arrays ``weights``, kept under ``kind`` and built on first use; None
+    unless every one of ``weights`` is frozen. Outside any block it returns at once: every ``linear`` asks."""
+    state = _local.state
     if state is None:
         return None
     arrays, cache = state
@@ -63,19 +68,23 @@ def derived(kind: str, weights: tuple, make: Callable[[], numpy.ndarray]) -> num
         return None
     key = (kind, *map(id, weights))
     if key not in cache:
-        cache[key] = make()
+        cache[key] = make(*weights)
     return cache[key]
 
 
 def transposed(W):
     """``W.T``: a contiguous copy when ``W`` is frozen, the view otherwise."""
-    T = derived("T", (W,), lambda: _transpose(W))
+    T = derived("T", _transpose, W)
     return W.T if T is None else T
 
 
 def stacked_transposed(A, B) -> numpy.ndarray | None:
     """``concatenate([A, B], axis=1).T``, contiguous, when both are frozen; None otherwise."""
-    return derived("AB.T", (A, B), lambda: _transpose(numpy.concatenate([A, B], axis=1)))
+    return derived("AB.T", _stack_transposed, A, B)
+
+
+def _stack_transposed(A: numpy.ndarray, B: numpy.ndarray) -> numpy.ndarray:
+    return _transpose(numpy.concatenate([A, B], axis=1))
 
 
 def _transpose(W: numpy.ndarray) -> numpy.ndarray:

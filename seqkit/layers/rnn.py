@@ -293,11 +293,12 @@ class LSTM(_RecurrentLayer):
         return F.bilstm_recurrence(gx, W_f, W_b, *inits[0], *inits[1], batch_sizes)
 
     def _step_layer(self, layer, x, init):
+        if config.enable_backprop or config.autocast is not None:  # (training's hot loop: nothing else to check)
+            return super()._step_layer(layer, x, init)
         W_ih, W_hh = getattr(self, f"W_ih_l{layer}"), getattr(self, f"W_hh_l{layer}")
         xa, h, c = (v.data if isinstance(v, Variable) else v for v in (x, *init))
         WT = None
-        fits = xa.dtype == h.dtype == c.dtype == W_ih.dtype and h.shape == c.shape == (len(xa), self.hidden_size)
-        if fits and not config.enable_backprop and config.autocast is None:
+        if xa.dtype == h.dtype == c.dtype == W_ih.dtype and h.shape == c.shape == (len(xa), self.hidden_size):
             WT = stacked_transposed(W_ih.data, W_hh.data)  # None unless the weights are frozen
         if WT is None:  # the plain step, which also names any mismatch of dtypes or shapes
             return super()._step_layer(layer, x, init)
