@@ -55,7 +55,7 @@ class Run:
         """Set up ``directory`` for ``recipe``: write the resolved recipe, train or reuse the tokenizer, build the
         model. An existing directory must hold the same recipe (``resume``) or be empty of one. With several
         processes (``comm``), all must run the same seqkit and recipe; rank 0 writes, the others then read."""
-        from seqkit import __version__
+        from seqkit._version import __version__
 
         directory = Path(directory)
         comm = comm or Communicator()

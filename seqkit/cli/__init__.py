@@ -11,7 +11,8 @@ import sys
 import traceback
 import warnings
 
-from seqkit import __version__, distributed
+from seqkit import distributed
+from seqkit._version import __version__
 from seqkit.config import config, using_config
 from seqkit.errors import UserError
 from seqkit.plugins import PluginError, get_plugin_manager

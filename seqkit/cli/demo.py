@@ -13,7 +13,8 @@ import time
 import numpy as np
 
 import seqkit.functions as F
-from seqkit import Parameter, no_grad
+from seqkit.config import no_grad
+from seqkit.core import Parameter
 from seqkit.errors import UserError
 from seqkit.layers import Layer
 from seqkit.optim import Adam

@@ -200,12 +200,12 @@ def save(layer: Layer, path: str | os.PathLike, metadata: dict[str, Any] | None 
     holding the seqkit version, each parameter's name, shape and dtype, and ``metadata``. Both files are
     written atomically; the ``.npz`` goes first. Raises ``TypeError`` (before writing anything) when
     ``metadata`` is not JSON-serialisable."""
-    import seqkit
+    from seqkit._version import __version__
 
     state = layer.state_dict()
     info = {
         "format": "seqkit.layer/1",
-        "seqkit_version": seqkit.__version__,
+        "seqkit_version": __version__,
         "layer": type(layer).__name__,
         "params": {n: {"shape": list(a.shape), "dtype": str(a.dtype)} for n, a in state.items()},
         "metadata": metadata or {},

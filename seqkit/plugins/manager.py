@@ -243,7 +243,7 @@ def get_plugin_manager(
     ``SEQKIT_TRACE_PLUGINS=1`` prints every hook call to stderr. A plugin that fails is left out with a
     ``PluginWarning``; with ``strict`` it raises ``PluginError``.
     """
-    from seqkit import __version__
+    from seqkit._version import __version__
     from seqkit.plugins import builtin, hookspecs
 
     environ = os.environ if environ is None else environ

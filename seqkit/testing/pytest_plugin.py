@@ -37,7 +37,7 @@ def seqkit_layer_check(seqkit_plugin_manager, tmp_path: Path) -> Callable[..., N
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """``seqkit 0.1.0, plugins: example (seqkit-example 0.1.0)``, and a line per broken plugin."""
-    from seqkit import __version__
+    from seqkit._version import __version__
     from seqkit.plugins import get_plugin_manager
 
     with warnings.catch_warnings():

@@ -123,7 +123,7 @@ class Tokenizer(abc.ABC):
 
     def save(self, directory: str | os.PathLike) -> None:
         """Write the tokenizer into ``directory`` (created if needed): ``tokenizer.json`` and the model."""
-        from seqkit import __version__
+        from seqkit._version import __version__
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
