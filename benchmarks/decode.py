@@ -6,8 +6,8 @@ Workload: 1000 source sentences with the lengths of Multi30k test_2016 (whitespa
 with mean 13) and random token ids, translated by a random-weight model of the Multi30k recipe's size:
 embeddings 256, a 2-layer bidirectional LSTM encoder (512 per direction), dense ``tanh`` bridge, a 2-layer LSTM
 decoder (512), Luong general attention, ``tanh(W_c [c; h])``, output over 8000 (23.7M parameters). Sentences
-are sorted by length and decoded in batches of 64 inside one ``frozen`` block, as ``Run.translate`` does (so
-seqkit derives its weights' decoding layouts once, in the warm-up: ~35 ms); the maximum length is
+are sorted by length and decoded in batches of 64 by one ``model.for_decoding()`` copy, as ``Run.translate``
+does (so seqkit lays its weights out for decoding once, before the warm-up); the maximum length is
 ``int(1.5 * source length + 5)`` (the recipes' ``max_len_ratio`` and ``max_len_offset``); beam search uses
 the GNMT length penalty with alpha 0.6.
 
@@ -42,7 +42,6 @@ import numpy as np  # noqa: E402
 
 import seqkit  # noqa: E402
 from seqkit.decoding import beam_search, greedy_search  # noqa: E402
-from seqkit.functions.frozen import frozen  # noqa: E402
 from seqkit.models.seq2seq import Seq2Seq, Seq2SeqOptions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,13 +87,14 @@ def seqkit_model() -> Seq2Seq:
 
 
 def seqkit_rows(beam: int, model: Seq2Seq) -> dict:
-    """Greedy and beam search with ``model``."""
+    """Greedy and beam search with ``model``'s decoding copy, made once for the run as ``Run.translate`` does."""
+    decoder = model.for_decoding()
 
     def greedy(src):
-        return [len(h.tokens) for h in greedy_search(model, src, max_len_ratio=RATIO, max_len_offset=OFFSET)]
+        return [len(h.tokens) for h in greedy_search(decoder, src, max_len_ratio=RATIO, max_len_offset=OFFSET)]
 
     def beams(src):
-        found = beam_search(model, src, beam=beam, length_penalty_kind="gnmt", alpha=ALPHA, max_len_ratio=RATIO,
+        found = beam_search(decoder, src, beam=beam, length_penalty_kind="gnmt", alpha=ALPHA, max_len_ratio=RATIO,
                             max_len_offset=OFFSET)  # fmt: skip
         return [len(hyps[0].tokens) for hyps in found]
 
@@ -259,17 +259,16 @@ def main() -> None:
         rows.update(torch_rows(args.beam))
 
     results = dict.fromkeys(rows, (0.0, 0))
-    with frozen(model.params()):  # as Run.translate does: the weights' layouts are derived once for the run
-        for decode, _ in rows.values():
-            for src in data[: args.warmup]:
-                decode(src)
-        # the rows in turns, batch by batch: a slow spell of a shared machine falls on every row alike
-        for src in data:
-            for name, (decode, _) in rows.items():
-                start = time.perf_counter()
-                tokens = sum(decode(src))
-                seconds, total = results[name]
-                results[name] = (seconds + time.perf_counter() - start, total + tokens)
+    for decode, _ in rows.values():
+        for src in data[: args.warmup]:
+            decode(src)
+    # the rows in turns, batch by batch: a slow spell of a shared machine falls on every row alike
+    for src in data:
+        for name, (decode, _) in rows.items():
+            start = time.perf_counter()
+            tokens = sum(decode(src))
+            seconds, total = results[name]
+            results[name] = (seconds + time.perf_counter() - start, total + tokens)
 
     n = len(lengths)
     print(f"\nDecoding {n} sentences, lengths of {where}: mean {lengths.mean():.1f}, max {lengths.max()}; "

@@ -26,7 +26,7 @@ from seqkit.backend import resolve_device
 from seqkit.config import using_config
 from seqkit.data import BatchIterator, ParallelData, load_parallel, normalize, read_parallel
 from seqkit.decoding import Hypothesis, beam_search
-from seqkit.decoding.search import frozen_for_search
+from seqkit.decoding.search import for_search
 from seqkit.distributed import Communicator
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
@@ -163,17 +163,17 @@ class Run:
         results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sentences]
         order = [i for i in sorted(range(len(ids)), key=lambda i: len(ids[i])) if ids[i]]
         everything = [ids[i] for i in order]  # the decoder's weight layouts are derived once for all batches
-        with frozen_for_search(self.model, everything, d.beam, d.max_len_ratio, d.max_len_offset):
-            for start in range(0, len(order), d.batch_size):
-                chunk = order[start : start + d.batch_size]
-                found = beam_search(self.model, [numpy.asarray(ids[i]) for i in chunk], beam=d.beam, nbest=nbest,
-                                    length_penalty_kind=d.length_penalty, alpha=d.alpha,
-                                    max_len_ratio=d.max_len_ratio, max_len_offset=d.max_len_offset,
-                                    keep_attention=keep_attention)  # fmt: skip
-                for i, hyps in zip(chunk, found):
-                    results[i] = hyps
-                if progress is not None:
-                    progress(len(chunk))
+        model = for_search(self.model, everything, d.beam, d.max_len_ratio, d.max_len_offset)
+        for start in range(0, len(order), d.batch_size):
+            chunk = order[start : start + d.batch_size]
+            found = beam_search(model, [numpy.asarray(ids[i]) for i in chunk], beam=d.beam, nbest=nbest,
+                                length_penalty_kind=d.length_penalty, alpha=d.alpha,
+                                max_len_ratio=d.max_len_ratio, max_len_offset=d.max_len_offset,
+                                keep_attention=keep_attention)  # fmt: skip
+            for i, hyps in zip(chunk, found):
+                results[i] = hyps
+            if progress is not None:
+                progress(len(chunk))
         for hyps in results:
             for h in hyps:
                 h.text = self.tokenizers.target.decode(h.tokens)

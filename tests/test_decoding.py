@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import seqkit
-from seqkit.decoding import Ensemble, beam_search, greedy_search, length_penalty
+from seqkit.decoding import DecoderState, Ensemble, beam_search, greedy_search, length_penalty
 from seqkit.models import Seq2Seq, Seq2SeqOptions
 
 BOS, EOS = 0, 1
@@ -26,15 +26,12 @@ class BigramModel:
         return {"sentence": np.array([int(s[0]) for s in src])}
 
     def initial_state(self, encoded):
-        return {"sentence": encoded["sentence"]}
+        return DecoderState({"sentence": encoded["sentence"]})
 
     def step(self, state, prev):
-        logits = self.table[np.asarray(prev)] + 0.1 * state["sentence"][:, None]
+        logits = self.table[np.asarray(prev)] + 0.1 * state.rows["sentence"][:, None]
         logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        return seqkit.Variable(logp), dict(state)
-
-    def reorder(self, state, index):
-        return {k: v[np.asarray(index)] for k, v in state.items()}
+        return seqkit.Variable(logp), state
 
 
 def _log_softmax(a):
@@ -46,7 +43,7 @@ def _exhaustive_best(model, sentence, max_len, kind, alpha):
     V = model.table.shape[0]
     words = [t for t in range(V) if t != EOS]
     best = (-np.inf, None)
-    state = {"sentence": np.array([sentence])}
+    state = DecoderState({"sentence": np.array([sentence])})
     for n in range(max_len):
         for seq in itertools.product(words, repeat=n):
             for final in ([EOS] if n + 1 < max_len else [EOS, *words]):

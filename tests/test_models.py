@@ -99,21 +99,21 @@ def test_beams_share_their_sentence_memory_and_step_like_per_row_copies(options)
     K = 4
     with seqkit.no_grad():
         start = model.initial_state(model.encode(src))
-        grouped = model.reorder(start, np.repeat(np.arange(3), K))
+        grouped = start.select(np.repeat(np.arange(3), K))
         perm = rng.permutation(3 * K)
-        copies = model.reorder(start, np.repeat(np.arange(3), K)[perm])  # not in blocks: one memory per row
-        assert (grouped["group"], grouped["memory"].shape[0]) == (K, 3)
-        assert (copies["group"], copies["memory"].shape[0]) == (1, 3 * K)
+        copies = start.select(np.repeat(np.arange(3), K)[perm])  # not in blocks: one memory per row
+        assert (grouped.group, grouped.sources["memory"].shape[0]) == (K, 3)
+        assert (copies.group, copies.sources["memory"].shape[0]) == (1, 3 * K)
         for _ in range(2):
             prev = rng.integers(4, 11, size=3 * K)
             logp, grouped = model.step(grouped, prev)
             logp_copies, copies = model.step(copies, prev[perm])
             np.testing.assert_allclose(logp_copies.data, logp.data[perm], rtol=1e-5, atol=1e-6)
-            np.testing.assert_allclose(copies["attention"].data, grouped["attention"].data[perm], rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(copies.attention.data, grouped.attention.data[perm], rtol=1e-5, atol=1e-7)
             # beams re-ranked within their sentence, and the copies follow the same rows
             parents = np.concatenate([s * K + rng.integers(0, K, size=K) for s in range(3)])
-            grouped = model.reorder(grouped, parents)
-            copies = model.reorder(copies, np.argsort(perm)[parents][perm])
-        dropped = model.reorder(grouped, np.concatenate([np.arange(K), 2 * K + np.arange(K)]))  # sentence 1 ends
-        assert (dropped["group"], dropped["memory"].shape[0]) == (K, 2)
-        np.testing.assert_array_equal(dropped["memory"].data, grouped["memory"].data[[0, 2]])
+            grouped = grouped.select(parents)
+            copies = copies.select(np.argsort(perm)[parents][perm])
+        dropped = grouped.select(np.concatenate([np.arange(K), 2 * K + np.arange(K)]))  # sentence 1 ends
+        assert (dropped.group, dropped.sources["memory"].shape[0]) == (K, 2)
+        np.testing.assert_array_equal(dropped.sources["memory"].data, grouped.sources["memory"].data[[0, 2]])

@@ -1,14 +1,13 @@
-"""Greedy and beam search over the decoding interface (``encode``, ``initial_state``, ``step``, ``reorder``).
+"""Greedy and beam search over the decoding interface (``encode``, ``initial_state``, ``step``).
 
 Both are batched over sentences: one ``step`` call per time step for the whole batch (``B * beam`` rows),
-and sentences that are done leave the batch. Only the bookkeeping of finished hypotheses touches Python per
-event. Beam search compares finished hypotheses with the best score any open one could still reach under
+and sentences that are done leave the batch (``DecoderState.select``). Only the bookkeeping of finished
+hypotheses touches Python per event. Beam search compares finished hypotheses with the best score any open one could still reach under
 the length penalty, so it stops exactly when no open hypothesis can win.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +17,7 @@ import numpy
 from seqkit.backend import to_device
 from seqkit.config import no_grad, using_config
 from seqkit.core.autograd import as_variable
-from seqkit.functions.frozen import frozen
+from seqkit.decoding.state import EnsembleState
 
 LENGTH_PENALTIES = ("none", "gnmt", "normalize")
 
@@ -50,22 +49,17 @@ def _max_lengths(src: Sequence, ratio: float, offset: int) -> numpy.ndarray:
     return (numpy.array([len(s) for s in src]) * ratio + offset).astype(int).clip(min=1)
 
 
-def _params(model) -> list:
-    """The parameters a search may treat as frozen: ``model.params()`` where the model has them."""
-    params = getattr(model, "params", None)
-    return list(params()) if callable(params) else []
+#: Decoder rows (hypotheses x steps, at most) from which a search decodes with ``model.for_decoding()``: deriving
+#: the weight layouts takes about as long as a few dozen rows of decoding win back (docs/performance.md).
+PREPARE_ROWS = 64
 
 
-#: Decoder rows (hypotheses x steps, at most) from which deriving frozen weight layouts pays: about 20 ms for
-#: the 23.7 M-parameter Multi30k model, which a one-sentence greedy search (~25 rows) does not win back.
-FROZEN_ROWS = 64
-
-
-def frozen_for_search(model, src: Sequence, beam: int, max_len_ratio: float, max_len_offset: int):
-    """``frozen(model.params())`` when a search of ``src`` with ``beam`` hypotheses per sentence may run at
-    least ``FROZEN_ROWS`` decoder rows; otherwise a block that does nothing."""
+def for_search(model, src: Sequence, beam: int, max_len_ratio: float, max_len_offset: int):
+    """``model.for_decoding()`` when a search of ``src`` with ``beam`` hypotheses per sentence may run at least
+    ``PREPARE_ROWS`` decoder rows and the model offers it; ``model`` itself otherwise."""
+    prepare = getattr(model, "for_decoding", None)
     rows = int(_max_lengths(src, max_len_ratio, max_len_offset).sum()) * beam
-    return frozen(_params(model)) if rows >= FROZEN_ROWS else contextlib.nullcontext()
+    return prepare() if prepare is not None and rows >= PREPARE_ROWS else model
 
 
 def _host(a) -> numpy.ndarray:
@@ -76,7 +70,8 @@ def greedy_search(
     model, src: Sequence, *, max_len_ratio: float = 2.0, max_len_offset: int = 10, keep_attention: bool = False
 ) -> list[Hypothesis]:
     """The most probable token at every step, for each source sentence (a list of id arrays)."""
-    with no_grad(), using_config("train", False), frozen_for_search(model, src, 1, max_len_ratio, max_len_offset):
+    model = for_search(model, src, 1, max_len_ratio, max_len_offset)
+    with no_grad(), using_config("train", False):
         B = len(src)
         max_len = _max_lengths(src, max_len_ratio, max_len_offset)
         state = model.initial_state(model.encode(src))
@@ -91,7 +86,7 @@ def greedy_search(
             logp = logp.data
             best = _host(logp.argmax(axis=1))
             best_lp = _host(logp[model.xp.arange(len(best)), model.xp.asarray(best)])
-            weights = _host(state["attention"]) if keep_attention and "attention" in state else None
+            weights = _host(state.attention) if keep_attention and state.attention is not None else None
             done = numpy.zeros(len(active), dtype=bool)
             for i, b in enumerate(active):
                 scores[b] += best_lp[i]
@@ -109,7 +104,7 @@ def greedy_search(
                 break
             keep = numpy.nonzero(~done)[0]
             if done.any():
-                state = model.reorder(state, keep)
+                state = state.select(keep)
             active, prev = active[keep], best[keep]
         return results
 
@@ -136,7 +131,8 @@ def beam_search(
     if beam < 1 or not 1 <= nbest <= beam:
         raise ValueError(f"need beam >= 1 and 1 <= nbest <= beam, got beam={beam}, nbest={nbest}")
     length_penalty(length_penalty_kind, alpha, 1)  # validates the kind
-    with no_grad(), using_config("train", False), frozen_for_search(model, src, beam, max_len_ratio, max_len_offset):
+    model = for_search(model, src, beam, max_len_ratio, max_len_offset)
+    with no_grad(), using_config("train", False):
         xp = model.xp
         B, K = len(src), beam
         max_len = _max_lengths(src, max_len_ratio, max_len_offset)
@@ -161,8 +157,8 @@ def beam_search(
             is_eos = token == model.eos_id
             at_limit = t + 1 >= max_len[active]
             weights = None
-            if keep_attention and "attention" in state:
-                weights = _host(state["attention"]).reshape(n, k, -1)
+            if keep_attention and state.attention is not None:
+                weights = _host(state.attention).reshape(n, k, -1)
                 step_att = numpy.take_along_axis(weights, parent[:, :, None], axis=1)  # (n, 2K, S)
             # finished hypotheses: EOS within the first K candidates; every first-K candidate at the limit
             ends = (is_eos | at_limit[:, None]) & (ranks[:width] < K) & numpy.isfinite(top_scores)
@@ -192,7 +188,7 @@ def beam_search(
                 break
             keep = numpy.nonzero(~done)[0]
             rows = (keep[:, None] * k + new_parent[keep]).ravel()
-            state = model.reorder(state, rows)
+            state = state.select(rows)
             history = numpy.concatenate(
                 [numpy.take_along_axis(history, new_parent[:, :, None], axis=1), new_token[:, :, None]], axis=2
             )[keep]
@@ -263,36 +259,20 @@ class Ensemble:
     def xp(self):
         return self.models[0].xp
 
-    def params(self):
-        for m in self.models:
-            yield from _params(m)
+    def for_decoding(self) -> Ensemble:
+        """The ensemble of the members' ``for_decoding()`` (each member that offers it)."""
+        return Ensemble([m.for_decoding() if hasattr(m, "for_decoding") else m for m in self.models])
 
     def encode(self, src):
         return [m.encode(src) for m in self.models]
 
-    def initial_state(self, encoded):
-        return [m.initial_state(e) for m, e in zip(self.models, encoded)]
+    def initial_state(self, encoded) -> EnsembleState:
+        return EnsembleState([m.initial_state(e) for m, e in zip(self.models, encoded)])
 
-    def step(self, states, prev_tokens):
-        outputs = [m.step(s, prev_tokens) for m, s in zip(self.models, states)]
+    def step(self, state: EnsembleState, prev_tokens):
+        outputs = [m.step(s, prev_tokens) for m, s in zip(self.models, state.members)]
         logp = sum(o[0].data for o in outputs) * (1.0 / len(outputs))
-        new_states = [o[1] for o in outputs]
-        return as_variable(logp), _EnsembleState(new_states)
-
-    def reorder(self, states, index):
-        return _EnsembleState([m.reorder(s, index) for m, s in zip(self.models, states)])
+        return as_variable(logp), EnsembleState([o[1] for o in outputs])
 
 
-class _EnsembleState(list):
-    """The members' states; ``state["attention"]`` reads the first member's attention."""
-
-    def __contains__(self, key) -> bool:
-        return isinstance(key, str) and key in self[0]
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            return self[0][key]
-        return super().__getitem__(key)
-
-
-__all__ = ["Ensemble", "Hypothesis", "LENGTH_PENALTIES", "beam_search", "greedy_search", "length_penalty"]
+__all__ = ["Ensemble", "Hypothesis", "LENGTH_PENALTIES", "beam_search", "for_search", "greedy_search", "length_penalty"]

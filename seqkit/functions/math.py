@@ -10,7 +10,6 @@ from seqkit.backend import get_array_module
 from seqkit.config import config
 from seqkit.core.autograd import FunctionNode, Outer, Variable, takes_factors
 from seqkit.functions.array import broadcast_to, cast, reshape, sum_to
-from seqkit.functions.frozen import transposed
 
 
 # ---- binary arithmetic with broadcasting --------------------------------------------------------------
@@ -326,7 +325,7 @@ class Linear(FunctionNode):
             raise TypeError(f"x is {x.dtype} but W is {W.dtype}; cast x with .astype({str(W.dtype)!r})")
         self.retain_inputs((0, 1))
         # (..., in) as one 2-D product: NumPy's batched matmul is several times slower for the same work
-        y = (x.reshape(-1, x.shape[-1]) @ transposed(W)).reshape(*x.shape[:-1], W.shape[0])
+        y = (x.reshape(-1, x.shape[-1]) @ W.T).reshape(*x.shape[:-1], W.shape[0])
         if len(inputs) == 3:
             self.bias_shape = inputs[2].shape
             y += inputs[2]

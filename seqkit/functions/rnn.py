@@ -23,7 +23,6 @@ from seqkit.core.autograd import FunctionNode, Variable
 from seqkit.functions import cuda_kernels
 from seqkit.functions.activation import sigmoid, tanh
 from seqkit.functions.array import concat, split_axis
-from seqkit.functions.frozen import transposed
 from seqkit.functions.fused import fused_backward
 from seqkit.functions.math import add, linear, matmul
 
@@ -305,7 +304,7 @@ def _lstm_forward(gx, W, h0, c0, batch_sizes, reverse, hs):
     gates = xp.empty(gx.shape, dtype=gx.dtype)
     h_prev, c_prev, tanh_c = (xp.empty((N, H), dtype=gx.dtype) for _ in range(3))
     h, c = h0.copy(), c0.copy()
-    WT = transposed(W)
+    WT = W.T
     step_forward = cuda_kernels.lstm_forward_step if cuda_kernels.use(xp) else lstm_step_forward
     for lo, hi in _steps(batch_sizes, reverse):
         b = hi - lo
@@ -391,7 +390,7 @@ class GRURecurrence(FunctionNode):
         h_prev = xp.empty((N, H), dtype=gx.dtype)
         hs = xp.empty((N, H), dtype=gx.dtype)
         h = h0.copy()
-        WT = transposed(W)
+        WT = W.T
         for lo, hi in _steps(self.batch_sizes, self.reverse):
             b = hi - lo
             hb = h[:b]

@@ -123,6 +123,8 @@ class AdditiveAttention(_Attention):
     ``(B, Tk, Da)``; a call then costs ``W_q q`` plus ``B * Tq * Tk * Da`` tanh's.
     """
 
+    transposed_weights = ("W_q", "W_k")
+
     def __init__(self, query_size: int, memory_size: int, attn_size: int | None = None, dtype=None) -> None:
         super().__init__()
         attn_size = memory_size if attn_size is None else attn_size
@@ -174,6 +176,8 @@ class GeneralAttention(_Attention):
     ``(B, Tk, Dq)``, so each step is then one batched dot product.
     """
 
+    transposed_weights = ("W_a",)
+
     def __init__(self, query_size: int, memory_size: int, dtype=None) -> None:
         super().__init__()
         self.query_size, self.memory_size = query_size, memory_size
@@ -207,6 +211,8 @@ class MultiHeadAttention(Layer):
     (not averaged, so that no information is lost: ``F.mean(weights, axis=1)`` averages them).
     ``precompute(memory, value=None)`` returns the projected keys and values ``((B, H, Tk, d_model / H),) * 2``.
     """
+
+    transposed_weights = ("W_q", "W_k", "W_v", "W_o")
 
     def __init__(
         self,

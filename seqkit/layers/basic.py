@@ -41,6 +41,8 @@ class Linear(Layer):
     ``in_size=None`` the weight is created on the first call, from the input's last axis and on its device.
     """
 
+    transposed_weights = ("W",)
+
     def __init__(
         self,
         in_size: int | None,

@@ -8,6 +8,7 @@ registration order and gives flat dotted names (``"enc.rnn.W"``) that ``state_di
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import zipfile
@@ -23,6 +24,11 @@ from seqkit.io import atomic_write
 
 class Layer:
     """Base class of every layer. Subclasses call ``super().__init__()`` first, then assign attributes."""
+
+    #: The names of this layer's own 2-D weights that its ops read transposed, as ``x @ W.T`` (the weight of
+    #: ``F.linear``, a recurrent weight); ``for_decoding()`` stores them in the layout that product reads fastest.
+    transposed_weights: tuple[str, ...] = ()
+    _decoding_copy = False  # True in a copy made by for_decoding()
 
     def __init__(self) -> None:
         object.__setattr__(self, "_registry", {})  # name -> Parameter | Layer, in registration order
@@ -101,6 +107,42 @@ class Layer:
         """Where the parameters live (the last ``to_device`` target for a layer without parameters)."""
         p = next(self.params(), None)
         return self._device if p is None else get_device(p.data)
+
+    # ---- decoding -----------------------------------------------------------------------------------
+    def for_decoding(self) -> Layer:
+        """A copy of this layer tree for decoding: the same function of the same values, with every NumPy weight
+        that a layer's ops read transposed (its ``transposed_weights``) stored transposed-contiguous, so that
+        ``W.T`` is the C-contiguous matrix OpenBLAS multiplies fastest (a decoder step multiplies a few hundred
+        rows by each weight; docs/performance.md has the figures). Other parameters are shared, not copied.
+
+        The re-laid weights are copies that take no gradient: the copy is for inference, and must be made
+        again after the weights change. CuPy weights stay as they are (cuBLAS reads either layout alike).
+        Called on such a copy, it returns the copy itself."""
+        return self if self._decoding_copy else self._copy_for_decoding({})
+
+    def _copy_for_decoding(self, memo: dict[int, Any]) -> Layer:
+        """The copy of ``for_decoding``, sharing one copy of a layer or weight that occurs twice (``memo``)."""
+        twin = memo.get(id(self))
+        if twin is not None:
+            return twin
+        twin = copy.copy(self)
+        object.__setattr__(twin, "_registry", {})
+        object.__setattr__(twin, "_decoding_copy", True)
+        memo[id(self)] = twin
+        for name, obj in self._registry.items():
+            setattr(twin, name, obj._copy_for_decoding(memo) if isinstance(obj, Layer) else obj)
+        for name, value in list(twin.__dict__.items()):  # lists of child layers (LayerList, Sequential)
+            if type(value) is list and any(id(v) in memo for v in value):
+                object.__setattr__(twin, name, [memo.get(id(v), v) for v in value])
+        twin._relayout(memo)
+        return twin
+
+    def _relayout(self, memo: dict[int, Any]) -> None:
+        """Replace this copy's ``transposed_weights`` by their decoding layout (``decoding_weight``)."""
+        for name in self.transposed_weights:
+            p = getattr(self, name)
+            if p is not None:
+                setattr(self, name, memo.setdefault(id(p), decoding_weight(p)))
 
     # ---- state --------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, numpy.ndarray]:
@@ -186,6 +228,30 @@ class LayerList(Layer):
 
     def __iter__(self) -> Iterator[Layer]:
         return iter(self._layers)
+
+
+def decoding_weight(p: Parameter) -> Parameter:
+    """A copy of the 2-D NumPy weight ``p`` stored transposed-contiguous (Fortran order: ``W.T`` is C-contiguous),
+    which takes no gradient; ``p`` itself for any other parameter."""
+    if type(p.data) is not numpy.ndarray or p.ndim != 2:
+        return p
+    return frozen_parameter(transposed_copy(p.data).T, p.name)
+
+
+def frozen_parameter(data, name: str | None = None) -> Parameter:
+    """A Parameter over ``data`` that takes no gradient (a weight laid out for decoding)."""
+    q = Parameter(data, name=name)
+    q.requires_grad = False
+    return q
+
+
+def transposed_copy(W: numpy.ndarray) -> numpy.ndarray:
+    """``W.T`` as a C-contiguous array, copied in blocks of 16 rows (several times the speed of
+    ``numpy.ascontiguousarray(W.T)`` on a large weight: each block's reads and writes stay in cache)."""
+    out = numpy.empty(W.shape[::-1], dtype=W.dtype)
+    for i in range(0, W.shape[0], 16):
+        out[:, i : i + 16] = W[i : i + 16].T
+    return out
 
 
 # ---- files ------------------------------------------------------------------------------------------

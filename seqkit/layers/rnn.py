@@ -23,8 +23,7 @@ from seqkit.backend import get_array_module
 from seqkit.config import config
 from seqkit.core.autograd import Parameter, Variable, as_variable
 from seqkit.functions import rnn as R
-from seqkit.functions.frozen import stacked_transposed
-from seqkit.layers.layer import Layer
+from seqkit.layers.layer import Layer, frozen_parameter, transposed_copy
 
 
 def _input_weight(gates: int, hidden: int, in_size: int, dtype) -> Parameter:
@@ -72,6 +71,10 @@ def _check_list(name: str, xs) -> tuple[list[int], int]:
 class _RecurrentLayer(Layer):
     gates = 0
     has_cell = False
+
+    @property
+    def transposed_weights(self) -> tuple[str, ...]:
+        return tuple(n for n in self._registry if n.startswith(("W_ih", "W_hh")))
 
     def __init__(
         self,
@@ -292,18 +295,33 @@ class LSTM(_RecurrentLayer):
         W_f, W_b = (getattr(self, f"W_hh{suffix}") for suffix in self._suffixes(layer))
         return F.bilstm_recurrence(gx, W_f, W_b, *inits[0], *inits[1], batch_sizes)
 
+    _joint = None  # per layer, [W_ih, W_hh].T side by side (C-contiguous), in a unidirectional for_decoding() copy
+
+    def _relayout(self, memo):
+        """A unidirectional layer's decoding copy stores each layer's input and recurrent weights side by side, so
+        that a step is one product of ``[x, h]``; its ``W_ih`` and ``W_hh`` are views of that array."""
+        if self.directions != 1 or type(self.W_ih_l0.data) is not numpy.ndarray:
+            return super()._relayout(memo)
+        self._joint = []
+        for layer in range(self.num_layers):
+            W_ih, W_hh = getattr(self, f"W_ih_l{layer}"), getattr(self, f"W_hh_l{layer}")
+            WT = transposed_copy(numpy.concatenate([W_ih.data, W_hh.data], axis=1))
+            n = W_ih.shape[1]
+            setattr(self, f"W_ih_l{layer}", frozen_parameter(WT[:n].T))
+            setattr(self, f"W_hh_l{layer}", frozen_parameter(WT[n:].T))
+            self._joint.append(WT)
+
     def _step_layer(self, layer, x, init):
-        if config.enable_backprop or config.autocast is not None:  # (training's hot loop: nothing else to check)
+        if self._joint is None or config.enable_backprop or config.autocast is not None:
             return super()._step_layer(layer, x, init)
-        W_ih, W_hh = getattr(self, f"W_ih_l{layer}"), getattr(self, f"W_hh_l{layer}")
+        WT = self._joint[layer]
         xa, h, c = (v.data if isinstance(v, Variable) else v for v in (x, *init))
-        WT = None
-        if xa.dtype == h.dtype == c.dtype == W_ih.dtype and h.shape == c.shape == (len(xa), self.hidden_size):
-            WT = stacked_transposed(W_ih.data, W_hh.data)  # None unless the weights are frozen
-        if WT is None:  # the plain step, which also names any mismatch of dtypes or shapes
-            return super()._step_layer(layer, x, init)
+        H = self.hidden_size
+        if not (xa.dtype == h.dtype == c.dtype == WT.dtype and h.shape == c.shape == (len(xa), H)
+                and xa.ndim == 2 and xa.shape[1] + H == len(WT)):  # fmt: skip
+            return super()._step_layer(layer, x, init)  # the plain step names the mismatch
         xp = get_array_module(xa)
-        gates, c = xp.concatenate([xa, h], axis=1) @ WT, c.copy()  # frozen weights: one product of [x, h]
+        gates, c = xp.concatenate([xa, h], axis=1) @ WT, c.copy()  # one product of [x, h]
         h = xp.empty_like(c)
         R.lstm_step_forward(gates, getattr(self, f"b_l{layer}").data, c, xp.empty_like(c), h)
         h = as_variable(h)
@@ -337,6 +355,8 @@ class GRU(_RecurrentLayer):
 class LSTMCell(Layer):
     """One LSTM step for Python loops: ``h, c = cell(x, (h, c))``; ``x`` (B, in), states (B, H)."""
 
+    transposed_weights = ("W_ih", "W_hh")
+
     def __init__(self, in_size: int, hidden_size: int, *, forget_bias: float = 1.0, dtype: Any = None) -> None:
         super().__init__()
         if min(in_size, hidden_size) < 1:
@@ -361,6 +381,8 @@ class LSTMCell(Layer):
 
 class GRUCell(Layer):
     """One GRU step for Python loops: ``h = cell(x, h)``; ``x`` (B, in), ``h`` (B, H)."""
+
+    transposed_weights = ("W_ih", "W_hh")
 
     def __init__(self, in_size: int, hidden_size: int, *, dtype: Any = None) -> None:
         super().__init__()

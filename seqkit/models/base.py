@@ -14,9 +14,10 @@ from seqkit.layers import Layer
 class Translator(Layer):
     """A model that greedy and beam search can drive (see ``seqkit.decoding``).
 
-    Subclasses implement ``encode(src) -> encoded``, ``initial_state(encoded) -> state``,
-    ``step(state, prev_tokens) -> (log_probs (B, V), state)`` and ``reorder(state, index) -> state``, and set
-    ``bos_id`` / ``eos_id``. ``state`` may hold this step's attention weights ``(B, S)`` under ``"attention"``.
+    Subclasses implement ``encode(src) -> encoded``, ``initial_state(encoded) -> state`` and
+    ``step(state, prev_tokens) -> (log_probs (B, V), state)``, where ``state`` is a
+    ``seqkit.decoding.DecoderState`` (its ``attention`` holds the step's attention weights ``(B, S)``, if any;
+    searches keep and repeat hypotheses with ``state.select(rows)``), and set ``bos_id`` / ``eos_id``.
     """
 
     bos_id = 2

@@ -8,6 +8,7 @@ import numpy
 
 import seqkit.functions as F
 from seqkit.core.autograd import Variable
+from seqkit.decoding.state import DecoderState
 from seqkit.errors import UserError
 from seqkit.layers import Embedding, Linear
 from seqkit.models.base import Translator, default_layers, pad_batch
@@ -62,19 +63,12 @@ class RNNLM(Translator):
     def encode(self, src: list) -> dict:
         return {"batch": len(src)}
 
-    def initial_state(self, encoded: dict) -> dict:
+    def initial_state(self, encoded: dict) -> DecoderState:
         B, H, L = encoded["batch"], self.options.hidden_size, self.options.layers
         zeros = self.xp.zeros((L, B, H), dtype=self.out.W.dtype)
         parts = 2 if getattr(self.rnn, "has_cell", False) else 1
-        return {"rnn": (zeros, zeros) if parts == 2 else zeros}
+        return DecoderState({"rnn": (zeros, zeros) if parts == 2 else zeros}, row_axis={"rnn": 1})
 
-    def step(self, state: dict, prev_tokens) -> tuple[Variable, dict]:
-        h, rnn = self.rnn.step(self.embed(self.xp.asarray(prev_tokens)), state["rnn"])
-        return F.log_softmax(self.out(h), axis=1), {"rnn": rnn}
-
-    def reorder(self, state: dict, index) -> dict:
-        index = self.xp.asarray(index)
-        rnn = state["rnn"]
-        parts = rnn if isinstance(rnn, tuple) else (rnn,)
-        moved = tuple(F.getitem(p, (slice(None), index)) for p in parts)
-        return {"rnn": moved if isinstance(rnn, tuple) else moved[0]}
+    def step(self, state: DecoderState, prev_tokens) -> tuple[Variable, DecoderState]:
+        h, rnn = self.rnn.step(self.embed(self.xp.asarray(prev_tokens)), state.rows["rnn"])
+        return F.log_softmax(self.out(h), axis=1), state.after_step(rnn=rnn)

@@ -18,6 +18,7 @@ import numpy
 
 import seqkit.functions as F
 from seqkit.core.autograd import Variable
+from seqkit.decoding.state import DecoderState
 from seqkit.errors import UserError
 from seqkit.layers import Embedding, Linear, lengths_to_mask
 from seqkit.models.base import Translator, default_layers, pad_batch
@@ -106,59 +107,31 @@ class Seq2Seq(Translator):
         memory, final = self.encoder(x, lengths=lengths)
         return {"memory": memory, "mask": lengths_to_mask(lengths, ids.shape[1], xp=xp), "final": final}
 
-    def initial_state(self, encoded: dict) -> dict:
-        """The decoder state before the first target token."""
+    def initial_state(self, encoded: dict) -> DecoderState:
+        """The decoder state before the first target token: the decoder RNN's state per row; the memory, its
+        mask and the attention's precomputed keys per source sentence."""
         memory = encoded["memory"]
         B = memory.shape[0]
-        state = {"memory": memory, "mask": encoded["mask"], "rnn": self._bridge(encoded["final"], B)}
-        if hasattr(self.attention, "precompute"):
-            state["keys"] = self.attention.precompute(memory)
+        rows = {"rnn": self._bridge(encoded["final"], B)}
         if self.options.input_feeding:
-            state["feed"] = self.xp.zeros((B, self.options.hidden_size), dtype=self.out.W.dtype)
-        return state
+            rows["feed"] = self.xp.zeros((B, self.options.hidden_size), dtype=self.out.W.dtype)
+        sources = {"memory": memory, "mask": encoded["mask"]}
+        if hasattr(self.attention, "precompute"):
+            sources["keys"] = self.attention.precompute(memory)
+        return DecoderState(rows, sources, row_axis={"rnn": 1})
 
-    def step(self, state: dict, prev_tokens) -> tuple[Variable, dict]:
+    def step(self, state: DecoderState, prev_tokens) -> tuple[Variable, DecoderState]:
         """One decoder step: ``prev_tokens`` (B,) -> log-probabilities (B, V) and the next state (which also
-        holds this step's attention weights under ``"attention"``)."""
+        holds this step's attention weights)."""
         h_tilde, state = self._step(state, prev_tokens)
         return F.log_softmax(self.out(h_tilde), axis=1), state
-
-    def reorder(self, state: dict, index) -> dict:
-        """Select (and repeat) batch rows: ``index`` (B',) of row numbers.
-
-        The encoder's side of the state (memory, its mask, precomputed keys) is kept once per source sentence,
-        with ``state["group"]`` consecutive rows (a sentence's beam) sharing one: when ``index`` keeps rows in
-        equal blocks of one source each, as beam search does, those arrays move only when a sentence leaves,
-        and each step attends with the block's queries together. Any other ``index`` gives one copy per row.
-        """
-        host = numpy.asarray(index)
-        group, used = _beam_blocks(host // state.get("group", 1))  # from the source sentence of each new row
-        n_sources = state["memory"].shape[0]
-        keep_sources = len(used) == n_sources and (used == numpy.arange(n_sources)).all()
-        index, used = self.xp.asarray(host), self.xp.asarray(used)
-
-        def take(value, rows):
-            return tuple(v[rows] for v in value) if isinstance(value, tuple) else value[rows]
-
-        out = {"group": group}
-        for key, value in state.items():
-            if key == "group":
-                continue
-            if key in ("memory", "mask", "keys"):
-                out[key] = value if keep_sources else take(value, used)
-            elif key == "rnn":
-                parts = value if isinstance(value, tuple) else (value,)
-                moved = tuple(F.getitem(p, (slice(None), index)) for p in parts)
-                out[key] = moved if isinstance(value, tuple) else moved[0]
-            else:
-                out[key] = take(value, index)
-        return out
 
     # ---- training ---------------------------------------------------------------------------------------------
     def loss(self, src: list, tgt: list) -> tuple[Variable, int]:
         """Mean cross-entropy per target token under teacher forcing, and the number of target tokens
         (each sentence's tokens plus EOS)."""
         state = self.initial_state(self.encode(src))
+        sources = state.sources
         xp = self.xp
         tgt_in = [numpy.concatenate([[self.bos_id], numpy.asarray(t, dtype=numpy.int64)]) for t in tgt]
         tgt_out = [numpy.concatenate([numpy.asarray(t, dtype=numpy.int64), [self.eos_id]]) for t in tgt]
@@ -178,8 +151,8 @@ class Seq2Seq(Translator):
                 outs.append(h_tilde)
             h_tilde = real(F.stack(outs, axis=1))
         else:
-            hs, _ = self.decoder(emb, state["rnn"], lengths=lengths)
-            context, _ = self.attention(hs, state["memory"], state["mask"], precomputed=state.get("keys"))
+            hs, _ = self.decoder(emb, state.rows["rnn"], lengths=lengths)
+            context, _ = self.attention(hs, sources["memory"], sources["mask"], precomputed=sources.get("keys"))
             h_tilde = F.tanh(self.combine(F.concat([real(context), real(hs)], axis=1)))
         logits = self.out(F.dropout(h_tilde, self.options.dropout))
         targets = ids_out.reshape(-1)[xp.asarray(rows)]
@@ -187,27 +160,27 @@ class Seq2Seq(Translator):
         return loss, len(rows)
 
     # ---- pieces -----------------------------------------------------------------------------------------------
-    def _step(self, state: dict, prev_tokens, emb=None) -> tuple[Variable, dict]:
+    def _step(self, state: DecoderState, prev_tokens, emb=None) -> tuple[Variable, DecoderState]:
         if emb is None:
             emb = self.tgt_embed(self.xp.asarray(prev_tokens))
-        x = F.concat([emb, state["feed"]], axis=1) if self.options.input_feeding else emb
-        h, rnn = self.decoder.step(x, state["rnn"])
-        group = state.get("group", 1)
+        feeding = self.options.input_feeding
+        x = F.concat([emb, state.rows["feed"]], axis=1) if feeding else emb
+        h, rnn = self.decoder.step(x, state.rows["rnn"])
+        memory, mask, keys = state.sources["memory"], state.sources["mask"], state.sources.get("keys")
+        group = state.group
         if group > 1:  # a beam per source: its rows attend to their sentence's memory together
             n, size = h.shape[0] // group, h.shape[1]
-            query = F.reshape(h, (n, group, size))
-            context, weights = self.attention(query, state["memory"], state["mask"], precomputed=state.get("keys"))
+            context, weights = self.attention(F.reshape(h, (n, group, size)), memory, mask, precomputed=keys)
             if weights.ndim == 4:  # multi-head: (n, heads, group, S) -> (n, group, heads, S)
                 weights = F.transpose(weights, (0, 2, 1, 3))
             context = F.reshape(context, (n * group, -1))
             weights = F.reshape(weights, (n * group, *weights.shape[2:]))
         else:
-            context, weights = self.attention(h, state["memory"], state["mask"], precomputed=state.get("keys"))
+            context, weights = self.attention(h, memory, mask, precomputed=keys)
         h_tilde = F.tanh(self.combine(F.concat([context, h], axis=1)))
-        state = {**state, "rnn": rnn, "attention": weights}
-        if self.options.input_feeding:
-            state["feed"] = h_tilde
-        return h_tilde, state
+        if feeding:
+            return h_tilde, state.after_step(weights, rnn=rnn, feed=h_tilde)
+        return h_tilde, state.after_step(weights, rnn=rnn)
 
     def _bridge(self, final: Any, B: int):
         """Encoder final state ``(L_enc * dirs, B, H)`` (pair for an LSTM) -> decoder initial state."""
@@ -231,15 +204,3 @@ class Seq2Seq(Translator):
             out.append(F.stack(picked))
         return tuple(out) if self.decoder_parts == 2 else out[0]
 
-
-def _beam_blocks(sources) -> tuple[int, numpy.ndarray]:
-    """``(g, heads)`` when ``sources`` is each of the increasing ``heads`` repeated ``g`` times in a row (a beam
-    of ``g`` rows per sentence); ``(1, sources)`` for any other layout."""
-    if len(sources) == 0:
-        return 1, sources
-    differs = numpy.flatnonzero(sources != sources[0])
-    g = int(differs[0]) if len(differs) else len(sources)
-    heads = sources[::g]
-    if len(sources) % g == 0 and (numpy.repeat(heads, g) == sources).all() and (numpy.diff(heads) > 0).all():
-        return g, heads
-    return 1, sources
