@@ -63,7 +63,7 @@ def run_on(device, build, inputs):
 
 
 def checks(device) -> list[tuple[str, float]]:
-    from seqkit.functions import cuda_kernels
+    from seqkit.functions.noise import dropout_mask_kernel
     from seqkit.optim import Adam
 
     rng = np.random.default_rng(0)
@@ -84,7 +84,7 @@ def checks(device) -> list[tuple[str, float]]:
     rows = [(name, relative_error(run_on("cpu", b, x), run_on(device, b, x))) for name, (b, x) in cases.items()]
     if device.kind == "cuda":  # the kernel has no CPU path: its reference is the formula
         x, u = rng.standard_normal((256, 512)).astype(f32), rng.random((256, 512)).astype(f32)
-        mask, y = cuda_kernels.dropout_mask(to_device(x, device), to_device(u, device), 0.3)
+        mask, y = dropout_mask_kernel(to_device(x, device), to_device(u, device), 0.3)
         expected = (u >= 0.3) * f32(1 / 0.7)
         rows.append(("dropout mask", relative_error([expected, x * expected], [mask, y])))
     finals = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy
 
@@ -113,9 +113,10 @@ def keep_freed_host_memory() -> bool:
     gradients, logits: megabytes each). By default glibc returns such blocks to the system (``munmap``, or
     trimming the heap), so the next step takes a page fault per 4 KiB to get them back, zero-filled: about
     6000 faults, 25% of an LSTM benchmark step on this machine. Raising the mmap and trim thresholds keeps
-    them (the process's memory stays at its peak, as with PyTorch's GPU caching allocator). Called on
-    ``import seqkit`` unless ``SEQKIT_MALLOC=system``; a no-op where the C library is not glibc. Returns
-    whether the thresholds were set.
+    them (the process's memory stays at its peak, as with PyTorch's GPU caching allocator). This changes the
+    whole process, so ``import seqkit`` leaves it alone: a long-running job asks for it where it starts
+    (``seqkit.cli.main`` and ``Trainer.run`` call it; a script of its own may too). ``SEQKIT_MALLOC=system``
+    opts out; a no-op where the C library is not glibc. Returns whether the thresholds were set.
     """
     import ctypes
     import os
@@ -194,6 +195,38 @@ def using_device(device: str | Device):
         return
     with cupy_module().cuda.Device(device.index):
         yield device
+
+
+# ---- fused CUDA kernels: each is defined beside its NumPy twin, which runs wherever the kernel does not ----
+#: A stand-in for ``cupy.ElementwiseKernel`` that runs kernel bodies on NumPy arrays, or None (normal use).
+#: ``seqkit.testing.kernel_emulator.activate`` sets it; while it is set, ``use_kernels`` is true for NumPy too.
+emulated_kernel_type: Any = None
+
+
+def use_kernels(xp) -> bool:
+    """Whether the fused kernels run for arrays of ``xp``: CuPy's, and NumPy's while a kernel emulator is set.
+    Elsewhere the NumPy code beside each kernel, its reference, runs instead."""
+    return xp is not numpy or emulated_kernel_type is not None
+
+
+class ElementwiseKernel:
+    """A ``cupy.ElementwiseKernel`` (the same arguments) built on its first call, so that defining one never
+    imports CuPy; CuPy compiles it then and caches the binary on disk. It is rebuilt when the emulator is
+    switched on or off. ``ElementwiseKernel.defined`` maps every kernel's name to it, for the tests."""
+
+    defined: ClassVar[dict[str, ElementwiseKernel]] = {}
+
+    def __init__(self, in_params: str, out_params: str, operation: str, name: str, preamble: str = "") -> None:
+        self.arguments = (in_params, out_params, operation, name)
+        self.preamble = preamble
+        self._built, self._builder = None, None
+        ElementwiseKernel.defined[name] = self
+
+    def __call__(self, *args):
+        builder = emulated_kernel_type or cupy_module().ElementwiseKernel
+        if builder is not self._builder:
+            self._built, self._builder = builder(*self.arguments, preamble=self.preamble), builder
+        return self._built(*args)
 
 
 __all__ = ["Device", "cupy_module", "get_array_module", "get_device", "scatter_add", "to_device", "using_device"]

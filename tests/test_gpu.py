@@ -1,6 +1,7 @@
 """The same layers on CuPy: results and gradients match the CPU in float32 (skipped without CUDA). The fused
 kernels are also checked without a GPU: their bodies compiled as C++ and run on NumPy arrays
-(``seqkit.testing.kernel_emulator``) against the NumPy code they replace, and compiled for CUDA by ``nvcc``."""
+(``seqkit.testing.kernel_emulator``) against the NumPy code they replace, which is defined beside each, and
+compiled for CUDA by ``nvcc``."""
 
 import contextlib
 import shutil
@@ -15,6 +16,8 @@ import seqkit
 import seqkit.functions as F
 import seqkit.layers as L
 from seqkit import Variable, to_device
+from seqkit.backend import ElementwiseKernel, use_kernels
+from seqkit.functions import rnn as R
 from seqkit.testing import kernel_emulator
 
 gpu = pytest.mark.gpu
@@ -146,6 +149,50 @@ def test_bidirectional_layer_kernels_match_the_cpu(where):
         _both(where, lambda *x, layer=layer: tuple(layer(list(x))[0]), *xs)
 
 
+def _lstm_step_arrays(rng, b=3, H=4):
+    a = rng.standard_normal((b, 4 * H))
+    forward = {"a": a, "gx": rng.standard_normal((b, 4 * H)), "c": rng.standard_normal((b, H)),
+               "tanh_c": np.empty((b, H)), "h": np.empty((b, H))}  # fmt: skip
+    gates = np.concatenate([1 / (1 + np.exp(-a[:, : 3 * H])), np.tanh(a[:, 3 * H :])], axis=1)
+    backward = {"a": gates, "tc": np.tanh(rng.standard_normal((b, H))), "c_prev": rng.standard_normal((b, H)),
+                "dh": rng.standard_normal((b, H)), "dc": rng.standard_normal((b, H)),
+                "d": np.empty((b, 4 * H))}  # fmt: skip
+    return forward, backward
+
+
+def _gru_step_arrays(rng, b=3, H=4):
+    forward = {"gx": rng.standard_normal((b, 3 * H)), "gh": rng.standard_normal((b, 3 * H)),
+               "a": np.empty((b, 3 * H)), "gh_n": np.empty((b, H)), "h": rng.standard_normal((b, H))}  # fmt: skip
+    acts = np.concatenate([1 / (1 + np.exp(-rng.standard_normal((b, 2 * H)))), np.tanh(rng.standard_normal((b, H)))],
+                          axis=1)  # fmt: skip
+    backward = {"a": acts, "gh_n": rng.standard_normal((b, H)), "h_prev": rng.standard_normal((b, H)),
+                "dh": rng.standard_normal((b, H)), "d": np.empty((b, 3 * H)), "e": np.empty((b, 3 * H))}  # fmt: skip
+    return forward, backward
+
+
+STEP_TWINS = {  # each recurrence step's NumPy function and its kernel: the same arguments, the same results
+    "lstm forward": (R.lstm_step_forward, R.lstm_step_forward_kernel, lambda rng: _lstm_step_arrays(rng)[0]),
+    "lstm backward": (R._lstm_step_backward, R._lstm_step_backward_kernel, lambda rng: _lstm_step_arrays(rng)[1]),
+    "gru forward": (R.gru_step_forward, R.gru_step_forward_kernel, lambda rng: _gru_step_arrays(rng)[0]),
+    "gru backward": (R._gru_step_backward, R._gru_step_backward_kernel, lambda rng: _gru_step_arrays(rng)[1]),
+}
+
+
+@pytest.mark.parametrize("where", KERNELS)
+@pytest.mark.parametrize("name", sorted(STEP_TWINS))
+def test_each_recurrence_step_kernel_equals_its_numpy_twin(where, name):
+    """Called with the same keyword arguments (float64), the two leave every array alike."""
+    numpy_step, kernel_step, make = STEP_TWINS[name]
+    arrays = make(np.random.default_rng(8))
+    expected = {k: v.copy() for k, v in arrays.items()}
+    numpy_step(**expected)
+    with kernels_on(where) as device:
+        got = {k: to_device(v, device) for k, v in arrays.items()}
+        kernel_step(**got)
+    for k in arrays:
+        np.testing.assert_allclose(to_device(got[k], "cpu"), expected[k], rtol=1e-12, atol=1e-12, err_msg=k)
+
+
 @pytest.mark.parametrize("where", KERNELS)
 def test_lstm_cell_kernels_match_the_cpu(where):
     rng = np.random.default_rng(4)
@@ -169,12 +216,12 @@ def test_softmax_cross_entropy_kernel_matches_the_cpu(where):
 
 @pytest.mark.parametrize("where", KERNELS)
 def test_dropout_kernel_matches_its_reference(where):
-    from seqkit.functions import cuda_kernels
+    from seqkit.functions.noise import dropout_mask_kernel
 
     rng = np.random.default_rng(5)
     x, u = rng.standard_normal((64, 33)).astype(np.float32), rng.random((64, 33)).astype(np.float32)
     with kernels_on(where) as device:
-        mask, y = cuda_kernels.dropout_mask(to_device(x, device), to_device(u, device), 0.3)
+        mask, y = dropout_mask_kernel(to_device(x, device), to_device(u, device), 0.3)
     expected_mask = (u >= 0.3) * np.float32(1 / 0.7)
     np.testing.assert_allclose(to_device(mask, "cpu"), expected_mask, rtol=1e-6)
     np.testing.assert_allclose(to_device(y, "cpu"), x * expected_mask, rtol=1e-6)
@@ -182,13 +229,13 @@ def test_dropout_kernel_matches_its_reference(where):
 
 @pytest.mark.parametrize("where", KERNELS)
 def test_counter_uniform_kernel_equals_its_numpy_twin_bitwise(where):
-    from seqkit.functions import cuda_kernels
+    from seqkit.random import counter_uniform
 
     for dtype in (np.dtype(np.float32), np.dtype(np.float64)):
-        expected = cuda_kernels.counter_uniform(np, 2**64 - 5, 2**40, (33, 7), dtype)
+        expected = counter_uniform(np, 2**64 - 5, 2**40, (33, 7), dtype)
         with kernels_on(where) as device:
             xp = seqkit.get_array_module(to_device(np.zeros(1), device))
-            got = cuda_kernels.counter_uniform(xp, 2**64 - 5, 2**40, (33, 7), dtype)
+            got = counter_uniform(xp, 2**64 - 5, 2**40, (33, 7), dtype)
         np.testing.assert_array_equal(to_device(got, "cpu"), expected)
 
 
@@ -233,11 +280,27 @@ def test_the_function_and_layer_suite_passes_with_emulated_kernels():
     _function_and_layer_suite("--emulate-cuda-kernels")
 
 
-@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc (the CUDA toolkit)")
-def test_the_kernels_compile_for_cuda(tmp_path):
-    """Each kernel, with the argument kinds of its call sites, in float32 and float64, compiles with nvcc: what
-    g++ accepts in the emulation, CUDA accepts too."""
-    from seqkit.functions import cuda_kernels
+@needs_gxx
+def test_the_emulator_switches_the_kernels_on_and_off():
+    """While active, the kernels run for NumPy arrays, built by the emulator; after the undo, they do not."""
+    from seqkit.functions.noise import _DROPOUT_MASK
+
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    assert not use_kernels(np)
+    with pytest.MonkeyPatch.context() as mp:
+        kernel_emulator.activate(mp)
+        assert use_kernels(np)
+        with seqkit.using_config("train", True):
+            y = F.dropout(x, 0.5).data
+        assert _DROPOUT_MASK._builder is kernel_emulator.EmulatedKernel
+    assert not use_kernels(np)
+    np.testing.assert_array_equal(y[y != 0], 2 * x[y != 0])
+
+
+def _kernel_sources() -> dict:
+    """Every emulated check of this file run with its kernels recorded: ``(name, dtypes, argument kinds)`` →
+    the kernel's body as CUDA source, in float32 and float64."""
+    import seqkit.optim  # noqa: F401  (defines the Adam kernel)
 
     sources = {}
 
@@ -250,15 +313,28 @@ def test_the_kernels_compile_for_cuda(tmp_path):
             return super().cpp(types, kinds)
 
     with pytest.MonkeyPatch.context() as mp:
-        kernel_emulator.activate(mp)
-        mp.setattr(cuda_kernels, "ElementwiseKernel", Recording)
+        kernel_emulator.activate(mp, Recording)
         test_bidirectional_layer_kernels_match_the_cpu("cpu")
         test_lstm_cell_kernels_match_the_cpu("cpu")
         test_softmax_cross_entropy_kernel_matches_the_cpu("cpu")
         test_dropout_kernel_matches_its_reference("cpu")
         test_adam_kernel_matches_the_cpu_update("cpu")
         test_counter_uniform_kernel_equals_its_numpy_twin_bitwise("cpu")
-    assert {name for name, _, _ in sources} == {f"seqkit_{k}" for k in cuda_kernels._KERNELS}
+    return sources
+
+
+@needs_gxx
+def test_every_kernel_is_checked_by_the_emulated_tests():
+    """The emulated checks above run every kernel seqkit defines: none is left without its comparison."""
+    assert {name for name, _, _ in _kernel_sources()} == set(ElementwiseKernel.defined)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc (the CUDA toolkit)")
+def test_the_kernels_compile_for_cuda(tmp_path):
+    """Each kernel, with the argument kinds of its call sites, in float32 and float64, compiles with nvcc: what
+    g++ accepts in the emulation, CUDA accepts too."""
+    sources = _kernel_sources()
+    assert {name for name, _, _ in sources} == set(ElementwiseKernel.defined)
     source = tmp_path / "kernels.cu"
     source.write_text("#include <cstddef>\n#include <cstdint>\n" + "".join(sources.values()))
     done = subprocess.run(["nvcc", "-ptx", "-arch=compute_80", "-o", str(tmp_path / "kernels.ptx"), str(source)],

@@ -1,10 +1,14 @@
-"""Softmax cross-entropy with an ignore label (padding) and label smoothing."""
+"""Softmax cross-entropy with an ignore label (padding) and label smoothing.
+
+The gradient is made by NumPy code or, beside it, one fused CUDA kernel
+(``softmax_cross_entropy_grad_kernel``); ``SoftmaxCrossEntropyGrad.forward`` takes the kernel where
+``use_kernels(xp)`` says so (CuPy arrays), and the NumPy lines are its reference.
+"""
 
 from __future__ import annotations
 
-from seqkit.backend import check_index_range, get_array_module
+from seqkit.backend import ElementwiseKernel, check_index_range, get_array_module, use_kernels
 from seqkit.core.autograd import FunctionNode, Variable
-from seqkit.functions import cuda_kernels
 from seqkit.functions.activation import softmax
 from seqkit.functions.array import reshape
 from seqkit.functions.math import sum
@@ -73,8 +77,8 @@ class SoftmaxCrossEntropyGrad(FunctionNode):
         p = self.parent
         xp = get_array_module(gy)
         coef = p.weights * gy
-        if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
-            return (cuda_kernels.softmax_cross_entropy_grad(p.e, p.s[:, 0], p.t, coef, p.smoothing),)
+        if use_kernels(xp):  # one fused kernel on a GPU; the lines below are its reference
+            return (softmax_cross_entropy_grad_kernel(p.e, p.s[:, 0], p.t, coef, p.smoothing),)
         g = p.e * (coef / p.s[:, 0])[:, None]  # softmax times the row weights, in one pass
         g[xp.arange(len(g)), p.t] -= (1 - p.smoothing) * coef
         if p.smoothing:
@@ -96,6 +100,24 @@ class SoftmaxCrossEntropyGrad(FunctionNode):
             per_row = sum(gg * p.target_diff(y), axis=1) * w
             out.append(per_row if p.reduce == "no" else sum(per_row))
         return tuple(out)
+
+
+# e = exp(x - max) (N, C), s its row sums (N,), t labels (N,), coef = weight * gy per row (N,)
+_SOFTMAX_CROSS_ENTROPY_GRAD = ElementwiseKernel(
+    "T e, raw T s, raw I t, raw T coef, T smoothing, int32 C",
+    "T g",
+    """
+    int row = i / C, col = i % C;
+    T c = coef[row];
+    g = e / s[row] * c - smoothing / C * c - (col == t[row] ? (T(1) - smoothing) * c : T(0));
+    """,
+    "seqkit_softmax_cross_entropy_grad",
+)
+
+
+def softmax_cross_entropy_grad_kernel(e, s, t, coef, smoothing: float):
+    """``(e / s - smoothed one-hot of t) * coef`` row by row, for ``e`` (N, C), ``s``, ``t``, ``coef`` (N,)."""
+    return _SOFTMAX_CROSS_ENTROPY_GRAD(e, s, t, coef, e.dtype.type(smoothing), e.shape[1])
 
 
 def softmax_cross_entropy(

@@ -1,11 +1,15 @@
-"""Dropout (active only while ``config.train`` is True)."""
+"""Dropout (active only while ``config.train`` is True).
+
+The mask is made by NumPy code or, beside it, one fused CUDA kernel (``dropout_mask_kernel``, the mask and
+the output in one pass); ``Dropout.forward`` takes the kernel where ``use_kernels(xp)`` says so (CuPy
+arrays), and the NumPy lines are its reference.
+"""
 
 from __future__ import annotations
 
-from seqkit.backend import get_array_module
+from seqkit.backend import ElementwiseKernel, get_array_module, use_kernels
 from seqkit.config import config
 from seqkit.core.autograd import FunctionNode, Variable, as_variable
-from seqkit.functions import cuda_kernels
 from seqkit.random import generator
 
 
@@ -19,14 +23,28 @@ class Dropout(FunctionNode):
         (x,) = inputs
         xp = get_array_module(x)
         u = generator(xp).random(x.shape, dtype=x.dtype)
-        if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
-            self.mask, y = cuda_kernels.dropout_mask(x, u, self.ratio)
+        if use_kernels(xp):  # one fused kernel on a GPU; the lines below are its reference
+            self.mask, y = dropout_mask_kernel(x, u, self.ratio)
             return (y,)
         self.mask = (u >= self.ratio) * x.dtype.type(1.0 / (1.0 - self.ratio))
         return (x * self.mask,)
 
     def backward(self, indexes, grad_outputs):
         return (grad_outputs[0] * self.mask,)
+
+
+_DROPOUT_MASK = ElementwiseKernel(
+    "T x, T u, T ratio, T scale",
+    "T mask, T y",
+    "mask = u >= ratio ? scale : T(0); y = x * mask;",
+    "seqkit_dropout_mask",
+)
+
+
+def dropout_mask_kernel(x, u, ratio: float):
+    """``(mask, x * mask)`` where ``mask`` is ``1 / (1 - ratio)`` where ``u >= ratio``, else 0."""
+    t = x.dtype.type
+    return _DROPOUT_MASK(x, u, t(ratio), t(1.0 / (1.0 - ratio)))
 
 
 def dropout(x, ratio: float = 0.5) -> Variable:

@@ -10,6 +10,12 @@ first, stored time-major, so step ``t`` is the rows ``offsets[t]:offsets[t + 1]`
 The fused recurrences run one small GEMM per step for the recurrent part and, in backward, compute the
 recurrent weight gradient as ONE GEMM over all steps. Their higher-order gradients come from the plain
 per-step references below (see ``seqkit.functions.fused``).
+
+One time step of each recurrence is a NumPy function with a fused CUDA kernel beside it, taking the same
+arguments (``lstm_step_forward`` and ``lstm_step_forward_kernel``, ``gru_step_forward`` and
+``gru_step_forward_kernel``, and their backward steps). A recurrence picks one of the pair once, before its
+loop over time, with ``use_kernels(xp)``: the kernel for CuPy arrays, the NumPy function for NumPy arrays,
+which is also the kernel's reference in tests/test_gpu.py.
 """
 
 from __future__ import annotations
@@ -18,9 +24,8 @@ from collections.abc import Sequence
 
 import numpy
 
-from seqkit.backend import get_array_module
+from seqkit.backend import ElementwiseKernel, get_array_module, use_kernels
 from seqkit.core.autograd import FunctionNode, Variable
-from seqkit.functions import cuda_kernels
 from seqkit.functions.activation import sigmoid, tanh
 from seqkit.functions.array import concat, split_axis
 from seqkit.functions.fused import fused_backward
@@ -35,6 +40,9 @@ def _sigmoid_(a):
     a *= 0.5
     a += 0.5
     return a
+
+
+_SIGMOID = "template <typename T> __device__ T seqkit_sigmoid(T x) { return T(1) / (T(1) + exp(-x)); }\n"
 
 
 # ---- one LSTM step (Chainer's F.lstm) -----------------------------------------------------------------
@@ -52,9 +60,9 @@ class LSTM(FunctionNode):
         self.output_shapes = ((c_prev.shape, c_prev.dtype), ((b, H), x.dtype))
         c = c_prev.copy()
         self.tanh_c, h = xp.empty((b, H), x.dtype), xp.empty((b, H), x.dtype)
-        if cuda_kernels.use(xp):  # one fused kernel on a GPU (x enters as the input projection of zero h W^T)
+        if use_kernels(xp):  # one fused kernel on a GPU (x enters as the input projection of zero h W^T)
             self.gates = xp.zeros_like(x)
-            cuda_kernels.lstm_forward_step(self.gates, x, c[:b], self.tanh_c, h)
+            lstm_step_forward_kernel(self.gates, x, c[:b], self.tanh_c, h)
         else:
             self.gates = x.copy()
             lstm_step_forward(self.gates, None, c[:b], self.tanh_c, h)
@@ -70,13 +78,13 @@ class LSTM(FunctionNode):
         b = self.tanh_c.shape[0]
         gx = xp.empty_like(self.gates)
         gc_prev = gc.copy()
-        step_backward = cuda_kernels.lstm_backward_step if cuda_kernels.use(xp) else _lstm_step_backward
+        step_backward = _lstm_step_backward_kernel if use_kernels(xp) else _lstm_step_backward
         step_backward(self.gates, self.tanh_c, c_prev[:b], gh, gc_prev[:b], gx)
         return gc_prev, gx
 
 
 def lstm_step_forward(a, gx, c, tanh_c, h) -> None:
-    """One LSTM step on arrays, in place (the CPU twin of ``cuda_kernels.lstm_forward_step``): ``a`` (b, 4H) holds
+    """One LSTM step on arrays, in place (the NumPy twin of ``lstm_step_forward_kernel``): ``a`` (b, 4H) holds
     ``h_prev W^T``, adds ``gx`` (whatever else the pre-activations have: the input projections, or just the bias;
     None for nothing) and leaves with the activated gates; ``c`` (b, H) is updated; ``tanh(c)`` and the new ``h``
     are written into ``tanh_c`` and ``h``."""
@@ -90,6 +98,34 @@ def lstm_step_forward(a, gx, c, tanh_c, h) -> None:
     c += a[:, :H] * a[:, 3 * H :]
     xp.tanh(c, out=tanh_c)
     xp.multiply(a[:, 2 * H : 3 * H], tanh_c, out=h)
+
+
+# a (b, 4H): in, h W^T; out, the activated gates. gx (b, 4H): the input projections. c (b, H): in c_prev, out c.
+# Writes tanh(c) and h, both (b, H); i runs over (b, H).
+_LSTM_FORWARD = ElementwiseKernel(
+    "raw T gx, int32 H",
+    "raw T a, raw T c, T tanh_c, T h",
+    """
+    int row = i / H, col = i % H;
+    int k = row * 4 * H + col;
+    T in_gate = seqkit_sigmoid(a[k] + gx[k]);
+    T forget = seqkit_sigmoid(a[k + H] + gx[k + H]);
+    T out_gate = seqkit_sigmoid(a[k + 2 * H] + gx[k + 2 * H]);
+    T cand = tanh(a[k + 3 * H] + gx[k + 3 * H]);
+    a[k] = in_gate; a[k + H] = forget; a[k + 2 * H] = out_gate; a[k + 3 * H] = cand;
+    T c_new = forget * c[i] + in_gate * cand;
+    c[i] = c_new;
+    tanh_c = tanh(c_new);
+    h = out_gate * tanh_c;
+    """,
+    "seqkit_lstm_forward",
+    preamble=_SIGMOID,
+)
+
+
+def lstm_step_forward_kernel(a, gx, c, tanh_c, h) -> None:
+    """``lstm_step_forward`` as one fused CUDA kernel (``gx`` may not be None)."""
+    _LSTM_FORWARD(gx, a.shape[1] // 4, a, c, tanh_c, h)
 
 
 def _lstm_step_backward(a, tc, c_prev, dh, dc, d):
@@ -116,6 +152,31 @@ def _lstm_step_backward(a, tc, c_prev, dh, dc, d):
     dg *= i
     dg *= dc  # tanh'
     dc *= f
+
+
+# a (b, 4H) activated gates, tc = tanh(c), c_prev, dh: (b, H). dc: in, the cell gradient; out, c_prev's.
+# Writes the pre-activation gradients d (b, 4H).
+_LSTM_BACKWARD = ElementwiseKernel(
+    "raw T a, T tc, T c_prev, T dh, int32 H",
+    "T dc, raw T d",
+    """
+    int row = i / H, col = i % H;
+    int k = row * 4 * H + col;
+    T in_gate = a[k], forget = a[k + H], out_gate = a[k + 2 * H], cand = a[k + 3 * H];
+    T dc_total = dc + dh * out_gate * (T(1) - tc * tc);
+    d[k] = dc_total * cand * in_gate * (T(1) - in_gate);
+    d[k + H] = dc_total * c_prev * forget * (T(1) - forget);
+    d[k + 2 * H] = dh * tc * out_gate * (T(1) - out_gate);
+    d[k + 3 * H] = dc_total * in_gate * (T(1) - cand * cand);
+    dc = dc_total * forget;
+    """,
+    "seqkit_lstm_backward",
+)
+
+
+def _lstm_step_backward_kernel(a, tc, c_prev, dh, dc, d) -> None:
+    """``_lstm_step_backward`` as one fused CUDA kernel."""
+    _LSTM_BACKWARD(a, tc, c_prev, dh, a.shape[1] // 4, dc, d)
 
 
 def lstm(c_prev, x) -> tuple[Variable, Variable]:
@@ -305,7 +366,7 @@ def _lstm_forward(gx, W, h0, c0, batch_sizes, reverse, hs):
     h_prev, c_prev, tanh_c = (xp.empty((N, H), dtype=gx.dtype) for _ in range(3))
     h, c = h0.copy(), c0.copy()
     WT = W.T
-    step_forward = cuda_kernels.lstm_forward_step if cuda_kernels.use(xp) else lstm_step_forward
+    step_forward = lstm_step_forward_kernel if use_kernels(xp) else lstm_step_forward
     for lo, hi in _steps(batch_sizes, reverse):
         b = hi - lo
         hb, cb = h[:b], c[:b]
@@ -324,7 +385,7 @@ def _lstm_backward(saved, W, ghs, ghN, gcN, batch_sizes, reverse, dgates):
     gates, h_prev, c_prev, tanh_c = saved
     xp = get_array_module(W)
     dh, dc = ghN.copy(), gcN.copy()
-    step_backward = cuda_kernels.lstm_backward_step if cuda_kernels.use(xp) else _lstm_step_backward
+    step_backward = _lstm_step_backward_kernel if use_kernels(xp) else _lstm_step_backward
     for lo, hi in _steps(batch_sizes, not reverse):
         b = hi - lo
         dhb, dcb = dh[:b], dc[:b]
@@ -391,29 +452,15 @@ class GRURecurrence(FunctionNode):
         hs = xp.empty((N, H), dtype=gx.dtype)
         h = h0.copy()
         WT = W.T
+        step_forward = gru_step_forward_kernel if use_kernels(xp) else gru_step_forward
         for lo, hi in _steps(self.batch_sizes, self.reverse):
             b = hi - lo
             hb = h[:b]
             h_prev[lo:hi] = hb
             gh = hb @ WT
             gh += bias
-            a = acts[lo:hi]
-            if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
-                cuda_kernels.gru_forward_step(gx[lo:hi], gh, a, gh_n[lo:hi], hb)
-                hs[lo:hi] = hb
-                continue
-            xp.add(gx[lo:hi, : 2 * H], gh[:, : 2 * H], out=a[:, : 2 * H])
-            _sigmoid_(a[:, : 2 * H])
-            gh_n[lo:hi] = gh[:, 2 * H :]
-            n = a[:, 2 * H :]
-            xp.multiply(a[:, :H], gh[:, 2 * H :], out=n)
-            n += gx[lo:hi, 2 * H :]
-            xp.tanh(n, out=n)
-            out = hs[lo:hi]
-            xp.subtract(hb, n, out=out)
-            out *= a[:, H : 2 * H]
-            out += n
-            hb[...] = out
+            step_forward(gx[lo:hi], gh, acts[lo:hi], gh_n[lo:hi], hb)
+            hs[lo:hi] = hb
         self.acts, self.gh_n, self.h_prev = acts, gh_n, h_prev
         return hs, h
 
@@ -428,35 +475,109 @@ class GRURecurrence(FunctionNode):
         ghs, ghN = grad_outputs
         xp = get_array_module(W)
         acts, gh_n, h_prev = self.acts, self.gh_n, self.h_prev
-        H = W.shape[1]
         dgx = xp.empty_like(acts)
         dgh = xp.empty_like(acts)
         dh = ghN.copy()
+        step_backward = _gru_step_backward_kernel if use_kernels(xp) else _gru_step_backward
         for lo, hi in _steps(self.batch_sizes, not self.reverse):
             b = hi - lo
-            a = acts[lo:hi]
-            r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
             dhb = dh[:b]
             dhb += ghs[lo:hi]
-            d = dgx[lo:hi]
             e = dgh[lo:hi]
-            if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
-                cuda_kernels.gru_backward_step(a, gh_n[lo:hi], h_prev[lo:hi], dhb, d, e)
-                dhb += e @ W
-                continue
-            dn = d[:, 2 * H :]
-            xp.multiply(dhb, 1 - z, out=dn)
-            dn *= 1 - n * n
-            xp.multiply(dhb, h_prev[lo:hi] - n, out=d[:, H : 2 * H])
-            xp.multiply(dn, gh_n[lo:hi], out=d[:, :H])
-            s = a[:, : 2 * H]
-            d[:, : 2 * H] *= s * (1 - s)
-            e[:, : 2 * H] = d[:, : 2 * H]
-            xp.multiply(dn, r, out=e[:, 2 * H :])
-            dhb *= z
+            step_backward(acts[lo:hi], gh_n[lo:hi], h_prev[lo:hi], dhb, dgx[lo:hi], e)
             dhb += e @ W
         gW = dgh.T @ h_prev  # the recurrent weight gradient: one GEMM over all steps
         return dgx, gW, dgh.sum(axis=0), dh
+
+
+def gru_step_forward(gx, gh, a, gh_n, h) -> None:
+    """One GRU step on arrays, in place (the NumPy twin of ``gru_step_forward_kernel``): from the input
+    projections ``gx`` (b, 3H) and ``gh`` (b, 3H) = ``h W^T + b``, writes the activations ``[r, z, n]`` into
+    ``a`` (b, 3H) and ``gh``'s candidate block into ``gh_n`` (b, H); ``h`` (b, H) enters as the previous
+    hidden state and leaves as the new one."""
+    H = h.shape[1]
+    xp = get_array_module(a)
+    xp.add(gx[:, : 2 * H], gh[:, : 2 * H], out=a[:, : 2 * H])
+    _sigmoid_(a[:, : 2 * H])
+    gh_n[...] = gh[:, 2 * H :]
+    n = a[:, 2 * H :]
+    xp.multiply(a[:, :H], gh[:, 2 * H :], out=n)
+    n += gx[:, 2 * H :]
+    xp.tanh(n, out=n)
+    h -= n
+    h *= a[:, H : 2 * H]
+    h += n  # (h - n) z + n = (1 - z) n + z h
+
+
+# gx (b, 3H) input projections, gh (b, 3H) = h W^T + bias, h: in h_prev, out the new h (b, H).
+# Writes the activations a (b, 3H) [r, z, n] and gh_n (b, H).
+_GRU_FORWARD = ElementwiseKernel(
+    "raw T gx, raw T gh, int32 H",
+    "raw T a, T gh_n, T h",
+    """
+    int row = i / H, col = i % H;
+    int k = row * 3 * H + col;
+    T r = seqkit_sigmoid(gx[k] + gh[k]);
+    T z = seqkit_sigmoid(gx[k + H] + gh[k + H]);
+    T hn = gh[k + 2 * H];
+    T n = tanh(gx[k + 2 * H] + r * hn);
+    a[k] = r; a[k + H] = z; a[k + 2 * H] = n;
+    gh_n = hn;
+    h = (h - n) * z + n;
+    """,
+    "seqkit_gru_forward",
+    preamble=_SIGMOID,
+)
+
+
+def gru_step_forward_kernel(gx, gh, a, gh_n, h) -> None:
+    """``gru_step_forward`` as one fused CUDA kernel."""
+    _GRU_FORWARD(gx, gh, gx.shape[1] // 3, a, gh_n, h)
+
+
+def _gru_step_backward(a, gh_n, h_prev, dh, d, e) -> None:
+    """One step of GRU backward, in place: ``a`` (b, 3H) holds the activations ``[r, z, n]``, ``gh_n`` and
+    ``h_prev`` (b, H) what forward kept. ``dh`` (b, H) enters as the gradient of the new ``h`` and leaves as
+    its part through ``z`` (``dh * z``; the caller adds ``e W``); ``d`` (b, 3H) receives the gradient of
+    ``gx``, ``e`` (b, 3H) that of ``gh``."""
+    H = gh_n.shape[1]
+    xp = get_array_module(a)
+    r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+    dn = d[:, 2 * H :]
+    xp.multiply(dh, 1 - z, out=dn)
+    dn *= 1 - n * n
+    xp.multiply(dh, h_prev - n, out=d[:, H : 2 * H])
+    xp.multiply(dn, gh_n, out=d[:, :H])
+    s = a[:, : 2 * H]
+    d[:, : 2 * H] *= s * (1 - s)  # sigmoid'
+    e[:, : 2 * H] = d[:, : 2 * H]
+    xp.multiply(dn, r, out=e[:, 2 * H :])
+    dh *= z
+
+
+# a (b, 3H) activations, gh_n and h_prev (b, H). dh: in, the gradient of the new h; out, its part through z
+# (dh * z; the caller adds e W). Writes d (b, 3H) for gx and e (b, 3H) for gh.
+_GRU_BACKWARD = ElementwiseKernel(
+    "raw T a, T gh_n, T h_prev, int32 H",
+    "T dh, raw T d, raw T e",
+    """
+    int row = i / H, col = i % H;
+    int k = row * 3 * H + col;
+    T r = a[k], z = a[k + H], n = a[k + 2 * H];
+    T dn = dh * (T(1) - z) * (T(1) - n * n);
+    T dr = dn * gh_n * r * (T(1) - r);
+    T dz = dh * (h_prev - n) * z * (T(1) - z);
+    d[k] = dr; d[k + H] = dz; d[k + 2 * H] = dn;
+    e[k] = dr; e[k + H] = dz; e[k + 2 * H] = dn * r;
+    dh = dh * z;
+    """,
+    "seqkit_gru_backward",
+)
+
+
+def _gru_step_backward_kernel(a, gh_n, h_prev, dh, d, e) -> None:
+    """``_gru_step_backward`` as one fused CUDA kernel."""
+    _GRU_BACKWARD(a, gh_n, h_prev, a.shape[1] // 3, dh, d, e)
 
 
 def gru_recurrence(gx, W, b, h0, batch_sizes: Sequence[int], reverse: bool = False):

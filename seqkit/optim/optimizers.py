@@ -13,6 +13,10 @@ to a gradient norm, and the rule runs on it as on a zero gradient (momentum and 
 still move it; AdamW's decay shrinks it), which is PyTorch's behaviour for a zero gradient. (PyTorch skips a
 parameter whose gradient is ``None``; with one flat buffer and one step count that cannot be done cheaply.)
 After ``update()`` its ``grad`` is a zero array.
+
+Adam's update is NumPy code with one fused CUDA kernel beside it (``adam_update_kernel``, the same operations
+in one pass); ``Adam._update_chunk`` takes the kernel where ``use_kernels(xp)`` says so (CuPy arrays), and
+the NumPy lines are its reference.
 """
 
 from __future__ import annotations
@@ -25,8 +29,7 @@ from typing import Any
 
 import numpy
 
-from seqkit.backend import to_device, using_device
-from seqkit.functions import cuda_kernels
+from seqkit.backend import ElementwiseKernel, to_device, use_kernels, using_device
 from seqkit.optim.flat import FlatGroup, FlatParams
 
 
@@ -248,8 +251,8 @@ class Adam(Optimizer):
     def _update_chunk(self, xp, p, g, state, tmp, c) -> None:
         step, eps, decay = c
         m, v = state
-        if cuda_kernels.use(xp):  # one fused kernel on a GPU; the lines below are its reference
-            cuda_kernels.adam_update(p, g, m, v, self.beta1, self.beta2, step, eps, decay)
+        if use_kernels(xp):  # one fused kernel on a GPU; the lines below are its reference
+            adam_update_kernel(p, g, m, v, self.beta1, self.beta2, step, eps, decay)
             return
         if decay != 1.0:
             p *= decay
@@ -265,6 +268,27 @@ class Adam(Optimizer):
         xp.divide(m, tmp, out=tmp)
         tmp *= step
         p -= tmp
+
+
+# The operations of Adam._update_chunk in its order: decay is AdamW's factor (1 for Adam), step and eps the
+# bias-corrected step size and epsilon.
+_ADAM_UPDATE = ElementwiseKernel(
+    "T g, T beta1, T beta2, T step, T eps, T decay",
+    "T p, T m, T v",
+    """
+    p *= decay;
+    m += (g - m) * (T(1) - beta1);
+    v = v * beta2 + g * g * (T(1) - beta2);
+    p -= m / (sqrt(v) + eps) * step;
+    """,
+    "seqkit_adam_update",
+)
+
+
+def adam_update_kernel(p, g, m, v, beta1, beta2, step, eps, decay) -> None:
+    """One Adam (or AdamW) step on a flat chunk, in place on ``p`` and the moments ``m``, ``v``."""
+    t = p.dtype.type
+    _ADAM_UPDATE(g, t(beta1), t(beta2), t(step), t(eps), t(decay), p, m, v)
 
 
 @dataclasses.dataclass

@@ -9,8 +9,13 @@ omitted outputs are allocated. What this proves is the arithmetic and the indexi
 the call sites' real arguments; CuPy's code generation and the launch itself run only on a GPU.
 ``EmulatedKernel.cuda`` writes the same bodies as CUDA ``__global__`` functions, for ``nvcc`` to compile.
 
-Use ``activate(monkeypatch)`` (or the ``--emulate-cuda-kernels`` option of the test suite) to send every
-``cuda_kernels.use(xp)`` branch of seqkit's functions, NumPy arrays included, through the emulated kernels.
+The kernels are ``seqkit.backend.ElementwiseKernel`` objects, each defined beside the NumPy code it replaces
+(the recurrences' steps in ``seqkit.functions.rnn``, dropout's mask, the softmax cross-entropy gradient, the
+Adam update, the GPU's random numbers); each builds its CuPy kernel on its first call, or an
+``EmulatedKernel`` while ``seqkit.backend.emulated_kernel_type`` names one. ``activate(monkeypatch)`` (or the
+``--emulate-cuda-kernels`` option of the test suite) sets it, which also makes every ``use_kernels(xp)``
+branch take the kernel for NumPy arrays: the kernels run, emulated, wherever seqkit would run them on a GPU.
+``ElementwiseKernel.defined`` lists every kernel by name.
 """
 
 from __future__ import annotations
@@ -155,10 +160,9 @@ def _compile(source: str):
     return function
 
 
-def activate(monkeypatch) -> None:
-    """Route seqkit's GPU branches through emulated kernels, on NumPy arrays (for one test or session)."""
-    from seqkit.functions import cuda_kernels
+def activate(monkeypatch, kernel_type: type = EmulatedKernel) -> None:
+    """Route seqkit's GPU branches through emulated kernels, on NumPy arrays (for one test or session; the
+    monkeypatch's undo switches them off). ``kernel_type``: ``EmulatedKernel`` or a subclass of it."""
+    from seqkit import backend
 
-    monkeypatch.setattr(cuda_kernels, "use", lambda xp: True)
-    monkeypatch.setattr(cuda_kernels, "ElementwiseKernel", EmulatedKernel)
-    cuda_kernels._kernel.cache_clear()
+    monkeypatch.setattr(backend, "emulated_kernel_type", kernel_type)
