@@ -31,7 +31,7 @@ from seqkit.errors import UserError
 from seqkit.io import atomic_write
 
 if TYPE_CHECKING:
-    from seqkit.plugins import Registry
+    from seqkit.registry import Registry
 
 MANIFEST_FORMAT = 1
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "corpora"

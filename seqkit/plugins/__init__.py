@@ -9,18 +9,16 @@ functions, marked ``@hookimpl``, register components into typed registries::
     def seqkit_register_layers(registry):
         registry.add("peephole_lstm", PeepholeLSTM)
 
-seqkit's own components are registered the same way, by ``seqkit.plugins.builtin``.
+seqkit's own components are registered the same way, by ``seqkit.plugins.builtin``; its command-line verbs
+are the command line's own (``seqkit.cli``), and plugins add theirs through ``seqkit_register_commands``.
+The markers live with the hook specs (``seqkit.plugins.hookspecs``); ``Registry`` is ``seqkit.registry``'s.
 """
 
-import pluggy
-
-hookimpl = pluggy.HookimplMarker("seqkit")
-hookspec = pluggy.HookspecMarker("seqkit")
-
-from seqkit.plugins.manager import BrokenPlugin, PluginManager, get_plugin_manager  # noqa: E402
-from seqkit.plugins.registry import Entry, PluginError, Registry, UnknownNameError  # noqa: E402
+from seqkit.plugins.hookspecs import hookimpl, hookspec
+from seqkit.plugins.manager import BrokenPlugin, PluginManager, PluginWarning, get_plugin_manager
+from seqkit.registry import Entry, PluginError, Registry, UnknownNameError
 
 __all__ = [
-    "BrokenPlugin", "Entry", "PluginError", "PluginManager", "Registry", "UnknownNameError", "get_plugin_manager",
-    "hookimpl", "hookspec",
+    "BrokenPlugin", "Entry", "PluginError", "PluginManager", "PluginWarning", "Registry", "UnknownNameError",
+    "get_plugin_manager", "hookimpl", "hookspec",
 ]  # fmt: skip

@@ -3,6 +3,9 @@ gain an argument later without breaking implementations that do not ask for it.
 
 Component hooks run once per process, the first time a registry of that kind is needed; each receives a
 ``Registry`` and calls ``registry.add(name, obj, options=..., aliases=...)``.
+
+The markers are defined here, beside the specs they mark (``seqkit.plugins`` re-exports them): ``hookspec``
+marks a spec, ``hookimpl`` a plugin's implementation (``from seqkit.plugins import hookimpl``).
 """
 
 from __future__ import annotations
@@ -10,11 +13,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from seqkit.plugins import hookspec
-from seqkit.plugins.registry import Registry
+import pluggy
+
+from seqkit.registry import Registry
 
 if TYPE_CHECKING:
     from seqkit.distributed import Communicator
+
+hookspec = pluggy.HookspecMarker("seqkit")
+hookimpl = pluggy.HookimplMarker("seqkit")
 
 # ---- model building blocks ------------------------------------------------------------------------------
 

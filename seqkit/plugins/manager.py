@@ -17,7 +17,9 @@ from typing import Any
 
 import pluggy
 
-from seqkit.plugins.registry import PluginError, Registry
+from seqkit._version import __version__
+from seqkit.plugins import builtin, hookspecs
+from seqkit.registry import PluginError, Registry
 
 ENTRY_POINT_GROUP = "seqkit"
 BUILTIN = "seqkit"
@@ -243,9 +245,6 @@ def get_plugin_manager(
     ``SEQKIT_TRACE_PLUGINS=1`` prints every hook call to stderr. A plugin that fails is left out with a
     ``PluginWarning``; with ``strict`` it raises ``PluginError``.
     """
-    from seqkit._version import __version__
-    from seqkit.plugins import builtin, hookspecs
-
     environ = os.environ if environ is None else environ
     pm = PluginManager(strict=strict)
     pm.add_hookspecs(hookspecs)

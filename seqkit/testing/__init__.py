@@ -46,7 +46,7 @@ from seqkit.backend import Device, get_device, to_device
 from seqkit.config import config, no_grad, using_config
 from seqkit.core.autograd import Variable
 from seqkit.layers.layer import Layer, load, save
-from seqkit.plugins.registry import Registry
+from seqkit.registry import Registry
 
 Shapes = list[tuple[int, ...]] | tuple[int, ...]
 

@@ -2,7 +2,8 @@
 
 A saved tokenizer is a folder: ``tokenizer.json`` (format, type, options, seqkit version) plus what the
 tokenizer itself writes (a SentencePiece model, a vocabulary). ``load_tokenizer`` reads the type from
-``tokenizer.json`` and finds the class in the tokenizer registry (``seqkit.plugins``).
+``tokenizer.json`` and finds the class in the tokenizer registry the caller passes (a
+``seqkit.registry.Registry``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from seqkit.errors import UserError
 from seqkit.io import atomic_write
 
 if TYPE_CHECKING:
-    from seqkit.plugins import Registry
+    from seqkit.registry import Registry
 
 TOKENIZER_FORMAT = 1
 CONFIG_FILE = "tokenizer.json"

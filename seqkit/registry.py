@@ -1,4 +1,8 @@
-"""One typed registry class for every kind of component."""
+"""One typed registry class for every kind of component: components by name, with where each came from.
+
+A leaf (it imports only ``seqkit.errors``), so that any package can take a registry as an argument; the plugin
+manager (``seqkit.plugins``) creates and fills them.
+"""
 
 from __future__ import annotations
 
