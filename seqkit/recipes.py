@@ -14,10 +14,12 @@ import difflib
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from seqkit.errors import UserError
+from seqkit.registry import Registry
 
 SCHEMA = 1
 
@@ -204,14 +206,10 @@ def _component(table: dict, kind: str, registry, where: str, default: str, extra
     return {"name": name, **own, **dataclasses.asdict(built)}
 
 
-def load_recipe(path: str | Path, overrides: list[str] = (), registries=None) -> Recipe:
+def load_recipe(path: str | Path, overrides: list[str] = (), *, registries: Callable[[str], Registry]) -> Recipe:
     """Read, override, validate and fill a recipe. ``registries(kind)`` gives the registry of a component kind
-    (the plugin manager's ``registry`` by default)."""
+    (the plugin manager's ``registry``: ``load_recipe(path, registries=pm.registry)``)."""
     path = Path(path)
-    if registries is None:
-        from seqkit.plugins import get_plugin_manager
-
-        registries = get_plugin_manager().registry
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

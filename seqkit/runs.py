@@ -271,9 +271,10 @@ class Run:
                 "chrf": round(c.value, 2), "chrf_signature": c.signature, "translations": str(out)}  # fmt: skip
 
 
-def data_files(recipe: Recipe, split: str, pm=None) -> tuple[Path, Path]:
+def data_files(recipe: Recipe, split: str, pm) -> tuple[Path, Path]:
     """The source and target files of ``split``: ``train``, ``dev`` or ``test`` as the recipe defines them, or
-    any other split of the recipe's corpus by its own name (e.g. ``test_2017_flickr``)."""
+    any other split of the recipe's corpus by its own name (e.g. ``test_2017_flickr``), found in the corpus
+    registry of ``pm``, the plugin manager."""
     d = recipe.data
     files = {"train": d.train_files, "dev": d.dev_files, "test": d.test_files}.get(split, [])
     if files:
@@ -282,10 +283,6 @@ def data_files(recipe: Recipe, split: str, pm=None) -> tuple[Path, Path]:
         return Path(files[0]), Path(files[1])
     if not d.corpus:
         raise UserError(f"{recipe.path}: data needs a corpus or {split}_files")
-    if pm is None:
-        from seqkit.plugins import get_plugin_manager
-
-        pm = get_plugin_manager()
     manifest = corpora.get_corpus(d.corpus, pm.registry("corpus"))
     split_name = {"train": d.train, "dev": d.dev, "test": d.test}.get(split, split)
     return corpora.split_paths(manifest, split_name, d.source or None, d.target or None,

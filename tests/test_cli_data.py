@@ -1,7 +1,6 @@
-"""``seqkit corpus`` and ``seqkit tokenizer``: through ``seqkit.cli.main``, with the corpora, tokenizers and
-commands registered the way seqkit's built-in plugin registers them."""
+"""``seqkit corpus`` and ``seqkit tokenizer``: through ``seqkit.cli.main``, with the corpora and tokenizers
+registered the way seqkit's built-in plugin registers them."""
 
-import argparse
 import json
 from pathlib import Path
 
@@ -9,10 +8,8 @@ import pytest
 
 import seqkit.cli
 from seqkit import corpora
-from seqkit.cli import corpus as corpus_cli
-from seqkit.cli import tokenizer as tokenizer_cli
 from seqkit.cli.tokenizer import parse_options
-from seqkit.plugins import builtin, get_plugin_manager, hookimpl
+from seqkit.plugins import get_plugin_manager, hookimpl
 from seqkit.tokenizers import (
     CharTokenizer,
     SentencePieceOptions,
@@ -29,7 +26,7 @@ needs_multi30k = pytest.mark.skipif(
 
 
 class DataPlugin:
-    """What seqkit.plugins.builtin registers for corpora, tokenizers and their commands (harmless twice)."""
+    """What seqkit.plugins.builtin registers for corpora and tokenizers (harmless twice)."""
 
     @hookimpl
     def seqkit_register_corpora(self, registry):
@@ -41,19 +38,6 @@ class DataPlugin:
         registry.add("sentencepiece", SentencePieceTokenizer, options=SentencePieceOptions, aliases=("spm",))
         registry.add("whitespace", WhitespaceTokenizer, options=VocabularyOptions)
         registry.add("char", CharTokenizer, options=VocabularyOptions)
-
-    @hookimpl
-    def seqkit_register_commands(self, subparsers):
-        for module in (corpus_cli, tokenizer_cli):
-            if module.__name__.rsplit(".", 1)[1] not in _builtin_commands():
-                module.add_parser(subparsers)
-
-
-def _builtin_commands() -> set[str]:
-    """The commands seqkit's built-in plugin adds (so that this plugin does not add them a second time)."""
-    sub = argparse.ArgumentParser().add_subparsers()
-    builtin.seqkit_register_commands(sub)
-    return set(sub.choices)
 
 
 @pytest.fixture

@@ -117,3 +117,24 @@ def test_beams_share_their_sentence_memory_and_step_like_per_row_copies(options)
         dropped = grouped.select(np.concatenate([np.arange(K), 2 * K + np.arange(K)]))  # sentence 1 ends
         assert (dropped.group, dropped.sources["memory"].shape[0]) == (K, 2)
         np.testing.assert_array_equal(dropped.sources["memory"].data, grouped.sources["memory"].data[[0, 2]])
+
+
+def test_a_model_built_without_a_registry_finds_the_builtin_layers_and_makes_no_plugin_manager(monkeypatch):
+    """``Seq2Seq(...)``/``RNNLM(...)`` without ``layers=`` look names up in seqkit's own layers (the table the
+    built-in plugin registers); plugins' layers come only through a registry the caller passes."""
+    from seqkit.models.base import default_layers
+    from seqkit.plugins import PluginManager, get_plugin_manager
+
+    builtin = get_plugin_manager(environ={"SEQKIT_LOAD_PLUGINS": ""}).registry("layer")
+    assert default_layers().names() == builtin.names()
+    assert all(default_layers().get(e.name) is e.obj for e in builtin.entries())
+    assert default_layers().get("bahdanau") is builtin.get("bahdanau")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model created a plugin manager")
+
+    monkeypatch.setattr(PluginManager, "__init__", refuse)
+    Seq2Seq(5, 5, Seq2SeqOptions(embed_size=4, hidden_size=4, attention="luong_general", decoder="gru"))
+    RNNLM(5, RNNLMOptions(embed_size=4, hidden_size=4, rnn="gru"))
+    with pytest.raises(UserError, match="unknown layer 'mgu'"):  # a plugin's layer needs the plugin's registry
+        Seq2Seq(5, 5, Seq2SeqOptions(encoder="mgu"))

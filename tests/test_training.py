@@ -62,7 +62,8 @@ def test_recipe_schema_and_missing_file(tmp_path):
 
 
 def test_overrides_take_precedence_and_the_resolved_recipe_round_trips(tmp_path):
-    recipe = load_recipe(TOY, ["training.epochs=7", "model.hidden_size=16", "optimizer.lr=0.01"], _registries())
+    overrides = ["training.epochs=7", "model.hidden_size=16", "optimizer.lr=0.01"]
+    recipe = load_recipe(TOY, overrides, registries=_registries())
     assert (recipe.training.epochs, recipe.model["hidden_size"], recipe.optimizer["lr"]) == (7, 16, 0.01)
     assert recipe.model["embed_size"] == 32 and recipe.model["encoder"] == "lstm"  # recipe, then defaults
     resolved = tmp_path / "resolved.toml"
@@ -70,7 +71,7 @@ def test_overrides_take_precedence_and_the_resolved_recipe_round_trips(tmp_path)
     again = load_recipe(resolved, registries=_registries())
     assert again.to_toml() == recipe.to_toml()
     with pytest.raises(UserError, match="expected KEY=VALUE"):
-        load_recipe(TOY, ["epochs"], _registries())
+        load_recipe(TOY, ["epochs"], registries=_registries())
 
 
 # ---- the commands, end to end -----------------------------------------------------------------------------
@@ -269,7 +270,7 @@ def test_a_failed_checkpoint_write_leaves_the_old_one_intact(tmp_path, monkeypat
 )
 def test_rules_between_recipe_keys_are_checked_before_anything_runs(tmp_path, override, message):
     with pytest.raises(UserError, match=message):
-        load_recipe(TOY, [override], _registries())
+        load_recipe(TOY, [override], registries=_registries())
 
 
 def test_a_bad_model_option_fails_before_the_run_directory_is_written(tmp_path, capsys):

@@ -1,4 +1,6 @@
-"""The ``seqkit`` command line: one verb per job, each added through the ``seqkit_register_commands`` hook.
+"""The ``seqkit`` command line: one verb per job. The verbs below are the command line's own (``add_verbs``);
+plugins add theirs through the ``seqkit_register_commands`` hook. ``main`` creates the one plugin manager of
+the process and hands it to the verb (``args.plugin_manager``).
 
 Bad input prints one line and exits with 2; any other failure prints one line and exits with 1; ``--debug``
 shows the traceback instead.
@@ -16,6 +18,7 @@ from seqkit._version import __version__
 from seqkit.config import config, using_config
 from seqkit.errors import UserError
 from seqkit.plugins import PluginError, get_plugin_manager
+from seqkit.plugins.manager import BUILTIN
 
 
 def _global_options(parser: argparse.ArgumentParser) -> None:
@@ -24,12 +27,25 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict-plugins", action="store_true", help="fail when a plugin cannot be loaded")
 
 
+def add_verbs(subparsers: argparse._SubParsersAction) -> list[str]:
+    """Add the command line's own verbs, in the order ``seqkit --help`` lists them (each module of
+    ``seqkit.cli`` has ``add_parser(subparsers)``); returns their names."""
+    from seqkit.cli import bleu, corpus, demo, plugins, report, tokenizer, train, translate
+
+    before = set(subparsers.choices)
+    for module in (demo, plugins, bleu, corpus, tokenizer, train, translate, report):
+        module.add_parser(subparsers)
+    return sorted(set(subparsers.choices) - before)
+
+
 def build_parser(pm) -> argparse.ArgumentParser:
-    """The full parser: global options plus every plugin's subcommands."""
+    """The full parser: global options, the command line's own verbs, then every plugin's (which ``seqkit
+    plugins`` lists under the plugin that added them; the own ones under the built-in plugin, ``seqkit``)."""
     parser = argparse.ArgumentParser(prog="seqkit", description="A define-by-run toolkit for sequence models.")
     parser.add_argument("--version", action="version", version=f"seqkit {__version__}")
     _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    pm.commands[BUILTIN] = add_verbs(sub)
     pm.add_commands(sub)
     return parser
 

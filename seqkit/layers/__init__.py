@@ -12,9 +12,28 @@ from seqkit.layers.basic import Dropout, Embedding, LayerNorm, Linear, Sequentia
 from seqkit.layers.layer import Layer, LayerList, load, save, sidecar_path
 from seqkit.layers.rnn import GRU, LSTM, GRUCell, LSTMCell
 
+#: seqkit's own layers by name, each with its aliases: the built-in entries of the ``layer`` registry
+#: (``seqkit.plugins.builtin`` registers them) and all a model finds when it is built without a registry.
+BUILTIN_LAYERS: dict[str, tuple[type[Layer], tuple[str, ...]]] = {
+    "linear": (Linear, ()),
+    "embedding": (Embedding, ()),
+    "dropout": (Dropout, ()),
+    "layer_norm": (LayerNorm, ()),
+    "sequential": (Sequential, ()),
+    "lstm": (LSTM, ()),
+    "gru": (GRU, ()),
+    "lstm_cell": (LSTMCell, ()),
+    "gru_cell": (GRUCell, ()),
+    "additive_attention": (AdditiveAttention, ("bahdanau",)),
+    "dot_attention": (DotAttention, ("luong_dot",)),
+    "general_attention": (GeneralAttention, ("luong_general",)),
+    "scaled_dot_attention": (ScaledDotProductAttention, ()),
+    "multi_head_attention": (MultiHeadAttention, ()),
+}
+
 __all__ = [
     "AdditiveAttention", "DotAttention", "GeneralAttention", "MultiHeadAttention", "ScaledDotProductAttention",
     "lengths_to_mask",
     "GRU", "LSTM", "Dropout", "Embedding", "GRUCell", "LSTMCell", "Layer", "LayerList", "LayerNorm", "Linear",
-    "Sequential", "load", "save", "sidecar_path",
+    "Sequential", "load", "save", "sidecar_path", "BUILTIN_LAYERS",
 ]  # fmt: skip

@@ -8,7 +8,8 @@ from typing import Any
 import numpy
 
 from seqkit.backend import get_array_module
-from seqkit.layers import Layer
+from seqkit.layers import BUILTIN_LAYERS, Layer
+from seqkit.registry import Registry
 
 
 class Translator(Layer):
@@ -38,8 +39,12 @@ def pad_batch(seqs: Sequence[Any], pad_id: int, xp=numpy) -> tuple[Any, list[int
     return (out if xp is numpy else xp.asarray(out)), lengths
 
 
-def default_layers():
-    """The layer registry: built-ins and installed plugins."""
-    from seqkit.plugins import get_plugin_manager
-
-    return get_plugin_manager().registry("layer")
+def default_layers() -> Registry:
+    """seqkit's own layers (``seqkit.layers.BUILTIN_LAYERS``), what a model built without ``layers=`` looks its
+    layers up in. Plugins' layers are in the plugin manager's registry, ``pm.registry("layer")``, which recipes
+    and runs pass; a model never creates a plugin manager itself."""
+    registry = Registry("layer")
+    registry.plugin = "seqkit"
+    for name, (cls, aliases) in BUILTIN_LAYERS.items():
+        registry.add(name, cls, aliases=aliases)
+    return registry

@@ -28,7 +28,8 @@ class RNNLMOptions:
 
 class RNNLM(Translator):
     """Language model over sentences of token ids (BOS/EOS added by the model). As a decoding model it
-    ignores its source: ``encode`` only fixes the batch size, so search generates unconditionally."""
+    ignores its source: ``encode`` only fixes the batch size, so search generates unconditionally. ``layers``:
+    the registry ``options.rnn`` is looked up in, seqkit's own layers by default (as ``Seq2Seq``'s)."""
 
     def __init__(
         self, vocab: int, options: RNNLMOptions | None = None, *, pad_id: int = 0, bos_id: int = 2, eos_id: int = 3,

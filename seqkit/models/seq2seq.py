@@ -52,8 +52,9 @@ def _make_attention(cls, query_size: int, memory_size: int, heads: int):
 
 
 class Seq2Seq(Translator):
-    """Attention encoder-decoder. ``src_vocab``/``tgt_vocab``: vocabulary sizes; ``layers``: a registry (or
-    mapping) of layer names to classes, the built-ins and plugins by default."""
+    """Attention encoder-decoder. ``src_vocab``/``tgt_vocab``: vocabulary sizes; ``layers``: the registry the
+    options' layer names are looked up in, seqkit's own layers by default (``default_layers()``); pass
+    ``pm.registry("layer")`` for plugins' layers too (a recipe's model gets it)."""
 
     def __init__(
         self,

@@ -1,28 +1,20 @@
-"""seqkit's own components, registered through the same hooks as any third-party plugin."""
+"""seqkit's own components, registered through the same hooks as any third-party plugin.
+
+Each hook imports what it registers, so building a registry of one kind imports only that kind's package.
+The command line's verbs are not here: ``seqkit.cli`` adds its own, and plugins add theirs by hook.
+"""
 
 from __future__ import annotations
 
-from seqkit.plugins import hookimpl
+from seqkit.plugins.hookspecs import hookimpl
 
 
 @hookimpl
 def seqkit_register_layers(registry) -> None:
-    import seqkit.layers as L
+    from seqkit.layers import BUILTIN_LAYERS
 
-    registry.add("linear", L.Linear)
-    registry.add("embedding", L.Embedding)
-    registry.add("dropout", L.Dropout)
-    registry.add("layer_norm", L.LayerNorm)
-    registry.add("sequential", L.Sequential)
-    registry.add("lstm", L.LSTM)
-    registry.add("gru", L.GRU)
-    registry.add("lstm_cell", L.LSTMCell)
-    registry.add("gru_cell", L.GRUCell)
-    registry.add("additive_attention", L.AdditiveAttention, aliases=("bahdanau",))
-    registry.add("dot_attention", L.DotAttention, aliases=("luong_dot",))
-    registry.add("general_attention", L.GeneralAttention, aliases=("luong_general",))
-    registry.add("scaled_dot_attention", L.ScaledDotProductAttention)
-    registry.add("multi_head_attention", L.MultiHeadAttention)
+    for name, (cls, aliases) in BUILTIN_LAYERS.items():
+        registry.add(name, cls, aliases=aliases)
 
 
 @hookimpl
@@ -57,20 +49,6 @@ def seqkit_register_updaters(registry) -> None:
 
     registry.add("standard", T.StandardUpdater, options=T.StandardOptions)
     registry.add("accumulate", T.AccumulateUpdater, options=T.AccumulateOptions)
-
-
-@hookimpl
-def seqkit_register_commands(subparsers) -> None:
-    from seqkit.cli import bleu, corpus, demo, plugins, report, tokenizer, train, translate
-
-    demo.add_parser(subparsers)
-    plugins.add_parser(subparsers)
-    bleu.add_parser(subparsers)
-    corpus.add_parser(subparsers)
-    tokenizer.add_parser(subparsers)
-    train.add_parser(subparsers)
-    translate.add_parser(subparsers)
-    report.add_parser(subparsers)
 
 
 @hookimpl

@@ -98,13 +98,14 @@ def test_found_by_name_and_alias(seqkit_plugin_manager):
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_a_seq2seq_model_uses_it_by_name(bidirectional):
-    """What a recipe does: name the layer in the model options; the model finds it in the registry."""
+def test_a_seq2seq_model_uses_it_by_name(bidirectional, seqkit_plugin_manager):
+    """What a recipe does: name the layer in the model options; the model finds it in the plugin manager's
+    layer registry."""
     seqkit.random.seed(0)
     options = Seq2SeqOptions(
         embed_size=6, hidden_size=6, encoder="mgu", decoder="mgu", bidirectional=bidirectional, dropout=0.0
     )
-    model = Seq2Seq(12, 12, options)
+    model = Seq2Seq(12, 12, options, layers=seqkit_plugin_manager.registry("layer"))
     assert isinstance(model.encoder, MGU) and isinstance(model.decoder, MGU)
     rng = numpy.random.default_rng(0)
     src = [rng.integers(4, 12, size=n) for n in (3, 5, 1)]
