@@ -4,13 +4,14 @@ resume exactly from a saved iterator state.
 
 ``load_parallel(src, tgt, source_tokenizer, target_tokenizer, max_len=..., cache_dir=...)`` ->
 ``ParallelData``; ``BatchIterator(data, max_tokens, seed=...)`` -> ``Batch`` objects whose ``src``/``tgt``
-are lists of id arrays (``padded()`` gives ``(B, T)`` + lengths).
+are lists of id arrays (``padded()`` gives ``(B, T)`` + lengths). ``Vocabulary`` and the special ids are
+``seqkit.tokenizers``' (re-exported here): data uses tokenizers, never the other way round.
 """
 
 from seqkit.data.batching import Batch, BatchIterator, pad
 from seqkit.data.dataset import DataReport, ParallelData, load_parallel
 from seqkit.data.text import ReadStats, normalize, open_binary, read_lines, read_parallel
-from seqkit.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
+from seqkit.tokenizers.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
 
 __all__ = [
     "BOS", "Batch", "BatchIterator", "DataReport", "EOS", "PAD", "ParallelData", "ReadStats", "SPECIALS", "UNK",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqkit.data.dataset import ParallelData
-from seqkit.data.vocab import PAD
 from seqkit.errors import UserError
+from seqkit.tokenizers.vocab import PAD
 
 STATE_FORMAT = 1
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from seqkit.data.vocab import Vocabulary
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
+from seqkit.tokenizers.vocab import Vocabulary
 
 if TYPE_CHECKING:
     from seqkit.registry import Registry

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqkit.data.vocab import Vocabulary
 from seqkit.errors import UserError
 from seqkit.tokenizers.base import Tokenizer
+from seqkit.tokenizers.vocab import Vocabulary
 
 VOCAB_FILE = "vocab.json"
 

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqkit.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
 from seqkit.tokenizers.base import Tokenizer
+from seqkit.tokenizers.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
 
 MODEL_FILE = "spm.model"
 

@@ -12,8 +12,7 @@ import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
-from seqkit.data.vocab import SPECIALS, Vocabulary
-from seqkit.tokenizers import Tokenizer
+from seqkit.tokenizers import SPECIALS, Tokenizer, Vocabulary
 
 OFFSET = len(SPECIALS)
 
