@@ -1,4 +1,5 @@
-"""The command line: the demo trains; bad input is one line and exit code 2."""
+"""The command line: the demo trains; bad input is one line and exit code 2; what starting it does to the
+process."""
 
 import re
 import shutil
@@ -38,6 +39,55 @@ def test_console_script_runs():
     exe = shutil.which("seqkit") or str(Path(sys.executable).with_name("seqkit"))
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout
     assert out.startswith("seqkit ")
+
+
+MALLOPT_CALLS = """
+import contextlib, ctypes, io, sys  # noqa: E401
+
+calls = []
+
+
+class Recording(ctypes.CDLL):  # counts the process's mallopt calls, whoever makes them
+    def __getattr__(self, name):
+        func = super().__getattr__(name)
+        return (lambda *args: calls.append(args) or func(*args)) if name == "mallopt" else func
+
+
+ctypes.CDLL = Recording
+import seqkit, seqkit.data, seqkit.models, seqkit.plugins, seqkit.runs, seqkit.training  # noqa: E401
+
+print(len(calls))
+
+
+class Updater:
+    iteration = 0
+
+    def update(self):
+        self.iteration += 1
+        return {"loss": 0.0}
+
+
+seqkit.training.Trainer(Updater(), (1, "iteration"), sys.argv[1]).run()
+print(len(calls))
+calls.clear()
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    from seqkit.cli import main
+
+    main(["--version"])
+print(len(calls))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.parametrize("malloc", ["", "system"])
+def test_import_leaves_malloc_alone_and_long_jobs_keep_freed_memory(tmp_path, monkeypatch, malloc):
+    """``import seqkit`` changes nothing process-wide; ``Trainer.run`` and the command line set glibc's malloc
+    thresholds (two ``mallopt`` calls), unless ``SEQKIT_MALLOC=system``."""
+    monkeypatch.setenv("SEQKIT_MALLOC", malloc)
+    script = tmp_path / "count.py"
+    script.write_text(MALLOPT_CALLS)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == (["0", "0", "0"] if malloc else ["0", "2", "2"]), out.stderr
 
 
 def test_readme_python_example_runs():

@@ -15,6 +15,7 @@ import warnings
 
 from seqkit import distributed
 from seqkit._version import __version__
+from seqkit.backend import keep_freed_host_memory
 from seqkit.config import config, using_config
 from seqkit.errors import UserError
 from seqkit.plugins import PluginError, get_plugin_manager
@@ -55,6 +56,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_host_memory()  # a verb may train or translate for hours; SEQKIT_MALLOC=system opts out
     pre = argparse.ArgumentParser(add_help=False)
     _global_options(pre)
     early, _ = pre.parse_known_args(argv)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy
 
 from seqkit import random as seqkit_random
-from seqkit.backend import is_cupy_array
+from seqkit.backend import is_cupy_array, keep_freed_host_memory
 from seqkit.distributed import Communicator
 
 PRIORITY_WRITER = 300  # extensions that add observations (evaluators) run before...
@@ -166,7 +166,9 @@ class Trainer:
         """Train until the stop trigger fires. Ctrl-C (SIGINT) stops after the iteration under way is complete,
         on every process alike, by raising ``KeyboardInterrupt`` there (a second Ctrl-C stops at once); every
         extension's ``finalize`` still runs (the snapshot extension saves there), so the saved state resumes
-        exactly."""
+        exactly. Freed host memory is kept for reuse from here on (``keep_freed_host_memory``; a step frees and
+        reallocates the same large arrays), unless ``SEQKIT_MALLOC=system``."""
+        keep_freed_host_memory()
         ordered = sorted(self._extensions.values(), key=lambda r: -r.priority)
         for r in ordered:
             r.extension.initialize(self)
