@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="batches decoded before timing each row")
     parser.add_argument("--quick", action="store_true", help="64 sentences (a smoke run)")
     args = parser.parse_args()
+    seqkit.keep_freed_host_memory()  # as a training job does: freed temporaries stay in malloc
     if args.quick:
         args.sentences = 64
     lengths, where = source_lengths(args.sentences)

@@ -222,6 +222,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="1 timed step, 64 sentences (a smoke run)")
     args = parser.parse_args()
+    seqkit.keep_freed_host_memory()  # as a training job does: freed temporaries stay in malloc
     steps, sentences = (1, 64) if args.quick else (args.steps, 1000)
     try:
         device = seqkit.backend.resolve_device(args.device)

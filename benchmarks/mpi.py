@@ -99,6 +99,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 step without warm-up (a smoke run)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    import seqkit
+
+    seqkit.keep_freed_host_memory()  # as a training job does: freed temporaries stay in malloc
     if args.quick:
         args.steps, args.warmup = 1, 0
     if args.worker:

@@ -37,6 +37,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+import seqkit  # noqa: E402
 import seqkit.layers as L  # noqa: E402
 import seqkit.optim as O  # noqa: E402
 from seqkit import Device, Parameter, Variable, to_device  # noqa: E402
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N")
     args = parser.parse_args()
+    seqkit.keep_freed_host_memory()  # as a training job does: freed temporaries stay in malloc
     device = Device(args.device)
     xp = device.xp
     sync = (lambda: xp.cuda.Device(device.index).synchronize()) if device.kind == "cuda" else (lambda: None)

@@ -306,6 +306,7 @@ def main() -> None:
     parser.add_argument("--worker", choices=[*ROWS, "recipe"], help=argparse.SUPPRESS)
     parser.add_argument("--variant", choices=[*VARIANTS, *RECIPES], default="multi30k", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    seqkit.keep_freed_host_memory()  # as a training job does: freed temporaries stay in malloc
     if args.worker:
         print(json.dumps(worker(args.worker, args.variant, args.steps, args.warmup)))
         return

@@ -2,8 +2,8 @@
 
 Both are batched over sentences: one ``step`` call per time step for the whole batch (``B * beam`` rows),
 and sentences that are done leave the batch (``DecoderState.select``). Only the bookkeeping of finished
-hypotheses touches Python per event. Beam search compares finished hypotheses with the best score any open one could still reach under
-the length penalty, so it stops exactly when no open hypothesis can win.
+hypotheses touches Python per event. Beam search compares finished hypotheses with the best score any open
+one could still reach under the length penalty, so it stops exactly when no open hypothesis can win.
 """
 
 from __future__ import annotations
