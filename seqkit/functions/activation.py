@@ -8,7 +8,8 @@ import numpy
 
 from seqkit.backend import get_array_module
 from seqkit.core.autograd import FunctionNode, Variable
-from seqkit.functions.math import exp, sum
+from seqkit.core.ops import sum
+from seqkit.functions.math import exp
 
 
 class Tanh(FunctionNode):

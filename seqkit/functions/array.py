@@ -1,4 +1,5 @@
-"""Shape and indexing ops: reshape, transpose, broadcast, getitem, concat/stack/split, where, pad."""
+"""Shape ops: expand_dims/squeeze, concat/stack/split, where, pad. (reshape, transpose, broadcast_to, sum_to,
+cast and getitem, which Variable's operators use, are in ``seqkit/core/ops.py``.)"""
 
 from __future__ import annotations
 
@@ -6,139 +7,15 @@ from collections.abc import Sequence
 
 import numpy
 
-from seqkit.backend import get_array_module, scatter_add
+from seqkit.backend import get_array_module
 from seqkit.core.autograd import FunctionNode, Variable
-
-
-def _axis(a, ndim, op):
-    if not -ndim <= a < ndim:
-        raise ValueError(f"{op}: axis {a} is out of bounds for an array of {ndim} dimensions")
-    return a % ndim
-
-
-# ---- views and broadcasting ---------------------------------------------------------------------------
-class Cast(FunctionNode):
-    """A dtype change; its gradient changes back (so float32 master weights get float32 gradients)."""
-
-    def __init__(self, dtype):
-        self.dtype = dtype
-
-    def forward(self, inputs):
-        (x,) = inputs
-        self.in_dtype = x.dtype
-        return (x.astype(self.dtype, copy=False),)
-
-    def backward(self, indexes, grad_outputs):
-        return (cast(grad_outputs[0], self.in_dtype),)
-
-
-def cast(x, dtype) -> Variable:
-    """``x`` as ``dtype`` (differentiable: the gradient comes back in ``x``'s dtype)."""
-    if x.dtype == dtype:
-        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
-    return Cast(numpy.dtype(dtype)).apply((x,))[0]
-
-
-class Reshape(FunctionNode):
-    def __init__(self, shape):
-        self.shape = shape
-
-    def forward(self, inputs):
-        (x,) = inputs
-        self.in_shape = x.shape
-        return (x.reshape(self.shape),)
-
-    def backward(self, indexes, grad_outputs):
-        return (reshape(grad_outputs[0], self.in_shape),)
-
-
-def reshape(x, shape) -> Variable:
-    """``x`` with a new shape (one axis may be -1)."""
-    shape = tuple(shape) if not isinstance(shape, int) else (shape,)
-    if x.shape == shape:
-        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
-    return Reshape(shape).apply((x,))[0]
-
-
-class Transpose(FunctionNode):
-    def __init__(self, axes):
-        self.axes = axes
-
-    def forward(self, inputs):
-        return (inputs[0].transpose(self.axes),)
-
-    def backward(self, indexes, grad_outputs):
-        axes = self.axes
-        inverse = None if axes is None else tuple(numpy.argsort(axes).tolist())
-        return (transpose(grad_outputs[0], inverse),)
-
-
-def transpose(x, axes=None) -> Variable:
-    """Permute axes (reverse them when ``axes`` is None), like ``numpy.transpose``."""
-    if axes is not None:
-        axes = tuple(_axis(a, x.ndim, "transpose") for a in axes)
-    return Transpose(axes).apply((x,))[0]
-
-
-class BroadcastTo(FunctionNode):
-    def __init__(self, shape):
-        self.shape = shape
-
-    def forward(self, inputs):
-        (x,) = inputs
-        self.in_shape = x.shape
-        # A materialised copy: cheaper than numpy.broadcast_to's view for the small arrays where overhead
-        # matters, and what the next op would produce anyway for the large ones.
-        y = get_array_module(x).empty(self.shape, dtype=x.dtype)
-        y[...] = x
-        return (y,)
-
-    def backward(self, indexes, grad_outputs):
-        return (sum_to(grad_outputs[0], self.in_shape),)
-
-
-def broadcast_to(x, shape) -> Variable:
-    """Broadcast ``x`` to ``shape`` (NumPy's rules)."""
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
-    return BroadcastTo(shape).apply((x,))[0]
-
-
-class SumTo(FunctionNode):
-    def __init__(self, shape):
-        self.shape = shape
-
-    def forward(self, inputs):
-        (x,) = inputs
-        self.in_shape = x.shape
-        return (_sum_to(x, self.shape),)
-
-    def backward(self, indexes, grad_outputs):
-        return (broadcast_to(grad_outputs[0], self.in_shape),)
-
-
-def _sum_to(x, shape):
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    y = x.sum(axis=axes, keepdims=True) if axes else x
-    if lead:
-        y = y.reshape(shape)
-    return get_array_module(x).asarray(y)
-
-
-def sum_to(x, shape) -> Variable:
-    """Sum ``x`` down to ``shape``, undoing a broadcast (the gradient of ``broadcast_to``)."""
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
-    return SumTo(shape).apply((x,))[0]
+from seqkit.core.ops import axis_index, getitem, reshape, sum_to
 
 
 def expand_dims(x, axis: int) -> Variable:
     """Insert an axis of length 1 at ``axis``."""
     shape = list(x.shape)
-    shape.insert(_axis(axis, len(shape) + 1, "expand_dims"), 1)
+    shape.insert(axis_index(axis, len(shape) + 1, "expand_dims"), 1)
     return reshape(x, shape)
 
 
@@ -147,59 +24,11 @@ def squeeze(x, axis=None) -> Variable:
     if axis is None:
         axes = [i for i, n in enumerate(x.shape) if n == 1]
     else:
-        axes = [_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis)]
+        axes = [axis_index(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis)]
         for a in axes:
             if x.shape[a] != 1:
                 raise ValueError(f"squeeze: axis {a} of shape {x.shape} has length {x.shape[a]}, not 1")
     return reshape(x, [n for i, n in enumerate(x.shape) if i not in axes])
-
-
-# ---- indexing -----------------------------------------------------------------------------------------
-class GetItem(FunctionNode):
-    def __init__(self, slices):
-        self.slices = slices
-
-    def forward(self, inputs):
-        (x,) = inputs
-        self.in_shape = x.shape
-        return (get_array_module(x).asarray(x[self.slices]),)
-
-    def backward(self, indexes, grad_outputs):
-        return (ScatterAdd(self.slices, self.in_shape).apply((grad_outputs[0],))[0],)
-
-
-class ScatterAdd(FunctionNode):
-    """Zeros of ``shape`` with ``gy`` added at ``slices`` (repeated integer indices accumulate)."""
-
-    def __init__(self, slices, shape):
-        self.slices, self.shape = slices, shape
-
-    def forward(self, inputs):
-        (gy,) = inputs
-        xp = get_array_module(gy)
-        gx = xp.zeros(self.shape, dtype=gy.dtype)
-        scatter_add(gx, self.slices, gy)
-        return (gx,)
-
-    def backward(self, indexes, grad_outputs):
-        return (getitem(grad_outputs[0], self.slices),)
-
-
-def _device_index(index, xp):
-    if isinstance(index, Variable):
-        index = index.data
-    if isinstance(index, list):
-        index = numpy.asarray(index)
-    if isinstance(index, numpy.ndarray) and xp is not numpy:
-        index = xp.asarray(index)
-    return index
-
-
-def getitem(x, slices) -> Variable:
-    """``x[slices]``: basic slicing and integer/boolean array indexing, as NumPy does it."""
-    xp = get_array_module(x)
-    slices = tuple(_device_index(s, xp) for s in slices) if isinstance(slices, tuple) else _device_index(slices, xp)
-    return GetItem(slices).apply((x,))[0]
 
 
 # ---- joining and splitting ----------------------------------------------------------------------------

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from seqkit.backend import ElementwiseKernel, check_index_range, get_array_module, use_kernels
 from seqkit.core.autograd import FunctionNode, Variable
+from seqkit.core.ops import reshape, sum
 from seqkit.functions.activation import softmax
-from seqkit.functions.array import reshape
-from seqkit.functions.math import sum
 
 _REDUCE = ("mean", "sum", "no")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from seqkit.backend import get_array_module
 from seqkit.core.autograd import FunctionNode, Variable
-from seqkit.functions.math import mean, sqrt, sum
+from seqkit.core.ops import mean, sum
+from seqkit.functions.math import sqrt
 
 
 class LayerNorm(FunctionNode):

@@ -26,10 +26,11 @@ import numpy
 
 from seqkit.backend import ElementwiseKernel, get_array_module, use_kernels
 from seqkit.core.autograd import FunctionNode, Variable
+from seqkit.core.ops import add, matmul
 from seqkit.functions.activation import sigmoid, tanh
 from seqkit.functions.array import concat, split_axis
 from seqkit.functions.fused import fused_backward
-from seqkit.functions.math import add, linear, matmul
+from seqkit.functions.math import linear
 
 
 def _sigmoid_(a):
