@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -418,7 +419,7 @@ def test_grad_leaves_retained_gradients_alone():
 
 
 def test_a_weight_used_by_many_linear_ops_gets_its_uses_summed_in_one_product(monkeypatch):
-    from seqkit.core import autograd
+    from seqkit.core import accumulate
     from seqkit.optim import SGD
 
     rng = np.random.default_rng(0)
@@ -433,14 +434,14 @@ def test_a_weight_used_by_many_linear_ops_gets_its_uses_summed_in_one_product(mo
         return total
 
     products = []
-    product = autograd.Outer.product
-    monkeypatch.setattr(autograd.Outer, "product", lambda self: products.append(len(self.a)) or product(self))
+    product = accumulate.Outer.product
+    monkeypatch.setattr(accumulate.Outer, "product", lambda self: products.append(len(self.a)) or product(self))
     state = rng.bit_generator.state
     want = [g.data for g in seqkit.grad(loss(), [W, b], create_graph=True)]  # no factors while building a graph
     assert products == []
-    default_bound = autograd.OUTER_BYTES
+    default_bound = accumulate.OUTER_BYTES
     for bound in (default_bound, 1):  # the factors kept to the end, and multiplied out at every use
-        monkeypatch.setattr(autograd, "OUTER_BYTES", bound)
+        monkeypatch.setattr(accumulate, "OUTER_BYTES", bound)
         rng.bit_generator.state = state
         seen = []
         handle = W.register_hook(lambda g, seen=seen: seen.append(g.data.copy()))
@@ -451,7 +452,7 @@ def test_a_weight_used_by_many_linear_ops_gets_its_uses_summed_in_one_product(mo
         np.testing.assert_allclose(b.grad, want[1], rtol=1e-12)
         W.zero_grad(), b.zero_grad()
     assert products == [5, 2, 2, 1]  # five uses in one product; then multiplied out as soon as a second joins
-    monkeypatch.setattr(autograd, "OUTER_BYTES", default_bound)
+    monkeypatch.setattr(accumulate, "OUTER_BYTES", default_bound)
 
     opt = SGD(lr=0.1)
     opt.setup([W, b])
@@ -473,3 +474,100 @@ def test_a_weight_used_by_many_linear_ops_gets_its_uses_summed_in_one_product(mo
     with seqkit.no_grad():
         grads = y.creator.backward((1, 2), (Variable(np.ones(y.shape)),))
     assert all(type(g) is Variable for g in grads)
+
+
+def test_the_accumulator_adds_in_place_only_into_sums_it_allocated():
+    from seqkit.core.accumulate import Accumulator
+
+    a, b, c = (Variable(np.full(2, value), requires_grad=False) for value in (1.0, 2.0, 3.0))
+    with Accumulator(False, None) as sums:
+        total = sums.add(a, b)  # a and b were handed out by ops and may be shared: never written
+        np.testing.assert_array_equal(a.data, 1.0)
+        np.testing.assert_array_equal(b.data, 2.0)
+        assert sums.add(total, c) is total  # its own sum: the next gradient goes in place
+        np.testing.assert_array_equal(total.data, 6.0)
+        sums.hand_over(FunctionNode(), [total])  # given to a backward, which may pass it on as it is
+        again = sums.add(total, c)
+        assert again is not total
+        np.testing.assert_array_equal(total.data, 6.0)
+        np.testing.assert_array_equal(again.data, 9.0)
+    x = Variable(np.ones(2))
+    with Accumulator(True, None) as sums:  # create_graph: differentiable sums, nothing in place
+        graph_sum = sums.add(x * 2.0, x * 3.0)
+    assert graph_sum.creator is not None
+    (gx,) = seqkit.grad(F.sum(graph_sum), x)
+    np.testing.assert_array_equal(gx.data, 5.0)
+
+
+def test_the_accumulator_multiplies_a_leafs_factors_out_in_one_product_into_its_buffer():
+    from seqkit.core.accumulate import Accumulator, Outer
+
+    rng = np.random.default_rng(0)
+    pairs = [(rng.standard_normal((n, 4)), rng.standard_normal((n, 3))) for n in (2, 5, 1)]
+    W = Parameter(np.zeros((4, 3)))
+    buffer = np.full((4, 3), 7.0)  # stale values: the first gradient is copied in, not added
+    W.grad_buffer = buffer
+    with Accumulator(False, None) as sums:
+        for a, b in pairs:
+            sums.to_leaf(weakref.ref(W), Outer(a, b))
+        assert W.grad is None and len(sums.factors[W].a) == 3  # kept as factors until the pass ends
+        sums.finish()
+    want = sum(a.T @ b for a, b in pairs)
+    np.testing.assert_allclose(W.grad, want, rtol=1e-12)
+    assert W.grad is buffer
+    (F.sum(W) * 1.0).backward()  # a later gradient adds into the buffer in place
+    np.testing.assert_allclose(buffer, want + 1.0, rtol=1e-12)
+
+
+def test_a_grad_buffer_takes_the_first_gradient_and_reading_grad_changes_nothing():
+    W = Parameter(np.ones(3))
+    buffer = np.full(3, 9.0)
+    W.grad_buffer = buffer
+    for _ in range(2):
+        assert W.grad is None and W.grad_var is None
+        np.testing.assert_array_equal(buffer, 9.0)
+    (W * 2.0).sum().backward()
+    assert np.shares_memory(W.grad, buffer)
+    np.testing.assert_array_equal(buffer, 2.0)
+    (W * 3.0).sum().backward()
+    np.testing.assert_array_equal(buffer, 5.0)
+    W.zero_grad()
+    (W * W).sum().backward(create_graph=True)  # a gradient with a graph is kept as it is, not copied in
+    assert W.grad_var.creator is not None
+    np.testing.assert_array_equal(buffer, 5.0)
+
+
+def test_operators_are_installed_by_the_core_alone():
+    """A Variable has its operators and backward() with seqkit.core imported and neither seqkit.functions nor
+    the seqkit facade run (the package is stubbed so that its __init__ does not run)."""
+    root = str(Path(seqkit.__file__).resolve().parent)
+    code = f"""
+import sys, types
+import numpy as np
+stub = types.ModuleType("seqkit")
+stub.__path__ = [{root!r}]
+sys.modules["seqkit"] = stub
+import seqkit.core.autograd as a
+x = a.Variable(np.array([[1.0, 2.0], [3.0, 4.0]]))
+y = ((x + 1.0) * x - x / 2.0 + 2.0 ** x - (-x)) ** 2 @ x.T
+y = y[0:1].reshape(2).transpose() + x.sum(axis=0) + x.mean() + x.max() - 1.0 + (1.0 - x[1])
+y.sum().backward()
+loaded = sorted(m for m in sys.modules if m.startswith("seqkit."))
+assert not any(m.startswith("seqkit.functions") for m in loaded), loaded
+print(x.grad.shape, "ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["(2,", "2)", "ok"]
+
+
+def test_operators_pass_float64_gradient_checks():
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(0.5, 2.0, (3, 4)), rng.uniform(0.5, 2.0, (3, 4))
+
+    def f(u, v):
+        return ((u + v) * u - u / v + u**2.0 + 1.5**v - (-v)) @ v.T + u[1:, ::2].sum() + v.mean(axis=0).max()
+
+    gy = rng.standard_normal((3, 3))
+    check_backward(f, (a, b), gy)
+    check_double_backward(f, (a, b), gy, (rng.standard_normal((3, 4)), rng.standard_normal((3, 4))))

@@ -223,17 +223,32 @@ def test_gradients_accumulate_over_two_backwards_without_zero_grads():
         np.testing.assert_allclose(p.grad, expected, rtol=1e-12, err_msg=n)
 
 
-def test_zero_grads_to_zero_views_or_to_none():
+def test_zero_grads_reads_none_and_reading_changes_nothing():
+    """After zero_grads every gradient reads None, as often as it is read, and the buffer keeps last step's
+    values (declared zero, not filled); backward then writes into the views. set_to_none takes the views away
+    until the next zero_grads: backward makes arrays of its own, which update() copies in."""
     model = TwoLayer()
     opt = O.Adam().setup(model)
     loss_of(model).backward()
     opt.update()
-    opt.zero_grads()  # declared zero; a gradient read is cleared first
-    assert all(p.grad is not None and not p.grad.any() for p in model.params())
-    assert not opt.flat.groups[0].grad.any()
+    group = opt.flat.groups[0]
+    stale = group.grad.copy()
+    assert stale.any()
+    opt.zero_grads()
+    for _ in range(2):
+        assert all(p.grad is None and p.grad_var is None for p in model.params())
+        np.testing.assert_array_equal(group.grad, stale)
+    loss_of(model).backward()
     assert_views(opt, model)
     opt.zero_grads(set_to_none=True)
     assert all(p.grad is None for p in model.params())
+    loss_of(model).backward()
+    assert all(p.grad is None or p.grad.base is not group.grad for p in model.params())
+    opt.update()
+    assert_views(opt, model)
+    opt.zero_grads()
+    loss_of(model).backward()
+    assert_views(opt, model)
 
 
 def test_declared_zero_gradients_take_the_first_backward_and_accumulate_later_ones():
@@ -243,12 +258,15 @@ def test_declared_zero_gradients_take_the_first_backward_and_accumulate_later_on
     fresh.load_state_dict(model.state_dict())
     opt = O.SGD(lr=0.0).setup(model)
     opt.zero_grads()
-    for p in model.params():
-        p.grad[...] = 7.0  # last step's gradients, still in the buffer
-    opt.zero_grads()
+    opt.flat.groups[0].grad[...] = 7.0  # last step's gradients, still in the buffer
     for _ in range(2):
         loss_of(model).backward()
         loss_of(fresh).backward()
+    for p, q in zip(model.params(), fresh.params()):
+        if q.grad is None:
+            assert p.grad is None
+        else:
+            np.testing.assert_allclose(p.grad, q.grad, rtol=1e-12)
     first = next(iter(model.params()))
     opt.zero_grads()
     (first * 2.0).sum().backward()  # reaches one parameter only
@@ -256,12 +274,28 @@ def test_declared_zero_gradients_take_the_first_backward_and_accumulate_later_on
     for p in model.params():
         expected = np.full_like(p.data, 2.0) if p is first else np.zeros_like(p.data)
         np.testing.assert_array_equal(p.grad, expected)
-    opt.zero_grads()
-    loss_of(model).backward()
-    loss_of(model).backward()
-    fresh_grads = [q.grad for q in fresh.params()]  # two backwards: the sum of both
-    for p, g in zip(model.params(), fresh_grads):
-        np.testing.assert_allclose(p.grad, np.zeros_like(p.data) if g is None else g, rtol=1e-12)
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_a_parameter_no_gradient_reached_after_zero_grads_is_updated_as_with_a_zero_gradient(rule):
+    make_opt = RULES[rule][0]
+    params, twins = make_params(np.float64), make_params(np.float64)
+    opt, twin_opt = make_opt().setup(params), make_opt().setup(twins)
+    for step, grads in enumerate(grad_sequence(3, np.float64)):
+        opt.zero_grads()
+        opt.flat.groups[0].grad[...] = 7.0  # last step's gradients, still in the buffer
+        for i, (p, q, g) in enumerate(zip(params, twins, grads)):
+            if i == 1 and step > 0:  # reached by the first backward only: momentum and moments carry on
+                q.grad = np.zeros_like(g)
+                continue
+            (p * g).sum().backward()
+            q.grad = g.copy()
+        assert (params[1].grad is None) == (step > 0)
+        opt.update()
+        twin_opt.update()
+    for p, q in zip(params, twins):
+        np.testing.assert_array_equal(p.data, q.data)
+    np.testing.assert_array_equal(params[1].grad, 0)
 
 
 def test_backward_accumulates_straight_into_the_flat_buffer():
@@ -270,10 +304,13 @@ def test_backward_accumulates_straight_into_the_flat_buffer():
     opt = O.SGD(lr=0.0).setup(model)
     opt.zero_grads()
     loss_of(model).backward()
-    assert_views(opt, model)  # backward added into the views in place: update() has nothing to copy
+    assert_views(opt, model)  # backward wrote into the views: update() has nothing to copy
     loss_of(fresh).backward()
     for p, q in zip(model.params(), fresh.params()):
-        np.testing.assert_array_equal(p.grad, np.zeros_like(p.data) if q.grad is None else q.grad)
+        if q.grad is None:
+            assert p.grad is None  # no gradient reached it: declared zero
+        else:
+            np.testing.assert_array_equal(p.grad, q.grad)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -1,13 +1,14 @@
 """The define-by-run core: Variable, Parameter, FunctionNode, the ops behind Variable's operators, backprop and
 gradient checking.
 
-``Variable`` (``autograd.py``) is the data structure; its operators are functions of ``ops.py``, which is built
-on it, so they are attached to the class here, once. Any import of a module of ``seqkit.core`` runs this file
-first, so every Variable has them.
+``Variable`` (``autograd.py``) is the data structure; its operators and ``backward()`` are functions of
+``ops.py`` and ``backward.py``, which are built on it, so they are attached to the class here, once. Any import
+of a module of ``seqkit.core`` runs this file first, so every Variable has them.
 """
 
-from seqkit.core import ops
-from seqkit.core.autograd import FunctionNode, Parameter, RemovableHandle, Variable, as_variable, backprop, grad
+from seqkit.core import backward, ops
+from seqkit.core.autograd import FunctionNode, Parameter, RemovableHandle, Variable, as_variable
+from seqkit.core.backward import backprop, grad
 
 
 def _swap(f):
@@ -18,6 +19,7 @@ def _shape_args(shape):
     return shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
 
 
+Variable.backward = backward.backward
 Variable.__add__ = ops.add
 Variable.__radd__ = ops.add
 Variable.__sub__ = ops.sub

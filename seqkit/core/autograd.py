@@ -1,31 +1,28 @@
-"""Define-by-run autograd: Variables, the op protocol, and iterative backprop.
+"""Define-by-run autograd: Variables and the op protocol that records the graph.
 
 The mental model fits on one screen. Running an op on Variables computes its result on raw arrays and,
 when a gradient may be needed, records a ``FunctionNode`` as the result's ``creator``. The node holds
 *edges* to where its inputs came from (the creator node and output index of a computed input, or a weak
 reference to a leaf Variable), plus only the input/output arrays it declared it needs for backward. It never
-holds the Variables themselves, so a Variable the user drops frees its array. ``backward()`` walks the
-recorded nodes from the output, highest topological rank first (a heap, not recursion), calling each node's
-``backward`` with the gradients of its outputs and routing the results along the edges. ``backward`` is
-written with differentiable ops on Variables, so gradients of gradients come for free under
-``create_graph=True``.
+holds the Variables themselves, so a Variable the user drops frees its array. ``backward()``
+(``seqkit/core/backward.py``) walks the recorded nodes from the output, calling each node's ``backward`` with
+the gradients of its outputs and routing the results along the edges. ``backward`` is written with
+differentiable ops on Variables, so gradients of gradients come for free under ``create_graph=True``.
+
+A Variable's Python operators (``seqkit/core/ops.py``) and its ``backward()`` are functions of modules built
+on this one; ``seqkit/core/__init__.py`` attaches them to the class.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy
 
-from seqkit.backend import get_array_module, is_cupy_array
+from seqkit.backend import get_array_module, is_cupy_array, to_device
 from seqkit.config import config
-
-_MISSING = object()
 
 _ndarray = numpy.ndarray
 _ref = weakref.ref
@@ -36,7 +33,9 @@ class Variable:
 
     ``data`` is a NumPy or CuPy array; ``grad`` the gradient accumulated by ``backward()`` (leaves only,
     or any Variable after ``retain_grad()``); ``creator`` the node that computed it (``None`` for leaves).
-    ``requires_grad`` defaults to True for floating-point data and False otherwise.
+    ``requires_grad`` defaults to True for floating-point data and False otherwise. Its operators
+    (``+ - * / @ ** -x``, indexing, ``.T``, ``reshape``, ``transpose``, ``sum``, ``mean``, ``max``) and
+    ``backward()`` are attached by ``seqkit.core`` (``ops.py``, ``backward.py``).
     """
 
     __slots__ = ("data", "_grad", "creator", "index", "requires_grad", "name", "_hooks", "__weakref__")
@@ -86,8 +85,8 @@ class Variable:
     # ---- gradients ----------------------------------------------------------------------------------
     @property
     def grad(self):
-        """The accumulated gradient as an array (``None`` before any backward)."""
-        g = _settled(self)
+        """The accumulated gradient as an array (``None`` before any backward, and after ``zero_grad()``)."""
+        g = self._grad
         return None if g is None else g.data
 
     @grad.setter
@@ -97,32 +96,15 @@ class Variable:
     @property
     def grad_var(self) -> Variable | None:
         """The accumulated gradient as a Variable (part of a graph after ``create_graph=True``)."""
-        return _settled(self)
+        return self._grad
 
     @grad_var.setter
     def grad_var(self, value: Variable | None) -> None:
         self._grad = value
 
     def zero_grad(self) -> None:
+        """Make ``grad`` ``None`` (a ``Parameter`` keeps its ``grad_buffer``)."""
         self._grad = None
-
-    def backward(self, grad: Any = None, *, create_graph: bool = False, retain_graph: bool | None = None) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``grad``. ``grad`` defaults to 1 for a scalar.
-
-        The graph is freed as backward walks it, unless ``retain_graph`` (default: ``create_graph``)."""
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward() on a Variable that does not require grad: none of its inputs required grad, or it "
-                "was computed under no_grad()"
-            )
-        if grad is None:
-            if self.data.size != 1:
-                raise ValueError(
-                    f"backward() on a non-scalar Variable of shape {self.shape} needs a gradient: "
-                    "call y.backward(grad) with an array of that shape, or reduce first (y.sum().backward())"
-                )
-            grad = self.xp.ones_like(self.data)
-        backprop([self], [grad], create_graph=create_graph, retain_graph=retain_graph)
 
     def register_hook(self, hook: Callable[[Variable], Variable | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this Variable's gradient is computed; a returned Variable replaces it.
@@ -174,21 +156,33 @@ class Variable:
 
     def to_device(self, device) -> Variable:
         """Move data (and grad) to ``device`` in place; returns self."""
-        from seqkit.backend import to_device
-
         self.data = to_device(self.data, device)
-        if _settled(self) is not None:
+        if self._grad is not None:
             self._grad.data = to_device(self._grad.data, device)
         return self
 
 
 class Parameter(Variable):
-    """A leaf Variable that a layer owns and an optimizer updates."""
+    """A leaf Variable that a layer owns and an optimizer updates.
 
-    __slots__ = ()
+    ``grad_buffer``: ``None``, or an array of the parameter's shape and dtype that its owner (the optimizer's
+    flat gradient buffer, ``seqkit.optim.FlatGroup``) provides. When backward brings a gradient while ``grad``
+    is ``None``, it copies the gradient into the buffer and makes the buffer ``grad``; later gradients add into
+    it in place, as into any gradient. A gradient built as a graph (``create_graph=True``) is kept as it is.
+    Reading ``grad`` never touches the buffer.
+    """
+
+    __slots__ = ("grad_buffer",)
 
     def __init__(self, data: Any, name: str | None = None) -> None:
         super().__init__(data, requires_grad=True, name=name)
+        self.grad_buffer = None
+
+    def to_device(self, device) -> Parameter:
+        """Move data (and grad) to ``device`` in place; returns self. ``grad_buffer``, which stays where it
+        was, is dropped."""
+        self.grad_buffer = None
+        return super().to_device(device)
 
 
 class RemovableHandle:
@@ -203,68 +197,6 @@ class RemovableHandle:
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
-
-
-class Unzeroed(Variable):
-    """A gradient buffer declared zero but not yet cleared (``Optimizer.zero_grads``): the first gradient
-    backward brings is copied in, which saves a pass over the buffer to fill it and one to add to it; reading
-    it first clears it. ``zeroed`` is the Variable the gradient becomes."""
-
-    __slots__ = ("zeroed",)
-
-    def __init__(self, zeroed: Variable) -> None:
-        super().__init__(zeroed.data, requires_grad=False)
-        self.zeroed = zeroed
-
-
-class Outer:
-    """A weight gradient handed to backprop as factors, ``a.T @ b`` (from ``linear``, whose weight is a leaf).
-
-    A weight that a Python loop uses once per step gets one such gradient per step; backprop keeps their
-    factors and multiplies the stacked factors in one GEMM when the walk ends (or when they outgrow
-    ``OUTER_BYTES``), instead of one thin product and one weight-sized addition per step. The factors are
-    arrays backward would otherwise free at once, so a weight's gradient holds up to ``OUTER_BYTES`` more
-    memory during backward. Only the leaf branch of backprop ever sees one: ops hand it out only where
-    ``takes_factors`` allows."""
-
-    __slots__ = ("a", "b", "nbytes")
-
-    def __init__(self, a, b) -> None:
-        self.a, self.b = [a], [b]
-        self.nbytes = a.nbytes + b.nbytes
-
-    def add(self, other: Outer) -> None:
-        self.a += other.a
-        self.b += other.b
-        self.nbytes += other.nbytes
-
-    def product(self) -> Variable:
-        a, b = self.a, self.b
-        if len(a) > 1:
-            xp = get_array_module(a[0])
-            a, b = xp.concatenate(a), xp.concatenate(b)
-        else:
-            a, b = a[0], b[0]
-        return _new_variable(a.T @ b, None, 0)
-
-
-OUTER_BYTES = 64 << 20  # factors kept per weight before they are multiplied out
-_walk = threading.local()  # ``factors``: True while a backprop that builds no graph calls backward methods
-
-
-def takes_factors(node: FunctionNode, i: int) -> bool:
-    """Whether ``node.backward`` may give input ``i``'s gradient as an ``Outer``: only when backprop calls it
-    without building a graph, and only for an input whose edge is a leaf."""
-    return getattr(_walk, "factors", False) and type(node.inputs[i]) is _ref
-
-
-def _settled(v: Variable) -> Variable | None:
-    """``v._grad``, with a declared-zero buffer cleared first."""
-    g = v._grad
-    if type(g) is Unzeroed:
-        g.data.fill(0)
-        v._grad = g = g.zeroed
-    return g
 
 
 def _new_variable(data, creator: FunctionNode | None, index: int) -> Variable:
@@ -414,229 +346,3 @@ class FunctionNode:
             xp = get_array_module(y)
             if y.dtype.kind == "f" and not bool(xp.isfinite(y).all()):
                 raise FloatingPointError(self._describe(xs, "produced NaN or inf (config.debug is on)"))
-
-
-def backprop(
-    outputs: Sequence[Variable],
-    grad_outputs: Sequence[Any],
-    *,
-    create_graph: bool = False,
-    retain_graph: bool | None = None,
-    wanted: Sequence[Variable] | None = None,
-) -> list[Variable | None] | None:
-    """Propagate ``grad_outputs`` from ``outputs`` back through the graph.
-
-    With ``wanted=None`` gradients accumulate into the ``grad`` of leaves; otherwise the gradients with
-    respect to the ``wanted`` Variables are returned (in order, ``None`` where unreachable) and no ``grad``
-    attribute changes. Hooks see the total gradient of their Variable (``retain_grad`` hooks do not run
-    for ``wanted``). Unless ``retain_graph`` (default: ``create_graph``), every node frees what it kept for
-    backward once its backward has run, and a second backward through it raises.
-    """
-    if retain_graph is None:
-        retain_graph = create_graph
-    pending: dict[FunctionNode, list] = {}  # node -> gradients of its outputs, summed as they arrive
-    leaves: dict[Variable, Variable] = {}
-    heap: list = []
-    tie = itertools.count()
-    keys = None if wanted is None else [(w.creator, w.index) if w.creator is not None else w for w in wanted]
-    captured: dict[Any, Variable] = {}
-    owned: set[Variable] = set()  # sums this pass allocated: safe to add into in place
-    factors: dict[Variable, Outer] = {}  # leaf -> weight gradients still as factors
-
-    def accumulate(old: Variable, new: Variable) -> Variable:
-        if create_graph:
-            return old + new
-        if old in owned:
-            old.data += new.data
-            return old
-        total = old + new
-        owned.add(total)
-        return total
-
-    seeds = []
-    for y, gy in zip(outputs, grad_outputs):
-        if not isinstance(gy, Variable):
-            gy = _new_variable(gy, None, 0)
-        if gy.shape != y.shape:
-            raise ValueError(f"gradient of shape {gy.shape} given for an output of shape {y.shape}")
-        if y.creator is not None:
-            seeds.append(((y.creator, y.index), gy))
-        elif y.requires_grad:
-            seeds.append((_ref(y), gy))
-
-    enter = expand = None
-    if keys is not None:  # visit only the part of the graph that leads to what is wanted
-        expand = _nodes_leading_to([e[0] for e, _ in seeds if type(e) is tuple], keys)
-        enter = expand | {k[0] for k in keys if type(k) is tuple}
-
-    local = config.__dict__
-    saved = local.get("enable_backprop", _MISSING)
-    local["enable_backprop"] = create_graph
-    saved_factors = getattr(_walk, "factors", False)
-    _walk.factors = not create_graph
-    try:
-        fn, edges, gxs = None, (), ()
-        while True:
-            for edge, g in zip(edges, gxs) if fn is not None else seeds:
-                if g is None or edge is None:
-                    continue
-                if type(edge) is tuple:
-                    node, i = edge
-                    if enter is not None and node not in enter:
-                        continue
-                    grads = pending.get(node)
-                    if grads is None:
-                        grads = pending[node] = [None] * node.n_outputs
-                        heapq.heappush(heap, (-node.rank, next(tie), node))
-                    grads[i] = g if grads[i] is None else accumulate(grads[i], g)
-                else:
-                    v = edge()
-                    if v is None:
-                        continue
-                    if type(g) is Outer:
-                        kept = factors.get(v)
-                        if kept is None:
-                            factors[v] = g
-                            continue
-                        kept.add(g)
-                        if kept.nbytes < OUTER_BYTES:
-                            continue
-                        g = factors.pop(v).product()
-                        owned.add(g)
-                    leaves[v] = g if v not in leaves else accumulate(leaves[v], g)
-            if not heap:
-                break
-            fn = heapq.heappop(heap)[2]
-            gys = pending.pop(fn)
-            if fn._released:
-                raise RuntimeError(
-                    f"backward through {fn.label} a second time: its graph was freed by the first backward; "
-                    "pass retain_graph=True to the first one"
-                )
-            if owned:
-                owned.difference_update(gys)  # handed to a backward, which may pass them on as they are
-            if fn._output_hooks:
-                for i, hooks in fn._output_hooks.items():
-                    if gys[i] is not None and hooks:
-                        gys[i] = _run_hooks(hooks, gys[i], keys is not None)
-            if keys is not None:
-                for i, g in enumerate(gys):
-                    if g is not None and (fn, i) in keys:
-                        captured[fn, i] = g
-            edges = fn.inputs
-            targets = tuple([i for i, e in enumerate(edges) if e is not None])
-            if not targets or (expand is not None and fn not in expand):
-                edges = ()
-                continue
-            gxs = fn.backward(targets, tuple(gys))
-            if not retain_graph:
-                fn.release()
-            if len(gxs) != len(edges):
-                if len(gxs) != len(targets):
-                    raise ValueError(
-                        f"{fn.label}.backward returned {len(gxs)} gradients for {len(targets)} targets"
-                    )
-                full = [None] * len(edges)
-                for i, g in zip(targets, gxs):
-                    full[i] = g
-                gxs = full
-        asked = None if keys is None else {k for k in keys if type(k) is not tuple}
-        for v, f in factors.items():
-            if asked is not None and v not in asked and not v._hooks:
-                continue  # a leaf seqkit.grad() was not asked for
-            g = f.product()
-            owned.add(g)
-            leaves[v] = g if v not in leaves else accumulate(leaves[v], g)
-        for v, g in leaves.items():
-            if v._hooks:
-                g = _run_hooks(v._hooks, g, keys is not None)
-            if keys is not None:
-                captured[v] = g
-            elif v._grad is None:  # a gradient an op handed out may be shared: keep a copy of one we did not make
-                v._grad = g if create_graph or g in owned else _new_variable(g.data.copy(), None, 0)
-            elif type(v._grad) is Unzeroed and not create_graph:  # the first gradient into a cleared buffer
-                v._grad.data[...] = g.data
-                v._grad = v._grad.zeroed
-            elif create_graph or _settled(v).creator is not None:
-                v._grad = v._grad + g
-            else:
-                v._grad.data += g.data
-    finally:
-        _walk.factors = saved_factors
-        if saved is _MISSING:
-            del local["enable_backprop"]
-        else:
-            local["enable_backprop"] = saved
-    if keys is None:
-        return None
-    return [captured.get(k) for k in keys]
-
-
-def _nodes_leading_to(roots: list[FunctionNode], keys: list) -> set[FunctionNode]:
-    """The nodes from which some wanted Variable (``keys``: ``(node, index)`` or a leaf) can be reached."""
-    node_keys = {k for k in keys if type(k) is tuple}
-    leaf_keys = {k for k in keys if type(k) is not tuple}
-    found: set[FunctionNode] = set()
-    visited: set[FunctionNode] = set()
-    stack = [(n, False) for n in roots]
-    while stack:  # iterative post-order DFS: a node is decided after all of its inputs' creators
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            for e in node.inputs:
-                if type(e) is tuple:
-                    if e in node_keys or e[0] in found:
-                        found.add(node)
-                        break
-                elif e is not None and e() in leaf_keys:
-                    found.add(node)
-                    break
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
-        stack.extend((e[0], False) for e in node.inputs if type(e) is tuple and e[0] not in visited)
-    return found
-
-
-def _run_hooks(hooks: list, g: Variable, for_grad: bool = False) -> Variable:
-    for hook in list(hooks):
-        if for_grad and getattr(hook, "retains_grad", False):
-            continue
-        r = hook(g)
-        if r is not None:
-            g = r if isinstance(r, Variable) else _new_variable(r, None, 0)
-    return g
-
-
-def grad(
-    outputs: Variable | Sequence[Variable],
-    inputs: Variable | Sequence[Variable],
-    grad_outputs: Any = None,
-    *,
-    create_graph: bool = False,
-    retain_graph: bool | None = None,
-) -> list[Variable | None]:
-    """Gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated into ``grad``.
-
-    ``grad_outputs`` defaults to ones for scalar outputs. With ``create_graph=True`` the returned gradients
-    are part of the graph and can be differentiated again (higher-order gradients). ``retain_graph``
-    (default: ``create_graph``) keeps the graph for another backward.
-    """
-    outputs = [outputs] if isinstance(outputs, Variable) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    elif not isinstance(grad_outputs, (list, tuple)):
-        grad_outputs = [grad_outputs]
-    seeds = []
-    for y, gy in zip(outputs, grad_outputs, strict=True):
-        if gy is None:
-            if y.size != 1:
-                raise ValueError(f"grad() of a non-scalar output of shape {y.shape} needs grad_outputs")
-            gy = y.xp.ones_like(y.data)
-        seeds.append(gy)
-    for x in inputs:
-        if not x.requires_grad:
-            raise ValueError(f"grad() with respect to {x!r}, which does not require grad")
-    return backprop(outputs, seeds, create_graph=create_graph, retain_graph=retain_graph, wanted=inputs)

@@ -15,7 +15,8 @@ from typing import Any
 import numpy
 
 from seqkit.backend import get_array_module
-from seqkit.core.autograd import Variable, grad
+from seqkit.core.autograd import Variable
+from seqkit.core.backward import grad
 
 
 def _as_tuple(x) -> tuple:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from seqkit.config import config, using_config
-from seqkit.core.autograd import FunctionNode, Variable, grad
+from seqkit.core.autograd import FunctionNode, Variable
+from seqkit.core.backward import grad
 
 
 class FusedGrad(FunctionNode):

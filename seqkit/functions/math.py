@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy
 
 from seqkit.backend import get_array_module
-from seqkit.core.autograd import FunctionNode, Outer, Variable, takes_factors
+from seqkit.core.accumulate import Outer, takes_factors
+from seqkit.core.autograd import FunctionNode, Variable
 from seqkit.core.ops import autocast_inputs, cast, matmul, reshape, sum_to
 
 

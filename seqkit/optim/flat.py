@@ -5,10 +5,14 @@ each touch one array instead of looping over hundreds in Python. Packing rebinds
 a view of the flat buffer; code that writes parameters in place (``Layer.load_state_dict``, ``p.data[...] =``)
 keeps the views valid.
 
-Gradients: backprop adds into a leaf's existing gradient in place, so once ``p.grad`` is a view of the flat
-gradient buffer (after ``zero_grads()`` or an update) backward accumulates straight into the buffer, and
-``gather_grads()`` finds nothing to do. A gradient that is some other array (the first backward, or after
-``Layer.zero_grads()`` or ``p.grad = ...``) is copied into the buffer once, and ``p.grad`` becomes the view.
+Gradients: every packed parameter's ``grad_buffer`` is its view of the flat gradient buffer, so a backward
+that finds ``p.grad`` ``None`` (after ``zero_grads()``) copies the first gradient into the view, and one that
+finds the view there adds into it in place: backward writes straight into the buffer, and ``gather_grads()``
+finds nothing to do. A gradient that is some other array (after ``p.grad = ...``, or while
+``zero_grads(set_to_none=True)`` has taken the views away) is copied into the buffer once, and ``p.grad``
+becomes the view. A parameter no gradient reached since ``zero_grads()`` reads ``None`` until ``update()``
+gathers it as zeros: the buffer is declared zero without a pass to fill it, and reading ``grad`` never
+changes it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from seqkit.backend import Device, get_device, using_device
-from seqkit.core.autograd import Parameter, Unzeroed, Variable
+from seqkit.core.autograd import Parameter, Variable
 
 #: Elements per piece of an elementwise update on the CPU. NumPy runs one pass over memory per operation;
 #: pieces that fit the caches turn the ~10 passes of an Adam step into about one trip to main memory, and
@@ -74,8 +78,8 @@ class FlatGroup:
             self.views.append(view)
             self.grad_views.append(grad_view)
             self._grad_vars.append(Variable(grad_view, requires_grad=False))
+            p.grad_buffer = grad_view
             offset = end
-        self._unzeroed = [Unzeroed(g) for g in self._grad_vars]
         if chunk is None:
             chunk = CPU_CHUNK if device.kind == "cpu" else self.size
         self.chunk = max(1, min(chunk, self.size))
@@ -101,7 +105,8 @@ class FlatGroup:
         list(_pool(k).map(work, [self.chunks[i * n // k : (i + 1) * n // k] for i in range(k)]))
 
     def gather_grads(self) -> None:
-        """Copy every parameter's gradient into ``grad`` (zeros where it is ``None``) and make ``p.grad`` the view.
+        """Copy every parameter's gradient into ``grad`` (zeros where it is ``None``: declared zero, or never
+        computed) and make ``p.grad`` the view.
 
         Raises ``RuntimeError`` naming the parameter when its ``data`` was replaced by an array of another
         shape, dtype or device (``to_device`` after packing); a replacement that fits is copied in and rebound.
@@ -112,7 +117,7 @@ class FlatGroup:
             if p.data is not view:
                 self._readopt(name, p, view)
             g = p._grad
-            if g is None or type(g) is Unzeroed:  # no gradient reached it since zero_grads
+            if g is None:  # no gradient reached it since zero_grads
                 grad_view.fill(0)
             elif g.data is not grad_view:
                 grad_view[...] = g.data
@@ -121,14 +126,14 @@ class FlatGroup:
             p._grad = grad_var
 
     def zero_grads(self, set_to_none: bool) -> None:
-        """Make every ``grad`` ``None``, or declare every ``grad`` (its view) zero: each view is cleared when
-        it is first read, or filled with the first gradient backward brings (``Unzeroed``)."""
-        if set_to_none:
-            for p in self.params:
-                p._grad = None
-            return
-        for p, unzeroed in zip(self.params, self._unzeroed):
-            p._grad = unzeroed
+        """Declare every gradient zero: ``p.grad`` becomes ``None`` and the views are left as they are; the
+        first gradient backward brings is copied into its view (``p.grad_buffer``), and ``gather_grads()``
+        fills the views no gradient reached. ``set_to_none`` also takes the views away from the parameters
+        (backward then makes arrays of its own, copied in by ``gather_grads()``) until the next
+        ``zero_grads()``."""
+        for p, grad_view in zip(self.params, self.grad_views):
+            p._grad = None
+            p.grad_buffer = None if set_to_none else grad_view
 
     def _readopt(self, name: str, p: Parameter, view: Any) -> None:
         data = p.data

@@ -4,7 +4,7 @@ Usage::
 
     opt = Adam(lr=1e-3).setup(model)
     opt.add_hook(GradientClipping(5.0))
-    opt.zero_grads()    # declares the flat buffers zero; backward writes, then accumulates, into them in place
+    opt.zero_grads()    # every grad None; backward writes, then accumulates, into the flat buffers in place
     loss.backward()
     opt.update()        # gather gradients, run the hooks in order, apply the rule; opt.t += 1
 
@@ -84,12 +84,14 @@ class Optimizer:
             group.foreach_chunk(functools.partial(self._apply, group, state, coefficients))
 
     def zero_grads(self, set_to_none: bool = False) -> None:
-        """Clear the gradients: every ``grad`` becomes its view of the flat gradient buffer, declared zero, so
-        that backward writes the first gradient of each parameter into the buffer and accumulates later ones
-        in place (no fill and no add for the first; a ``grad`` read or gathered before any gradient arrived is
-        zeroed then). ``set_to_none`` makes every ``grad`` ``None``
-        instead (as ``Layer.zero_grads``); backward then keeps a copy of each gradient and ``update()``
-        copies it into the buffer, which is slower."""
+        """Clear the gradients: every ``grad`` reads ``None`` until a backward brings one, and the flat gradient
+        buffer is declared zero without being filled. Backward copies the first gradient of each parameter
+        into its view of the buffer (``Parameter.grad_buffer``) and adds later ones in place, so no pass fills
+        the buffer only to add to it and ``update()`` copies nothing; ``update()`` counts a parameter no
+        gradient reached as a zero gradient (and fills its view then). With ``set_to_none`` the ``grad``
+        reads ``None`` as well, but the views are also taken from the parameters until the next
+        ``zero_grads()``: backward then keeps arrays of its own, which ``update()`` copies into the buffer
+        (slower; for code that keeps a step's gradients past the next ``zero_grads()``)."""
         for group in self._flat().groups:
             group.zero_grads(set_to_none)
 
