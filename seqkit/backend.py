@@ -111,8 +111,8 @@ def keep_freed_host_memory() -> bool:
 
     A training step allocates and frees the same large arrays every iteration (gate activations, their
     gradients, logits: megabytes each). By default glibc returns such blocks to the system (``munmap``, or
-    trimming the heap), so the next step takes a page fault per 4 KiB to get them back, zero-filled: about
-    6000 faults, 25% of an LSTM benchmark step on this machine. Raising the mmap and trim thresholds keeps
+    trimming the heap), so the next step takes a page fault per 4 KiB to get them back, zero-filled
+    (docs/performance.md has what that costs). Raising the mmap and trim thresholds keeps
     them (the process's memory stays at its peak, as with PyTorch's GPU caching allocator). This changes the
     whole process, so ``import seqkit`` leaves it alone: a long-running job asks for it where it starts
     (``seqkit.cli.main`` and ``Trainer.run`` call it; a script of its own may too). ``SEQKIT_MALLOC=system``
@@ -123,7 +123,7 @@ def keep_freed_host_memory() -> bool:
 
     if os.environ.get("SEQKIT_MALLOC", "") == "system" or not sys.platform.startswith("linux"):
         return False
-    try:  # the process's own symbols: no library search (ctypes.util.find_library runs ldconfig, ~9 ms)
+    try:  # the process's own symbols: no library search (ctypes.util.find_library runs ldconfig)
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False

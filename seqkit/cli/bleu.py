@@ -26,7 +26,7 @@ from seqkit.errors import UserError
 if TYPE_CHECKING:
     from sacrebleu.metrics.base import Metric
 
-# sacrebleu (~30 ms to import) and seqkit.metrics are imported inside the functions: every seqkit command
+# sacrebleu (slow to import) and seqkit.metrics are imported inside the functions: every seqkit command
 # imports this module at start-up.
 
 STDIN = "-"

@@ -228,7 +228,7 @@ def _top(total, width: int, xp) -> tuple[numpy.ndarray, numpy.ndarray]:
         w = min(width, V)
         best = numpy.partition(sub, V - w, axis=2)[:, :, V - w :].reshape(len(sub), K * w)
         threshold[dead] = numpy.partition(best, K * w - width, axis=1)[:, K * w - width]
-    hits = _host(xp.flatnonzero(flat >= xp.asarray(threshold, dtype=flat.dtype)[:, None]))  # 15x nonzero's speed
+    hits = _host(xp.flatnonzero(flat >= xp.asarray(threshold, dtype=flat.dtype)[:, None]))  # flat: no 2-D index pairs
     rows, cols = numpy.divmod(hits, K * V)
     vals = _host(flat[xp.asarray(rows), xp.asarray(cols)])
     order = numpy.lexsort((cols, -vals, rows))

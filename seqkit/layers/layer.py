@@ -246,8 +246,8 @@ def frozen_parameter(data, name: str | None = None) -> Parameter:
 
 
 def transposed_copy(W: numpy.ndarray) -> numpy.ndarray:
-    """``W.T`` as a C-contiguous array, copied in blocks of 16 rows (several times the speed of
-    ``numpy.ascontiguousarray(W.T)`` on a large weight: each block's reads and writes stay in cache)."""
+    """``W.T`` as a C-contiguous array, copied in blocks of 16 rows, so that each block's reads and writes stay
+    in cache (``numpy.ascontiguousarray(W.T)`` strides over the whole weight for every row it writes)."""
     out = numpy.empty(W.shape[::-1], dtype=W.dtype)
     for i in range(0, W.shape[0], 16):
         out[:, i : i + 16] = W[i : i + 16].T

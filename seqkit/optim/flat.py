@@ -27,7 +27,7 @@ from seqkit.backend import Device, get_device, using_device
 from seqkit.core.autograd import Parameter, Variable
 
 #: Elements per piece of an elementwise update on the CPU. NumPy runs one pass over memory per operation;
-#: pieces that fit the caches turn the ~10 passes of an Adam step into about one trip to main memory, and
+#: pieces that fit the caches turn the many passes of an Adam step into about one trip to main memory, and
 #: pieces can run on several threads (NumPy releases the GIL inside them); see ``benchmarks/optim.py``.
 #: On a GPU the whole buffer is one piece.
 CPU_CHUNK = 1 << 18
