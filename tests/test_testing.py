@@ -16,7 +16,7 @@ import seqkit.functions as F
 from seqkit import Parameter, initializers
 from seqkit.backend import get_array_module
 from seqkit.core import FunctionNode
-from seqkit.layers import Layer
+from seqkit.layers import GRU, Layer
 from seqkit.plugins import Registry
 from seqkit.plugins.manager import KINDS
 from seqkit.testing import LayerCase, LayerTests, RNNLayerTests, check_layer
@@ -183,6 +183,17 @@ class StepForgets(ToyRNN):
         return super().step(x, None)
 
 
+class FusedDisagrees(GRU):
+    """A RecurrentLayer whose fused recurrence drops the recurrent bias that its cell uses."""
+
+    def __init__(self, in_size: int, hidden_size: int, num_layers: int = 1, **kwargs) -> None:
+        super().__init__(in_size, hidden_size, num_layers, **kwargs)
+        self.b_hh_l0.data[...] = 0.5
+
+    def recurrence(self, gx, weights, init, batch_sizes, reverse=False):
+        return F.gru_recurrence(gx, weights.W_hh, weights.b_hh * 0, init[0], batch_sizes, reverse)
+
+
 class NotALayer:
     def __init__(self, in_size: int, hidden_size: int) -> None:
         pass
@@ -210,6 +221,7 @@ def toys() -> Registry:
         PaddedGarbage,
         NoStep,
         StepForgets,
+        FusedDisagrees,
     ):
         registry.add(cls.__name__, cls)
     registry.add("factory", factory_of_something_else)
@@ -241,6 +253,7 @@ def test_the_toy_rnn_passes(toys, tmp_path):
         ("AlwaysFloat32", "check_rnn_contract", r"recipes build RNN layers as factory\(in_size, hidden_size, num_l"),
         ("PaddedGarbage", "check_rnn_contract", "padded vs list input, sequence 0: differ by up to"),
         ("NoStep", "check_rnn_step", r"a decoder needs step\(x, state\) -> \(h, state\)"),
+        ("FusedDisagrees", "check_rnn_contract", r"the layer vs rnn_reference \(its cell, step by step\), sequence 0"),
         ("StepForgets", "check_rnn_step", "step 1 of sequence 0 vs the whole sequence: differ by up to"),
     ],
 )

@@ -1,19 +1,23 @@
-"""Recurrent layers: ``LSTM`` and ``GRU`` over whole variable-length sequences, ``LSTMCell`` and ``GRUCell``.
+"""Recurrent layers: ``RecurrentLayer``, the base of whole-sequence RNN layers, with ``LSTM`` and ``GRU`` built on
+it; ``LSTMCell`` and ``GRUCell`` for step-by-step decoders.
 
-Whole-sequence layers take a Python list of ``(T_i, D)`` arrays or Variables in any order, or a padded
-``(B, T, D)`` batch with ``lengths``, and answer in the same form and order. Inside, sequences are sorted by
+A whole-sequence layer takes a Python list of ``(T_i, D)`` arrays or Variables in any order, or a padded
+``(B, T, D)`` batch with ``lengths``, and answers in the same form and order. Inside, sequences are sorted by
 length and packed time-major; each layer runs one GEMM for the input projections of all steps (both
-directions at once) and a fused recurrence (``F.lstm_recurrence`` / ``F.gru_recurrence``): one small GEMM per
-step, a batch that shrinks as sequences end, and the recurrent weight gradient as one GEMM over all steps.
-``reference()`` computes the same function with cells in a plain Python loop over each sequence; the tests
-hold the fused path to it.
+directions at once) and a recurrence over the packed steps: a subclass's fused op (``F.lstm_recurrence``,
+``F.gru_recurrence``), or by default its ``cell`` in a loop whose batch shrinks as sequences end.
+``seqkit.testing.rnn_reference`` computes the same function from ``cell`` one sequence at a time; the tests hold
+the fused paths to it.
 """
 
 from __future__ import annotations
 
+import abc
+import collections
+import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy
 
@@ -24,6 +28,8 @@ from seqkit.config import config
 from seqkit.core.autograd import Parameter, Variable, as_variable
 from seqkit.functions import rnn as R
 from seqkit.layers.layer import Layer, frozen_parameter, transposed_copy
+
+State = tuple  # per layer and direction: (h,) or, with a cell, (h, c); each (B, H)
 
 
 def _input_weight(gates: int, hidden: int, in_size: int, dtype) -> Parameter:
@@ -40,6 +46,30 @@ def _recurrent_weight(gates: int, hidden: int, dtype) -> Parameter:
 def _set_forget_bias(b, hidden: int, value: float) -> None:
     """Set the forget-gate block of every direction's ``[i, f, o, g]`` bias ``b`` to ``value``, in place."""
     b.reshape(-1, 4, hidden)[:, 1] = value
+
+
+@dataclasses.dataclass(frozen=True)
+class RecurrentWeight:
+    """One entry of a ``RecurrentLayer``'s ``weight_table``: a weight each layer and direction has.
+
+    ``RecurrentWeight.matrix(k)`` is ``(k*H, H)``, each ``(H, H)`` block orthogonal, read as ``h @ W.T``
+    (``F.linear(h, W)``); ``RecurrentWeight.bias(k)`` is ``(k*H,)``, zeros."""
+
+    blocks: int
+    is_matrix: bool
+
+    @classmethod
+    def matrix(cls, blocks: int = 1) -> RecurrentWeight:
+        return cls(blocks, True)
+
+    @classmethod
+    def bias(cls, blocks: int = 1) -> RecurrentWeight:
+        return cls(blocks, False)
+
+    def create(self, hidden: int, dtype: Any) -> Parameter:
+        if self.is_matrix:
+            return _recurrent_weight(self.blocks, hidden, dtype)
+        return Parameter(initializers.create(0.0, self.blocks * hidden, dtype))
 
 
 class _Packing:
@@ -68,13 +98,39 @@ def _check_list(name: str, xs) -> tuple[list[int], int]:
     return [s[0] for s in shapes], shapes[0][1]
 
 
-class _RecurrentLayer(Layer):
-    gates = 0
-    has_cell = False
+class RecurrentLayer(Layer, metaclass=abc.ABCMeta):
+    """The base of a multi-layer, optionally bidirectional RNN over whole variable-length sequences.
 
-    @property
-    def transposed_weights(self) -> tuple[str, ...]:
-        return tuple(n for n in self._registry if n.startswith(("W_ih", "W_hh")))
+    A subclass declares what differs between RNNs; the base does the rest (parameters, packing, both
+    directions, stacking, dropout between layers, ``step``, states, input checks):
+
+    - ``gates``: the blocks of ``H`` columns of a direction's input projection (4 for an LSTM);
+    - ``has_cell``: True when the state of a layer and direction is ``(h, c)`` rather than ``(h,)``;
+    - ``weight_table``: name -> ``RecurrentWeight``, the weights each layer ``l`` and direction has, besides the
+      input projection; the base creates them as ``{name}_l{l}`` and ``{name}_l{l}_reverse``;
+    - ``cell(gx, weights, state) -> state``: one time step from plain differentiable ops;
+    - optionally ``recurrence(gx, weights, init, batch_sizes, reverse)``, a fused op for a whole direction
+      (by default a loop of ``cell``), and ``bidirectional_recurrence`` for both directions at once.
+
+    Every layer ``l`` has ``W_ih_l{l}`` ``(directions * gates * H, in)`` and ``b_l{l}``: the input projections of
+    both directions in one GEMM, forward rows first. ``weights(l, d)`` gives all of a layer and direction's
+    weights as a named tuple ``(W_ih, b, *weight_table)``.
+    """
+
+    gates: ClassVar[int]
+    has_cell: ClassVar[bool] = False
+    weight_table: ClassVar[dict[str, RecurrentWeight]]
+    #: the named tuple ``weights()`` returns, made from ``weight_table`` for each subclass
+    Weights: ClassVar[type]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = getattr(cls, "weight_table", None)
+        if table is not None:
+            clash = {"W_ih", "b"} & set(table)
+            if clash:
+                raise TypeError(f"{cls.__name__}.weight_table: {sorted(clash)} name the input projection")
+            cls.Weights = collections.namedtuple(f"{cls.__name__}Weights", ("W_ih", "b", *table))
 
     def __init__(
         self,
@@ -87,37 +143,113 @@ class _RecurrentLayer(Layer):
         dtype: Any = None,
     ) -> None:
         super().__init__()
+        name = type(self).__name__
+        gates, table = getattr(self, "gates", None), getattr(self, "weight_table", None)
+        if not isinstance(gates, int) or gates < 1 or not isinstance(table, dict):
+            raise TypeError(f"{name}: a RecurrentLayer declares gates (an int > 0) and weight_table (a dict)")
         if min(in_size, hidden_size, num_layers) < 1:
             raise ValueError(
-                f"{type(self).__name__}: sizes must be positive, got in {in_size}, hidden "
-                f"{hidden_size}, layers {num_layers}"
+                f"{name}: sizes must be positive, got in {in_size}, hidden {hidden_size}, layers {num_layers}"
             )
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1), got {dropout}")
+            raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
         self.in_size, self.hidden_size, self.num_layers = in_size, hidden_size, num_layers
         self.directions = 2 if bidirectional else 1
         self.dropout = dropout
         self.out_size = hidden_size * self.directions
-        G, H = self.gates, hidden_size
+        G, H = gates, hidden_size
         for layer in range(num_layers):
+            names = [self.weight_names(layer, d) for d in range(self.directions)]
             d_in = in_size if layer == 0 else self.out_size
-            setattr(self, f"W_ih_l{layer}", _input_weight(self.directions * G, H, d_in, dtype))
-            setattr(self, f"b_l{layer}", Parameter(initializers.create(0.0, self.directions * G * H, dtype)))
-            for suffix in self._suffixes(layer):
-                setattr(self, f"W_hh{suffix}", _recurrent_weight(G, H, dtype))
-                self._direction_params(suffix, dtype)
+            setattr(self, names[0].W_ih, _input_weight(self.directions * G, H, d_in, dtype))
+            setattr(self, names[0].b, Parameter(initializers.create(0.0, self.directions * G * H, dtype)))
+            for direction in names:
+                for weight_name, spec in zip(direction[2:], table.values()):
+                    setattr(self, weight_name, spec.create(H, dtype))
 
-    def _direction_params(self, suffix: str, dtype: Any) -> None:
-        """Parameters a subclass keeps per layer and direction besides ``W_hh`` (none by default)."""
+    # ---- what a subclass declares -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def cell(self, gx, weights, state: State) -> State:
+        """One time step of one layer and direction, from plain differentiable ops.
 
-    def _suffixes(self, layer: int) -> list[str]:
-        return [f"_l{layer}", f"_l{layer}_reverse"][: self.directions]
+        ``gx`` ``(b, gates * H)``: this direction's input projections (``x @ W_ih.T + b``) of the step;
+        ``weights``: ``self.weights(layer, direction)``; ``state``: ``(h,)`` or ``(h, c)``, each ``(b, H)``.
+        Returns the new state, a tuple of the same form, whose ``h`` (first) is the step's output.
+        ``seqkit.testing.rnn_reference`` holds ``recurrence`` to it."""
+
+    def recurrence(self, gx, weights, init: State, batch_sizes: Sequence[int], reverse: bool = False) -> tuple:
+        """One layer and direction over packed steps: ``gx`` ``(N, gates * H)``, step ``t`` the rows of the first
+        ``batch_sizes[t]`` sequences (longest first); ``init`` the initial state, each part ``(B, H)``.
+        Returns ``(hs, *final_state)``: ``hs`` ``(N, H)`` packed like ``gx``, the final state in sorted order.
+
+        ``reverse`` walks from the last step to the first with a batch that grows: a sequence joins at its own
+        last step, from its initial state. This default runs ``cell`` step by step; a fused op overrides it."""
+        offsets = numpy.cumsum((0, *batch_sizes)).tolist()
+        hs: list = [None] * len(batch_sizes)
+        if not reverse:
+            state, finished = tuple(init), []
+            for t, b in enumerate(batch_sizes):
+                if b < state[0].shape[0]:  # sequences b.. ended at the previous step: their state is final
+                    finished.append(tuple(s[b:] for s in state))
+                    state = tuple(s[:b] for s in state)
+                state = tuple(self.cell(gx[offsets[t] : offsets[t + 1]], weights, state))
+                hs[t] = state[0]
+            finals = [F.concat([s, *(f[k] for f in reversed(finished))], axis=0) for k, s in enumerate(state)]
+        else:
+            state = tuple(s[: batch_sizes[-1]] for s in init)
+            for t in reversed(range(len(batch_sizes))):
+                b = batch_sizes[t]
+                if b > state[0].shape[0]:  # sequences whose last step is t join, from their initial state
+                    state = tuple(F.concat([s, s0[s.shape[0] : b]], axis=0) for s, s0 in zip(state, init))
+                state = tuple(self.cell(gx[offsets[t] : offsets[t + 1]], weights, state))
+                hs[t] = state[0]
+            finals = list(state)
+        return (F.concat(hs, axis=0), *finals)
+
+    def bidirectional_recurrence(self, gx, forward, backward, init_forward: State, init_backward: State,
+                                 batch_sizes: Sequence[int]) -> tuple:  # fmt: skip
+        """Both directions of a layer: ``gx`` ``(N, 2 * gates * H)``, forward columns first. Returns
+        ``(hs, *final_forward, *final_backward)`` with ``hs`` ``(N, 2H)``. By default two ``recurrence`` calls;
+        a fused op that runs both at once overrides it."""
+        gx_f, gx_b = F.split_axis(gx, 2, axis=1)
+        hs_f, *final_f = self.recurrence(gx_f, forward, init_forward, batch_sizes, False)
+        hs_b, *final_b = self.recurrence(gx_b, backward, init_backward, batch_sizes, True)
+        return (F.concat([hs_f, hs_b], axis=1), *final_f, *final_b)
+
+    # ---- the weights --------------------------------------------------------------------------------------
+    def weight_names(self, layer: int, direction: int = 0):
+        """The attribute (and ``state_dict``) names of ``weights(layer, direction)``, as a ``Weights`` tuple."""
+        suffix = f"_l{layer}_reverse" if direction else f"_l{layer}"
+        return self.Weights(f"W_ih_l{layer}", f"b_l{layer}", *(name + suffix for name in self.weight_table))
+
+    def weights(self, layer: int, direction: int = 0):
+        """The weights of layer ``layer`` and direction ``direction`` (0 forward, 1 reverse): a ``Weights`` named
+        tuple ``(W_ih, b, *weight_table)``. ``W_ih`` and ``b`` hold both directions' rows, forward first."""
+        return self.Weights(*(getattr(self, name) for name in self.weight_names(layer, direction)))
+
+    @property
+    def transposed_weights(self) -> tuple[str, ...]:
+        """Every ``W_ih`` and every matrix of ``weight_table``: the ops read them as ``x @ W.T``."""
+        matrices = [k for k, (name, spec) in enumerate(self.weight_table.items(), 2) if spec.is_matrix]
+        return tuple(
+            name
+            for layer in range(self.num_layers)
+            for d in range(self.directions)
+            for k, name in enumerate(self.weight_names(layer, d))
+            if (k == 0 and d == 0) or k in matrices
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_size={self.in_size}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+            f"bidirectional={self.directions == 2}, dropout={self.dropout}"
+        )
 
     # ---- the public call --------------------------------------------------------------------------------
     def __call__(self, xs, state=None, lengths=None):
         """Run over ``xs``: a list of ``(T_i, in)`` sequences, or a padded ``(B, T, in)`` batch with ``lengths``.
 
-        ``state``: initial states ``(layers * directions, B, H)`` (for an LSTM a pair ``(h, c)``), in the
+        ``state``: initial states ``(layers * directions, B, H)`` (with a cell, a pair ``(h, c)``), in the
         order of ``xs``; zeros when None. Returns ``(ys, final_state)``: ``ys`` in the input's form with
         ``directions * H`` features (zeros past each length when padded), and the final states shaped like
         ``state``.
@@ -157,7 +289,7 @@ class _RecurrentLayer(Layer):
         """One time step for a whole batch, for decoders in Python loops (unidirectional layers only).
 
         ``x`` (B, in); ``state`` as ``__call__``'s final state (zeros when None). Returns ``(h, state)`` with
-        ``h`` (B, H) the top layer's output. Runs the fused recurrence for one step, so it shares its kernels.
+        ``h`` (B, H) the top layer's output. Runs ``recurrence`` for one step, so it shares its kernels.
         """
         name = type(self).__name__
         if self.directions != 1:
@@ -166,34 +298,40 @@ class _RecurrentLayer(Layer):
             raise ValueError(f"{name}.step: expected x of shape (B, {self.in_size}), got {tuple(x.shape)}")
         B = x.shape[0]
         n_parts = 2 if self.has_cell else 1
+        expected = (self.num_layers, B, self.hidden_size)
         if state is None:
-            zeros = get_array_module(x).zeros((B, self.hidden_size), dtype=self.W_ih_l0.dtype)
+            zeros = get_array_module(x).zeros((B, self.hidden_size), dtype=self.weights(0).W_ih.dtype)
             layers = [[zeros] * n_parts for _ in range(self.num_layers)]
         else:
             parts = state if self.has_cell else (state,)
+            if len(parts) != n_parts or any(tuple(p.shape) != expected for p in parts):
+                got = [tuple(p.shape) for p in parts]
+                raise ValueError(f"{name}.step: the state must be {n_parts} part(s) {expected}, got {got}")
             layers = list(zip(*[F.separate(p, axis=0) for p in parts]))
         finals: list[list] = [[] for _ in range(n_parts)]
         h = x
         for layer in range(self.num_layers):
             if layer and self.dropout:
                 h = F.dropout(h, self.dropout)
-            result = self._step_layer(layer, h, list(layers[layer]))
+            result = self._step_layer(layer, h, tuple(layers[layer]))
             h = result[0]
             for f, r in zip(finals, result[1:]):
                 f.append(r)
         stacked = tuple(F.stack(f) for f in finals)
         return h, (stacked if self.has_cell else stacked[0])
 
-    def _step_layer(self, layer: int, x, init: list) -> tuple:
+    def _step_layer(self, layer: int, x, init: State) -> tuple:
         """One step of layer ``layer``: ``(h, *final state)``."""
-        gx = F.linear(x, getattr(self, f"W_ih_l{layer}"), getattr(self, f"b_l{layer}"))
-        return self._recurrence(gx, f"_l{layer}", init, (x.shape[0],), reverse=False)
+        w = self.weights(layer)
+        return self.recurrence(F.linear(x, w.W_ih, w.b), w, init, (x.shape[0],), False)
 
     def _sorted_state(self, state, packing: _Packing):
-        parts = (state if self.has_cell else (state,)) if state is not None else None
-        expected = (self.num_layers * self.directions, len(packing.order), self.hidden_size)
-        if parts is None:
+        if state is None:
             return None
+        parts = state if self.has_cell else (state,)
+        expected = (self.num_layers * self.directions, len(packing.order), self.hidden_size)
+        if len(parts) != (2 if self.has_cell else 1):
+            raise ValueError(f"{type(self).__name__}: initial state must be a pair of arrays {expected}")
         out = []
         for part in parts:
             if tuple(part.shape) != expected:
@@ -203,75 +341,36 @@ class _RecurrentLayer(Layer):
 
     def _run_packed(self, x, packing: _Packing, state):
         xp = get_array_module(x)
-        B, H = len(packing.order), self.hidden_size
-        finals: list[list] = [[] for _ in range(2 if self.has_cell else 1)]
+        B, H, D = len(packing.order), self.hidden_size, self.directions
+        n_parts = 2 if self.has_cell else 1
+        finals: list[list] = [[] for _ in range(n_parts)]
         for layer in range(self.num_layers):
             if layer and self.dropout:
                 x = F.dropout(x, self.dropout)
-            gx = F.linear(x, getattr(self, f"W_ih_l{layer}"), getattr(self, f"b_l{layer}"))
+            weights = [self.weights(layer, d) for d in range(D)]
+            gx = F.linear(x, weights[0].W_ih, weights[0].b)
             inits = [
-                [s[k] for s in state] if state is not None else [xp.zeros((B, H), dtype=x.dtype)] * len(finals)
-                for k in range(layer * self.directions, (layer + 1) * self.directions)
+                tuple(s[k] for s in state) if state is not None else (xp.zeros((B, H), dtype=x.dtype),) * n_parts
+                for k in range(layer * D, (layer + 1) * D)
             ]
-            if self.directions == 2 and hasattr(self, "_bidirectional"):  # both directions in one op
-                x, *result = self._bidirectional(gx, layer, inits, packing.batch_sizes)
-                for d in range(2):
-                    for f, r in zip(finals, result[d * len(finals) : (d + 1) * len(finals)]):
-                        f.append(r)
-                continue
-            parts = F.split_axis(gx, self.directions, axis=1) if self.directions == 2 else (gx,)
-            outs = []
-            for d, suffix in enumerate(self._suffixes(layer)):
-                result = self._recurrence(parts[d], suffix, inits[d], packing.batch_sizes, reverse=d == 1)
-                outs.append(result[0])
-                for f, r in zip(finals, result[1:]):
+            if D == 2:
+                x, *result = self.bidirectional_recurrence(gx, *weights, *inits, packing.batch_sizes)
+            else:
+                x, *result = self.recurrence(gx, weights[0], inits[0], packing.batch_sizes, False)
+            for d in range(D):
+                for f, r in zip(finals, result[d * n_parts : (d + 1) * n_parts]):
                     f.append(r)
-            x = F.concat(outs, axis=1) if self.directions == 2 else outs[0]
         return x, finals
 
-    # ---- the reference: cells in a plain Python loop over each sequence -------------------------------
-    def reference(self, xs: Sequence, state=None):
-        """The same function as ``__call__`` on a list input, from per-step cells in Python loops (slow; for
-        tests). Dropout is not applied."""
-        H = self.hidden_size
-        parts = (state if self.has_cell else (state,)) if state is not None else None
-        ys = [Variable(x) if not isinstance(x, Variable) else x for x in xs]
-        finals: list[list] = [[] for _ in range(2 if self.has_cell else 1)]
-        for layer in range(self.num_layers):
-            outs = []
-            for d, suffix in enumerate(self._suffixes(layer)):
-                k = layer * self.directions + d
-                W_ih = getattr(self, f"W_ih_l{layer}")
-                b_ih = getattr(self, f"b_l{layer}")
-                rows = slice(d * self.gates * H, (d + 1) * self.gates * H)
-                seq_out, seq_final = [], [[] for _ in finals]
-                for j, x in enumerate(ys):
-                    zeros = [x.xp.zeros((1, H), x.dtype)] * len(finals)
-                    s = zeros if parts is None else [p[k][j : j + 1] for p in parts]
-                    steps = range(len(x) - 1, -1, -1) if d == 1 else range(len(x))
-                    hs = {}
-                    for t in steps:
-                        gx = F.linear(x[t : t + 1], W_ih[rows], b_ih[rows])
-                        s = self._cell_reference(gx, suffix, s)
-                        hs[t] = s[0]
-                    seq_out.append(F.concat([hs[t] for t in range(len(x))], axis=0))
-                    for acc, v in zip(seq_final, s):
-                        acc.append(v)
-                outs.append(seq_out)
-                for f, acc in zip(finals, seq_final):
-                    f.append(F.concat(acc, axis=0))
-            ys = [F.concat(list(o), axis=1) for o in zip(*outs)] if self.directions == 2 else outs[0]
-        finals = [F.stack(f) for f in finals]
-        return ys, (tuple(finals) if self.has_cell else finals[0])
 
-
-class LSTM(_RecurrentLayer):
+class LSTM(RecurrentLayer):
     """Multi-layer, optionally bidirectional LSTM (gate blocks ``[i, f, o, g]``; forget-gate bias 1.0 by
     default). Parameters per layer ``l``: ``W_ih_l{l}`` ``(directions*4H, in)`` and ``b_l{l}`` (both
     directions' input projections in one GEMM), ``W_hh_l{l}`` and ``W_hh_l{l}_reverse`` ``(4H, H)``."""
 
     gates = 4
     has_cell = True
+    weight_table: ClassVar = {"W_hh": RecurrentWeight.matrix(4)}
 
     def __init__(
         self,
@@ -286,29 +385,33 @@ class LSTM(_RecurrentLayer):
     ) -> None:
         super().__init__(in_size, hidden_size, num_layers, bidirectional=bidirectional, dropout=dropout, dtype=dtype)
         for layer in range(num_layers):
-            _set_forget_bias(getattr(self, f"b_l{layer}").data, hidden_size, forget_bias)
+            _set_forget_bias(self.weights(layer).b.data, hidden_size, forget_bias)
 
-    def _recurrence(self, gx, suffix, init, batch_sizes, reverse):
-        return F.lstm_recurrence(gx, getattr(self, f"W_hh{suffix}"), init[0], init[1], batch_sizes, reverse)
+    def cell(self, gx, weights, state):
+        h, c = state
+        c, h = R.lstm_reference(c, gx + F.linear(h, weights.W_hh))
+        return h, c
 
-    def _bidirectional(self, gx, layer, inits, batch_sizes):
-        W_f, W_b = (getattr(self, f"W_hh{suffix}") for suffix in self._suffixes(layer))
-        return F.bilstm_recurrence(gx, W_f, W_b, *inits[0], *inits[1], batch_sizes)
+    def recurrence(self, gx, weights, init, batch_sizes, reverse=False):
+        return F.lstm_recurrence(gx, weights.W_hh, init[0], init[1], batch_sizes, reverse)
+
+    def bidirectional_recurrence(self, gx, forward, backward, init_forward, init_backward, batch_sizes):
+        return F.bilstm_recurrence(gx, forward.W_hh, backward.W_hh, *init_forward, *init_backward, batch_sizes)
 
     _joint = None  # per layer, [W_ih, W_hh].T side by side (C-contiguous), in a unidirectional for_decoding() copy
 
     def _relayout(self, memo):
         """A unidirectional layer's decoding copy stores each layer's input and recurrent weights side by side, so
         that a step is one product of ``[x, h]``; its ``W_ih`` and ``W_hh`` are views of that array."""
-        if self.directions != 1 or type(self.W_ih_l0.data) is not numpy.ndarray:
+        if self.directions != 1 or type(self.weights(0).W_ih.data) is not numpy.ndarray:
             return super()._relayout(memo)
         self._joint = []
         for layer in range(self.num_layers):
-            W_ih, W_hh = getattr(self, f"W_ih_l{layer}"), getattr(self, f"W_hh_l{layer}")
-            WT = transposed_copy(numpy.concatenate([W_ih.data, W_hh.data], axis=1))
-            n = W_ih.shape[1]
-            setattr(self, f"W_ih_l{layer}", frozen_parameter(WT[:n].T))
-            setattr(self, f"W_hh_l{layer}", frozen_parameter(WT[n:].T))
+            names, w = self.weight_names(layer), self.weights(layer)
+            WT = transposed_copy(numpy.concatenate([w.W_ih.data, w.W_hh.data], axis=1))
+            n = w.W_ih.shape[1]
+            setattr(self, names.W_ih, frozen_parameter(WT[:n].T))
+            setattr(self, names.W_hh, frozen_parameter(WT[n:].T))
             self._joint.append(WT)
 
     def _step_layer(self, layer, x, init):
@@ -323,32 +426,24 @@ class LSTM(_RecurrentLayer):
         xp = get_array_module(xa)
         gates, c = xp.concatenate([xa, h], axis=1) @ WT, c.copy()  # one product of [x, h]
         h = xp.empty_like(c)
-        R.lstm_step_forward(gates, getattr(self, f"b_l{layer}").data, c, xp.empty_like(c), h)
+        R.lstm_step_forward(gates, self.weights(layer).b.data, c, xp.empty_like(c), h)
         h = as_variable(h)
         return h, h, as_variable(c)
 
-    def _cell_reference(self, gx, suffix, state):
-        h, c = state
-        c, h = R.lstm_reference(c, gx + F.linear(h, getattr(self, f"W_hh{suffix}")))
-        return [h, c]
 
-
-class GRU(_RecurrentLayer):
+class GRU(RecurrentLayer):
     """Multi-layer, optionally bidirectional GRU (gate blocks ``[r, z, n]``, PyTorch's formulation with the
     reset gate applied to ``W_hn h + b_hn``). Parameters per layer ``l``: ``W_ih_l{l}`` ``(directions*3H, in)``,
     ``b_l{l}`` (input biases), and per direction ``W_hh_l{l}[_reverse]`` ``(3H, H)``, ``b_hh_l{l}[_reverse]``."""
 
     gates = 3
+    weight_table: ClassVar = {"W_hh": RecurrentWeight.matrix(3), "b_hh": RecurrentWeight.bias(3)}
 
-    def _direction_params(self, suffix: str, dtype: Any) -> None:
-        setattr(self, f"b_hh{suffix}", Parameter(initializers.create(0.0, 3 * self.hidden_size, dtype)))
+    def cell(self, gx, weights, state):
+        return (R.gru_step_reference(state[0], gx, weights.W_hh, weights.b_hh),)
 
-    def _recurrence(self, gx, suffix, init, batch_sizes, reverse):
-        W, b = getattr(self, f"W_hh{suffix}"), getattr(self, f"b_hh{suffix}")
-        return F.gru_recurrence(gx, W, b, init[0], batch_sizes, reverse)
-
-    def _cell_reference(self, gx, suffix, state):
-        return [R.gru_step_reference(state[0], gx, getattr(self, f"W_hh{suffix}"), getattr(self, f"b_hh{suffix}"))]
+    def recurrence(self, gx, weights, init, batch_sizes, reverse=False):
+        return F.gru_recurrence(gx, weights.W_hh, weights.b_hh, init[0], batch_sizes, reverse)
 
 
 # ---- cells for step-by-step decoders ------------------------------------------------------------------

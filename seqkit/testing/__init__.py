@@ -11,7 +11,8 @@ plugin manager (so the test also proves the plugin is installed and registered),
   is on) gives bitwise equal parameters, outputs and gradients;
 - ``check_device_parity``: a copy on ``cuda:0`` gives the CPU's outputs and gradients (skipped without CUDA);
 - ``check_rnn_contract``: what a recipe needs from an encoder/decoder RNN layer: constructor, attributes, list
-  and padded calls, state (see ``LayerCase.check_rnn_contract``);
+  and padded calls, state, and for a ``RecurrentLayer`` its recurrence against ``rnn_reference`` (see
+  ``LayerCase.check_rnn_contract``);
 - ``check_rnn_step``: what a decoder needs: ``step`` reproduces the whole-sequence call one step at a time.
 
 With pytest, subclass ``RNNLayerTests`` (or ``LayerTests`` for a layer that is not an RNN)::
@@ -41,11 +42,13 @@ from typing import Any, ClassVar
 import numpy
 import pytest
 
+import seqkit.functions
 import seqkit.random
 from seqkit.backend import Device, get_device, to_device
 from seqkit.config import config, no_grad, using_config
 from seqkit.core.autograd import Variable
 from seqkit.layers.layer import Layer, load, save
+from seqkit.layers.rnn import RecurrentLayer
 from seqkit.registry import Registry
 
 Shapes = list[tuple[int, ...]] | tuple[int, ...]
@@ -175,7 +178,9 @@ class LayerCase:
         - each sequence's outputs and final state do not depend on the rest of the batch;
         - ``layer(padded, state, lengths=lengths)`` on a padded ``(B, T, in)`` batch gives the list form's results,
           ``ys`` ``(B, T, out_size)`` with zeros past each length;
-        - an empty list and a wrong feature size raise ``ValueError``.
+        - an empty list and a wrong feature size raise ``ValueError``;
+        - for a ``seqkit.layers.RecurrentLayer``: outputs and final state equal ``rnn_reference``'s, which runs
+          the layer's ``cell`` step by step (so a fused ``recurrence`` computes what the cell says).
         """
         if not self.is_sequence:
             raise AssertionError(f"layer {self.name!r}: the RNN contract needs shapes as a list of (T_i, D)")
@@ -255,6 +260,14 @@ class LayerCase:
             wider = [numpy.concatenate([x, x[:, :1]], axis=1) for x in xs]
             for bad, why in (([], "an empty list"), (wider, "a wrong feature size")):
                 _raises_value_error(who, why, lambda bad=bad: layer(bad))
+            if isinstance(layer, RecurrentLayer):  # its recurrence (fused or not) computes what its cell says
+                ys_ref, final_ref = rnn_reference(layer, xs, final)
+                for i, (a, b) in enumerate(zip(ys2, ys_ref)):
+                    _close(
+                        f"{who}: the layer vs rnn_reference (its cell, step by step), sequence {i}", a, b, 1e-4, 1e-5
+                    )
+                for k, (a, b) in enumerate(zip(_flatten(final2), _flatten(final_ref))):
+                    _close(f"{who}: the layer vs rnn_reference (its cell), final state part {k}", a, b, 1e-4, 1e-5)
 
     def check_rnn_step(self) -> None:
         """What a decoder needs: ``layer.step(x, state) -> (h, state)`` on ``(B, in)`` gives, step after step, the
@@ -467,6 +480,43 @@ def _close(what: str, actual: Any, expected: Any, rtol: float, atol: float) -> N
         raise AssertionError(f"{what}: differ by up to {worst:.3g} (rtol={rtol}, atol={atol})")
 
 
+def rnn_reference(layer: Any, xs: Any, state: Any = None) -> tuple[list[Variable], Any]:
+    """What ``layer(xs, state)`` computes, for a ``seqkit.layers.RecurrentLayer`` and a list ``xs``, from the
+    layer's ``cell`` in plain Python loops: one layer, direction, sequence and time step at a time, each step's
+    input projection from that direction's rows of ``W_ih`` and ``b``. Slow; a test oracle for the layer's
+    ``recurrence``, its packing and its state handling. Dropout is not applied (run it in evaluation mode).
+    Returns ``(ys, final_state)`` in the layer's form."""
+    H, G, D = layer.hidden_size, layer.gates, layer.directions
+    parts = None if state is None else (state if layer.has_cell else (state,))
+    n_parts = 2 if layer.has_cell else 1
+    ys = [x if isinstance(x, Variable) else Variable(x) for x in xs]
+    finals: list[list] = [[] for _ in range(n_parts)]
+    for index in range(layer.num_layers):
+        outs = []
+        for d in range(D):
+            k = index * D + d
+            weights = layer.weights(index, d)
+            rows = slice(d * G * H, (d + 1) * G * H)
+            W_ih, b = weights.W_ih[rows], weights.b[rows]
+            seq_out, seq_final = [], [[] for _ in range(n_parts)]
+            for j, x in enumerate(ys):
+                zeros = (x.xp.zeros((1, H), x.dtype),) * n_parts
+                s = zeros if parts is None else tuple(p[k][j : j + 1] for p in parts)
+                hs = {}
+                for t in range(len(x) - 1, -1, -1) if d == 1 else range(len(x)):
+                    s = tuple(layer.cell(seqkit.functions.linear(x[t : t + 1], W_ih, b), weights, s))
+                    hs[t] = s[0]
+                seq_out.append(seqkit.functions.concat([hs[t] for t in range(len(x))], axis=0))
+                for acc, v in zip(seq_final, s):
+                    acc.append(v)
+            outs.append(seq_out)
+            for f, acc in zip(finals, seq_final):
+                f.append(seqkit.functions.concat(acc, axis=0))
+        ys = [seqkit.functions.concat(list(o), axis=1) for o in zip(*outs)] if D == 2 else outs[0]
+    stacked = [seqkit.functions.stack(f) for f in finals]
+    return ys, (tuple(stacked) if layer.has_cell else stacked[0])
+
+
 def check_layer(
     name: str,
     shapes: Shapes,
@@ -522,5 +572,5 @@ class RNNLayerTests(LayerTests):
 
 __all__ = [
     "LayerCase", "LayerTests", "PARITY_GRAD", "PARITY_OUTPUT", "RNNLayerTests", "check_layer", "cuda_available",
-    "layer_registry",
+    "layer_registry", "rnn_reference",
 ]  # fmt: skip

@@ -3,6 +3,7 @@ layer against a plain NumPy transcription of its equations, and the layer inside
 
 import dataclasses
 import inspect
+from pathlib import Path
 
 import numpy
 import pytest
@@ -36,19 +37,18 @@ def reference(layer: MGU, xs: list, h0: numpy.ndarray) -> tuple[list, numpy.ndar
     H, D = layer.hidden_size, layer.directions
     finals = numpy.zeros_like(h0)
     for layer_index in range(layer.num_layers):
-        W = getattr(layer, f"W_x_l{layer_index}").data.reshape(D, 2, H, -1)
-        b = getattr(layer, f"b_l{layer_index}").data.reshape(D, 2, H)
         outs = []
         for j, x in enumerate(xs):
             per_direction = []
-            for d, suffix in enumerate(["", "_reverse"][:D]):
-                U_f = getattr(layer, f"U_f_l{layer_index}{suffix}").data
-                U_n = getattr(layer, f"U_n_l{layer_index}{suffix}").data
+            for d in range(D):
+                w = layer.weights(layer_index, d)
+                W, b = w.W_ih.data.reshape(D, 2, H, -1)[d], w.b.data.reshape(D, 2, H)[d]
+                U_f, U_n = w.U_f.data, w.U_n.data
                 k = layer_index * D + d
                 h, y = h0[k, j], numpy.zeros((len(x), H))
                 for t in reversed(range(len(x))) if d else range(len(x)):
-                    f = sigmoid(W[d, 0] @ x[t] + U_f @ h + b[d, 0])
-                    n = numpy.tanh(W[d, 1] @ x[t] + U_n @ (f * h) + b[d, 1])
+                    f = sigmoid(W[0] @ x[t] + U_f @ h + b[0])
+                    n = numpy.tanh(W[1] @ x[t] + U_n @ (f * h) + b[1])
                     h = y[t] = (1 - f) * h + f * n
                 finals[k, j] = h
                 per_direction.append(y)
@@ -78,7 +78,7 @@ def test_options_are_constructor_arguments():
 
 def test_bad_input_is_a_one_line_value_error():
     layer = MGU(3, 4)
-    with pytest.raises(ValueError, match=r"\(T_i >= 1, 3\), got shapes \[\(2, 5\)\]"):
+    with pytest.raises(ValueError, match="MGU: expected 3 input features, got 5"):
         layer([numpy.zeros((2, 5), "float32")])
     with pytest.raises(ValueError, match=r"initial state must be \(1, 1, 4\)"):
         layer([numpy.zeros((2, 3), "float32")], state=numpy.zeros((1, 2, 4), "float32"))
@@ -123,3 +123,12 @@ def test_a_seq2seq_model_uses_it_by_name(bidirectional, seqkit_plugin_manager):
     loss, _ = model.loss(src, tgt)
     loss.backward()
     assert all(p.grad is not None for p in model.encoder.params())
+
+
+def test_the_plugin_guide_shows_this_layer_whole():
+    """docs/plugins.md shows the MGU class as the minimal complete RecurrentLayer (and its tests run that copy);
+    it must stay this plugin's source, word for word."""
+    guide = Path(__file__).resolve().parents[3] / "docs" / "plugins.md"
+    if not guide.is_file():
+        pytest.skip("outside seqkit's checkout")
+    assert inspect.getsource(MGU) in guide.read_text(encoding="utf-8")
