@@ -20,7 +20,16 @@ import seqkit
 import seqkit.layers as L
 from seqkit.cli import main
 from seqkit.errors import UserError
-from seqkit.plugins import PluginError, Registry, UnknownNameError, get_plugin_manager, hookimpl
+from seqkit.plugins import (
+    Conflict,
+    ContestedNameError,
+    PluginConflict,
+    PluginError,
+    Registry,
+    UnknownNameError,
+    get_plugin_manager,
+    hookimpl,
+)  # fmt: skip
 from seqkit.plugins import builtin as builtin_plugin
 from seqkit.plugins.manager import KINDS, PluginWarning
 
@@ -80,22 +89,54 @@ def manager(**env) -> object:
 
 
 # ---- Registry -----------------------------------------------------------------------------------------------
-def test_same_object_twice_is_harmless_another_object_names_both_plugins():
+def test_same_object_twice_is_harmless_another_object_contests_only_that_name():
     r = Registry("layer")
     r.plugin = "first"
     r.add("lstm", L.LSTM, aliases=("long_short",))
+    r.add("gru", L.GRU)
     r.plugin = "second"
-    r.add("lstm", L.LSTM)
-    assert len(r) == 1 and r.entry("lstm").plugin == "first"
-    with pytest.raises(
-        PluginError,
-        match=r"^layer name 'lstm' is registered by plugin 'first' and again, with a "
-        r"different object, by plugin 'second'$",
-    ):
-        r.add("lstm", L.GRU)
-    with pytest.raises(PluginError, match="name 'long_short' is registered by plugin 'first'"):
-        r.add("other", L.GRU, aliases=("long_short",))
-    assert r.get("long_short") is L.LSTM and "other" not in r
+    r.add("lstm", L.LSTM)  # the same object: harmless
+    assert len(r) == 2 and r.entry("lstm").plugin == "first" and r.conflicts() == []
+    r.add("lstm", L.Linear, aliases=("lin",))  # another object: the name is contested, the alias is fine
+    r.add("other", L.Dropout, aliases=("long_short",))  # an alias equal to another plugin's alias
+    assert r.conflicts() == [
+        Conflict("layer", "long_short", ("first", "second")),
+        Conflict("layer", "lstm", ("first", "second")),
+    ]
+    with pytest.raises(ContestedNameError) as e:
+        r.get("lstm")
+    assert str(e.value) == (
+        "layer 'lstm' is registered by plugin 'first' and plugin 'second' with different objects, so neither "
+        "is used; uninstall one of them or leave one out with SEQKIT_DISABLE_PLUGINS=second "
+        '(docs/plugins.md, "Choosing what loads")'
+    )
+    assert isinstance(e.value, UserError) and isinstance(e.value, KeyError)
+    with pytest.raises(ContestedNameError, match=r"^layer 'long_short' is registered by plugin 'first' and plugin"):
+        r.get("long_short")
+    # every other name of both plugins stays usable, and contested names are not listed as usable
+    assert r.get("gru") is L.GRU and r.get("lin") is L.Linear and r.get("other") is L.Dropout
+    assert r.names() == ["gru", "other"] and [e.name for e in r.entries()] == ["gru", "other"]
+    assert "lstm" not in r and "lin" in r
+    r.remove_plugin("second")  # leaving one plugin out settles the contests it took part in
+    assert r.get("lstm") is L.LSTM and r.get("long_short") is L.LSTM and r.conflicts() == [] and "lin" not in r
+
+
+def test_a_contest_does_not_depend_on_the_order_plugins_load_in():
+    def fill(order):
+        r = Registry("layer")
+        for plugin, obj in order:
+            r.plugin = plugin
+            r.add("shared", obj, aliases=(f"{plugin}_alias",))
+            r.add(f"{plugin}_own", obj)
+        return r
+
+    a, b = fill([("a", L.LSTM), ("b", L.GRU)]), fill([("b", L.GRU), ("a", L.LSTM)])
+    assert a.names() == b.names() == ["a_own", "b_own"]
+    assert a.get("a_alias") is b.get("a_alias") is L.LSTM and a.get("b_alias") is b.get("b_alias") is L.GRU
+    assert [c.name for c in a.conflicts()] == [c.name for c in b.conflicts()] == ["shared"]
+    third = fill([("a", L.LSTM), ("b", L.GRU), ("c", L.Linear)])
+    with pytest.raises(ContestedNameError, match=r"^layer 'shared' is registered by plugins 'a', 'b' and 'c' with"):
+        third.get("shared")
 
 
 def test_unknown_name_suggests_the_closest_and_lists_known_names():
@@ -283,15 +324,11 @@ def test_a_hook_with_an_unknown_argument_is_one_line(dists):
 @pytest.mark.parametrize(
     ("registration", "problem"),
     [
-        (
-            'registry.add("lstm", Linear)',
-            "layer name 'lstm' is registered by plugin 'seqkit' and again, with a different object, by plugin 'wrong'",
-        ),
         ('registry.add("plain", dict)', "layer 'plain' is the class dict, which is not a Layer subclass"),
         ('registry.add("inst", Linear(2, 2))', "layer 'inst' is a Linear instance"),
     ],
 )
-def test_duplicate_names_and_wrong_kinds_leave_the_plugin_out(dists, registration, problem):
+def test_wrong_kinds_leave_the_plugin_out(dists, registration, problem):
     source = f"""
     from seqkit.plugins import hookimpl
     from seqkit.layers import Linear
@@ -325,6 +362,95 @@ def test_registering_a_builtin_object_again_is_harmless(dists):
     pm = manager(SEQKIT_LOAD_PLUGINS="same")
     layers = pm.registry("layer")
     assert layers.entry("lstm").plugin == "seqkit" and layers.entry("my_lstm").plugin == "same" and not pm.broken
+
+
+# Two plugins that both register "shared" (a layer, and a metric alias), each with names of its own.
+CLASHING = """
+from seqkit.plugins import hookimpl
+from seqkit.layers import {cls}
+
+class Own({cls}):
+    pass
+
+@hookimpl
+def seqkit_register_layers(registry):
+    registry.add("shared", Own)
+    registry.add("{name}_own", Own)
+
+@hookimpl
+def seqkit_register_metrics(registry):
+    registry.add("{name}_metric", lambda hyps, refs: 0.0, aliases=("shared_metric",))
+"""
+
+
+@pytest.fixture
+def clashing(dists):
+    dists("seqkit-aaa", {"aaa": "aaa_mod"}, {"aaa_mod": CLASHING.format(cls="Linear", name="aaa")})
+    dists("seqkit-zzz", {"zzz": "zzz_mod"}, {"zzz_mod": CLASHING.format(cls="Dropout", name="zzz")})
+
+
+AAA = "plugin 'aaa' (distribution seqkit-aaa 1.0, entry point aaa = aaa_mod)"
+ZZZ = "plugin 'zzz' (distribution seqkit-zzz 1.0, entry point zzz = zzz_mod)"
+RESOLUTION = (
+    'uninstall one of them or leave one out with SEQKIT_DISABLE_PLUGINS=zzz (docs/plugins.md, "Choosing what loads")'
+)
+
+
+def test_a_conflict_refuses_only_the_contested_name_and_names_both_plugins(clashing):
+    pm = manager(SEQKIT_LOAD_PLUGINS="aaa,zzz")
+    with pytest.warns(PluginConflict) as caught:
+        layers = pm.registry("layer")
+    (message,) = [str(w.message) for w in caught]
+    assert message == (
+        f"layer name 'shared' is registered by {AAA} and by {ZZZ} with different objects, so neither is used; "
+        f"{RESOLUTION}"
+    )
+    assert pm.plugin_names() == ["seqkit", "aaa", "zzz"] and pm.broken == []  # both plugins stay
+    assert layers.entry("aaa_own").plugin == "aaa" and layers.entry("zzz_own").plugin == "zzz" and "lstm" in layers
+    with pytest.raises(ContestedNameError, match=r"^layer 'shared' is registered by plugin 'aaa' and plugin 'zzz'"):
+        layers.get("shared")
+    with pytest.warns(PluginConflict, match="^metric name 'shared_metric' is registered by plugin 'aaa' "):
+        metrics = pm.registry("metric")
+    assert {"aaa_metric", "zzz_metric"} <= set(metrics.names()) and "shared_metric" not in metrics
+    assert manager(SEQKIT_LOAD_PLUGINS="aaa,zzz", SEQKIT_DISABLE_PLUGINS="zzz").registry("layer").entry(
+        "shared").plugin == "aaa"  # fmt: skip
+
+
+def test_a_conflict_is_an_error_when_strict(clashing):
+    pm = manager(SEQKIT_LOAD_PLUGINS="aaa,zzz", strict=True)
+    with pytest.raises(PluginError) as e:
+        pm.registry("layer")
+    assert str(e.value) == (
+        f"layer name 'shared' is registered by {AAA} and by {ZZZ} with different objects, so neither is used; "
+        f"{RESOLUTION}"
+    )
+
+
+def test_a_builtin_name_is_not_taken_over_silently(dists):
+    source = """
+    from seqkit.plugins import hookimpl
+    from seqkit.layers import Linear
+
+    @hookimpl
+    def seqkit_register_layers(registry):
+        registry.add("lstm", Linear)
+        registry.add("mine", Linear, aliases=("gru",))
+    """
+    dists("seqkit-taker", {"taker": "taker_mod"}, {"taker_mod": source})
+    pm = manager(SEQKIT_LOAD_PLUGINS="taker")
+    with pytest.warns(PluginConflict) as caught:
+        layers = pm.registry("layer")
+    assert [str(w.message) for w in caught] == [
+        f"layer name '{name}' is registered by plugin 'seqkit' (distribution seqkit {seqkit.__version__}, "
+        "built-in) and by plugin 'taker' (distribution seqkit-taker 1.0, entry point taker = taker_mod) with "
+        "different objects, so neither is used; uninstall one of them or leave one out with "
+        'SEQKIT_DISABLE_PLUGINS=taker (docs/plugins.md, "Choosing what loads")'
+        for name in ("gru", "lstm")
+    ]
+    assert layers.get("mine") is not L.LSTM and layers.get("lstm_cell") is L.LSTMCell
+    for name in ("lstm", "gru"):
+        with pytest.raises(ContestedNameError, match=f"^layer '{name}' is registered by plugin 'seqkit' and plugin"):
+            layers.get(name)
 
 
 def test_two_plugins_of_one_name_the_first_stays(dists, tmp_path):
@@ -457,7 +583,12 @@ def test_seqkit_plugins_text(installed, capsys):
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert lines[0] == f"seqkit (seqkit {seqkit.__version__})"
-    assert "  command: " in lines[1] and any(line.startswith("  layer: additive_attention, ") for line in lines)
+    assert lines[1].startswith("  command: ") and "  layer: additive_attention" in lines
+    at = lines.index("  tokenizer: sentencepiece")
+    assert lines[at + 1 : at + 3] == [
+        "    aliases: spm",
+        "    option vocab_size: int = 8000  pieces, the four specials (and with byte_fallback the 256 bytes) included",
+    ]
     assert lines[-4:] == [
         "good (seqkit-good 2.0)",
         "  layer: toy",
@@ -476,6 +607,8 @@ def test_seqkit_plugins_json(installed, capsys):
     assert [r["name"] for r in records] == ["seqkit", "good", "bad"]
     builtin, good, bad = records
     assert builtin["via"] == "built-in" and "lstm" in builtin["provides"]["layer"] and builtin["error"] is None
+    toy = {"name": "toy", "aliases": [], "options": []}
+    toy_metric = {"name": "toy_metric", "aliases": [], "options": []}
     assert good == {
         "name": "good",
         "distribution": "seqkit-good",
@@ -483,9 +616,108 @@ def test_seqkit_plugins_json(installed, capsys):
         "source": "good_mod",
         "via": "entry point",
         "provides": {"layer": ["toy"], "metric": ["toy_metric"]},
+        "components": {"layer": [toy], "metric": [toy_metric]},
+        "conflicts": [],
         "error": None,
     }
     assert bad["provides"] == {} and bad["error"] == "importing it raised ImportError: cannot import this"
+    (spm,) = [c for c in builtin["components"]["tokenizer"] if c["name"] == "sentencepiece"]
+    assert spm["aliases"] == ["spm"] and spm["options"][0] == {
+        "name": "vocab_size", "type": "int", "default": 8000, "required": False,
+        "help": "pieces, the four specials (and with byte_fallback the 256 bytes) included",
+    }  # fmt: skip
+
+
+def test_seqkit_plugins_shows_aliases_and_options_from_their_comments(tmp_path, monkeypatch, capsys):
+    (tmp_path / "opts.py").write_text(
+        textwrap.dedent("""
+        from __future__ import annotations
+
+        import dataclasses
+
+        from seqkit.layers import Linear
+        from seqkit.plugins import hookimpl
+
+
+        @dataclasses.dataclass
+        class PeepOptions:
+            depth: int  # how deep
+            gates: list[str] = dataclasses.field(default_factory=lambda: ["i", "f"])  # which gates peep
+            scale: float | None = None
+
+
+        class Peep(Linear):
+            pass
+
+
+        @hookimpl
+        def seqkit_register_layers(registry):
+            registry.add("peep", Peep, options=PeepOptions, aliases=("peephole", "pp"))
+        """)
+    )
+    monkeypatch.setenv("SEQKIT_LOAD_PLUGINS", "opts")
+    assert main(["--plugins-dir", str(tmp_path), "plugins"]) == 0
+    assert capsys.readouterr().out.endswith(
+        f"opts ({tmp_path / 'opts.py'})\n"
+        "  layer: peep\n"
+        "    aliases: peephole, pp\n"
+        "    option depth: int = (required)  how deep\n"
+        '    option gates: list[str] = ["i", "f"]  which gates peep\n'
+        "    option scale: float | None = null\n"
+    )
+    assert main(["--plugins-dir", str(tmp_path), "plugins", "--json"]) == 0
+    (opts,) = [r for r in json.loads(capsys.readouterr().out) if r["name"] == "opts"]
+    assert opts["components"] == {"layer": [{"name": "peep", "aliases": ["peephole", "pp"], "options": [
+        {"name": "depth", "type": "int", "default": None, "required": True, "help": "how deep"},
+        {"name": "gates", "type": "list[str]", "default": ["i", "f"], "required": False, "help": "which gates peep"},
+        {"name": "scale", "type": "float | None", "default": None, "required": False, "help": ""},
+    ]}]}  # fmt: skip
+
+
+def test_seqkit_plugins_reports_a_conflict_under_both_plugins(clashing, monkeypatch, capsys):
+    monkeypatch.setenv("SEQKIT_LOAD_PLUGINS", "aaa,zzz")
+    monkeypatch.delenv("SEQKIT_DISABLE_PLUGINS", raising=False)
+    error = (
+        f"layer name 'shared' is registered by {AAA} and by {ZZZ} with different objects, so neither is used; "
+        f"{RESOLUTION}"
+    )
+    assert main(["plugins"]) == 0
+    captured = capsys.readouterr()
+    assert f"seqkit: error: {error}\n" in captured.err and "Traceback" not in captured.err
+    metric_error = error.replace("layer name 'shared'", "metric name 'shared_metric'")
+    assert (
+        f"aaa (seqkit-aaa 1.0)\n  layer: aaa_own\n  metric: aaa_metric\n  CONFLICT: {error}\n"
+        f"  CONFLICT: {metric_error}\nzzz (seqkit-zzz 1.0)\n"
+    ) in captured.out
+    assert captured.out.count(f"  CONFLICT: {error}\n") == 2 and captured.out.endswith(f"CONFLICT: {metric_error}\n")
+    assert main(["plugins", "--json"]) == 0
+    records = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    contested = {"kind": "layer", "name": "shared", "plugins": ["aaa", "zzz"], "error": error}
+    assert contested in records["aaa"]["conflicts"] and contested in records["zzz"]["conflicts"]
+    assert records["aaa"]["provides"]["layer"] == ["aaa_own"] and records["seqkit"]["conflicts"] == []
+    assert main(["--strict-plugins", "plugins"]) == 1
+    assert capsys.readouterr().err == f"seqkit plugins: error: {error}\n"
+
+
+def test_a_recipe_naming_a_contested_name_fails_with_one_line(clashing, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("SEQKIT_LOAD_PLUGINS", "aaa,zzz")
+    monkeypatch.delenv("SEQKIT_DISABLE_PLUGINS", raising=False)
+    recipe, run_dir = str(ROOT / "recipes" / "toy-reverse.toml"), tmp_path / "run"
+    argv = ["train", recipe, "--run-dir", str(run_dir), "--set", "model.encoder=shared"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        "seqkit train: error: layer 'shared' is registered by plugin 'aaa' and plugin 'zzz' with different "
+        f"objects, so neither is used; {RESOLUTION}"
+    )
+    assert (
+        f"seqkit: error: layer name 'shared' is registered by {AAA} and by {ZZZ} with different "
+        f"objects, so neither is used; {RESOLUTION}"
+    ) in err[:-1]  # loading reports the conflict too
+    assert not run_dir.exists()
+    assert main(["train", recipe, "--run-dir", str(run_dir), "--set", "training.updater=shared_metric"]) == 2
+    with pytest.raises(ContestedNameError), pytest.warns(PluginConflict):
+        main(["--debug", *argv])
 
 
 def test_strict_plugins_flag_is_a_one_line_error(installed, capsys):
@@ -595,6 +827,6 @@ def test_the_example_plugin_builds_installs_and_is_listed(tmp_path):
     out = subprocess.run(
         [sys.executable, "-c", script, str(target)], env=env, check=True, capture_output=True, text=True
     ).stdout
-    assert out.endswith(
-        "example (seqkit-example 0.1.0)\n  layer: mgu\n  tokenizer: utf8_bytes\n"
-    )
+    assert "example (seqkit-example 0.1.0)\n  layer: mgu\n    aliases: minimal_gated_unit\n" in out
+    lowercase = "    option lowercase: bool = false  lowercase the text before taking its bytes\n"
+    assert out.endswith(f"  tokenizer: utf8_bytes\n{lowercase}")

@@ -19,7 +19,7 @@ from seqkit.backend import keep_freed_host_memory
 from seqkit.config import config, using_config
 from seqkit.errors import UserError
 from seqkit.plugins import PluginError, get_plugin_manager
-from seqkit.plugins.manager import BUILTIN
+from seqkit.plugins.manager import BUILTIN, PluginConflict
 
 
 def _global_options(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +52,9 @@ def build_parser(pm) -> argparse.ArgumentParser:
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"seqkit: warning: {message}", file=sys.stderr if file is None else file)
+    """Warnings as one line; a plugin conflict is an error (its name is refused) although the command goes on."""
+    level = "error" if issubclass(category, PluginConflict) else "warning"
+    print(f"seqkit: {level}: {message}", file=sys.stderr if file is None else file)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,10 +15,10 @@ The markers live with the hook specs (``seqkit.plugins.hookspecs``); ``Registry`
 """
 
 from seqkit.plugins.hookspecs import hookimpl, hookspec
-from seqkit.plugins.manager import BrokenPlugin, PluginManager, PluginWarning, get_plugin_manager
-from seqkit.registry import Entry, PluginError, Registry, UnknownNameError
+from seqkit.plugins.manager import BrokenPlugin, PluginConflict, PluginManager, PluginWarning, get_plugin_manager
+from seqkit.registry import Conflict, ContestedNameError, Entry, PluginError, Registry, UnknownNameError
 
 __all__ = [
-    "BrokenPlugin", "Entry", "PluginError", "PluginManager", "PluginWarning", "Registry", "UnknownNameError",
-    "get_plugin_manager", "hookimpl", "hookspec",
+    "BrokenPlugin", "Conflict", "ContestedNameError", "Entry", "PluginConflict", "PluginError", "PluginManager",
+    "PluginWarning", "Registry", "UnknownNameError", "get_plugin_manager", "hookimpl", "hookspec",
 ]  # fmt: skip

@@ -19,7 +19,7 @@ import pluggy
 
 from seqkit._version import __version__
 from seqkit.plugins import builtin, hookspecs
-from seqkit.registry import PluginError, Registry
+from seqkit.registry import Conflict, PluginError, Registry
 
 ENTRY_POINT_GROUP = "seqkit"
 BUILTIN = "seqkit"
@@ -53,6 +53,12 @@ KINDS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
 
 class PluginWarning(UserWarning):
     """A plugin failed and was left out (``--strict-plugins`` makes this an error)."""
+
+
+class PluginConflict(PluginWarning):
+    """Plugins register one name with different objects: the name is refused, the plugins stay. It is an error
+    (the command line prints it as one), carried as a warning so that the command goes on with every other
+    name; ``--strict-plugins`` raises it as a ``PluginError``."""
 
 
 @dataclasses.dataclass
@@ -99,10 +105,29 @@ class PluginManager(pluggy.PluginManager):
             self._registries[kind] = registry
             try:
                 self._call_each(hook, registry=registry)
+                for conflict in registry.conflicts():
+                    self._conflict(conflict)
             except BaseException:
                 del self._registries[kind]
                 raise
         return self._registries[kind]
+
+    def describe_conflict(self, conflict: Conflict) -> str:
+        """One line naming the kind, the name and every plugin that registers it, with where each came from."""
+        claimants = [self.describe_origin(p, self.origins.get(p) or {}) for p in conflict.plugins]
+        listed = " and by ".join(claimants) if len(claimants) == 2 else ", ".join(claimants)
+        return (
+            f"{conflict.kind} name {conflict.name!r} is registered by {listed} with different objects, so "
+            f"neither is used; {conflict.resolution()}"
+        )
+
+    def _conflict(self, conflict: Conflict) -> None:
+        """Report a contested name: a ``PluginConflict`` (the registry already refuses the name), or, when
+        strict, a ``PluginError``."""
+        message = self.describe_conflict(conflict)
+        if self.strict:
+            raise PluginError(message, message)
+        warnings.warn(message, PluginConflict, stacklevel=4)
 
     def add_commands(self, subparsers) -> None:
         """Let every plugin add its subcommands."""
@@ -162,7 +187,8 @@ class PluginManager(pluggy.PluginManager):
 
     @staticmethod
     def describe_origin(name: str, origin: Mapping[str, str | None]) -> str:
-        """``plugin 'x' (distribution seqkit-x 1.0, entry point x = seqkit_x.plugin)``, or ``(file DIR/x.py)``."""
+        """``plugin 'x' (distribution seqkit-x 1.0, entry point x = seqkit_x.plugin)``, ``(file DIR/x.py)``, or
+        ``(distribution seqkit 0.1.0, built-in)``."""
         where = []
         if origin.get("distribution"):
             version = f" {origin['version']}" if origin.get("version") else ""
@@ -171,6 +197,8 @@ class PluginManager(pluggy.PluginManager):
             where.append(f"file {origin.get('source')}")
         elif origin.get("via") == "entry point":
             where.append(f"entry point {name} = {origin.get('source')}")
+        elif origin.get("via") == "built-in":
+            where.append("built-in")
         return f"plugin {name!r}" + (f" ({', '.join(where)})" if where else "")
 
     def load(self, name: str, loader: Callable[[], Any], origin: dict[str, str | None]) -> None:
@@ -243,7 +271,8 @@ def get_plugin_manager(
     ``SEQKIT_LOAD_PLUGINS=a,b`` loads only those plugins (entry-point, file or distribution names; empty:
     none), ``SEQKIT_DISABLE_PLUGINS=a,b`` skips those; neither applies to the built-ins.
     ``SEQKIT_TRACE_PLUGINS=1`` prints every hook call to stderr. A plugin that fails is left out with a
-    ``PluginWarning``; with ``strict`` it raises ``PluginError``.
+    ``PluginWarning``; a name that plugins register with different objects is refused (the plugins stay) with a
+    ``PluginConflict`` when its registry is filled; with ``strict`` either raises ``PluginError``.
     """
     environ = os.environ if environ is None else environ
     pm = PluginManager(strict=strict)
