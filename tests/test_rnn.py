@@ -1,5 +1,7 @@
 """LSTM/GRU: the fused whole-sequence path against the plain per-step reference, gradients, bad input."""
 
+from typing import ClassVar
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,7 +13,7 @@ from seqkit import Variable
 from seqkit.core.gradient_check import check_backward, check_double_backward
 from seqkit.functions import rnn as R
 from seqkit.layers import load, save
-from seqkit.layers.rnn import GRU, LSTM, GRUCell, LSTMCell
+from seqkit.layers.rnn import GRU, LSTM, GRUCell, LSTMCell, RecurrentLayer, RecurrentWeight
 from seqkit.testing import rnn_reference
 
 lengths_st = st.lists(st.integers(1, 6), min_size=1, max_size=5)
@@ -372,3 +374,55 @@ def test_step_matches_the_whole_sequence_call(cls):
     check_backward(lambda v: layer.step(v, None)[0], x[:, 0])
     with pytest.raises(ValueError, match="bidirectional layer cannot run one step"):
         cls(3, 4, bidirectional=True).step(x[:, 0].astype(np.float32))
+
+
+# ---- the RecurrentLayer contract --------------------------------------------------------------------------
+def test_the_base_names_the_parameters_from_the_weight_table():
+    layer = GRU(3, 4, 2, bidirectional=True)
+    assert [n for n, _ in layer.named_params()] == [
+        "W_ih_l0", "b_l0", "W_hh_l0", "b_hh_l0", "W_hh_l0_reverse", "b_hh_l0_reverse",
+        "W_ih_l1", "b_l1", "W_hh_l1", "b_hh_l1", "W_hh_l1_reverse", "b_hh_l1_reverse",
+    ]  # fmt: skip
+    w = layer.weights(1, 1)
+    assert w._fields == ("W_ih", "b", "W_hh", "b_hh") and w.W_hh is layer.W_hh_l1_reverse and w.W_ih is layer.W_ih_l1
+    assert layer.weight_names(0) == ("W_ih_l0", "b_l0", "W_hh_l0", "b_hh_l0")
+    assert layer.W_hh_l0.shape == (12, 4) and layer.b_hh_l0.shape == (12,)
+    assert set(layer.transposed_weights) == {"W_ih_l0", "W_hh_l0", "W_hh_l0_reverse", "W_ih_l1", "W_hh_l1",
+                                             "W_hh_l1_reverse"}  # fmt: skip
+
+
+def test_a_recurrent_layer_must_declare_its_cell_gates_and_weights():
+    class NoCell(RecurrentLayer):
+        gates = 1
+        weight_table: ClassVar = {"U": RecurrentWeight.matrix()}
+
+    class NoGates(RecurrentLayer):
+        weight_table: ClassVar = {}
+
+        def cell(self, gx, weights, state):
+            return state
+
+    with pytest.raises(TypeError, match="abstract"):
+        NoCell(2, 3)
+    with pytest.raises(TypeError, match=r"NoGates: a RecurrentLayer declares gates \(an int > 0\)"):
+        NoGates(2, 3)
+    with pytest.raises(TypeError, match=r"\['b'\] name the input projection"):
+        type("Clash", (RecurrentLayer,), {"gates": 1, "weight_table": {"b": RecurrentWeight.bias()}})
+
+
+def test_the_default_recurrence_is_the_cell_in_a_loop():
+    """A GRU whose fused recurrence is replaced by the base's loop of its cell computes the same function."""
+
+    class LoopGRU(GRU):
+        recurrence = RecurrentLayer.recurrence
+
+    rng = np.random.default_rng(7)
+    xs = [rng.standard_normal((n, 3)) for n in (4, 1, 3)]
+    state = rng.standard_normal((4, 3, 5))
+    seqkit.random.seed(0)
+    fused = GRU(3, 5, 2, bidirectional=True, dtype="float64")
+    seqkit.random.seed(0)
+    loop = LoopGRU(3, 5, 2, bidirectional=True, dtype="float64")
+    (ys, final), (ys_loop, final_loop) = fused(xs, state), loop(xs, state)
+    for a, b in zip([*ys, final], [*ys_loop, final_loop]):
+        _close(a.data, b.data, rtol=1e-10)

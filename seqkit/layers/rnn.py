@@ -398,7 +398,9 @@ class LSTM(RecurrentLayer):
     def bidirectional_recurrence(self, gx, forward, backward, init_forward, init_backward, batch_sizes):
         return F.bilstm_recurrence(gx, forward.W_hh, backward.W_hh, *init_forward, *init_backward, batch_sizes)
 
-    _joint = None  # per layer, [W_ih, W_hh].T side by side (C-contiguous), in a unidirectional for_decoding() copy
+    #: per layer, ``(WT, b)``: ``[W_ih, W_hh].T`` side by side (C-contiguous) and the bias, in a unidirectional
+    #: for_decoding() copy
+    _joint = None
 
     def _relayout(self, memo):
         """A unidirectional layer's decoding copy stores each layer's input and recurrent weights side by side, so
@@ -412,12 +414,12 @@ class LSTM(RecurrentLayer):
             n = w.W_ih.shape[1]
             setattr(self, names.W_ih, frozen_parameter(WT[:n].T))
             setattr(self, names.W_hh, frozen_parameter(WT[n:].T))
-            self._joint.append(WT)
+            self._joint.append((WT, w.b))
 
     def _step_layer(self, layer, x, init):
         if self._joint is None or config.enable_backprop or config.autocast is not None:
             return super()._step_layer(layer, x, init)
-        WT = self._joint[layer]
+        WT, b = self._joint[layer]
         xa, h, c = (v.data if isinstance(v, Variable) else v for v in (x, *init))
         H = self.hidden_size
         if not (xa.dtype == h.dtype == c.dtype == WT.dtype and h.shape == c.shape == (len(xa), H)
@@ -426,7 +428,7 @@ class LSTM(RecurrentLayer):
         xp = get_array_module(xa)
         gates, c = xp.concatenate([xa, h], axis=1) @ WT, c.copy()  # one product of [x, h]
         h = xp.empty_like(c)
-        R.lstm_step_forward(gates, self.weights(layer).b.data, c, xp.empty_like(c), h)
+        R.lstm_step_forward(gates, b.data, c, xp.empty_like(c), h)
         h = as_variable(h)
         return h, h, as_variable(c)
 
