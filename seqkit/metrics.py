@@ -1,8 +1,16 @@
-"""BLEU, chrF and TER through sacrebleu, plus a clearly labelled tokenised-lowercased BLEU for older papers.
+"""The metric contract, and BLEU, chrF and TER through sacrebleu, plus a clearly labelled tokenised-lowercased
+BLEU for older papers.
 
-Detokenised, cased sacreBLEU (``bleu``) is the headline metric. Every function takes the hypotheses (a list of
-strings) and the references: one stream (a list of strings, one per hypothesis) or several streams (a list of
-such lists), and returns a ``MetricResult``: sacrebleu's score object and its signature.
+A metric is what the metric registry holds (``seqkit_register_metrics``): an object that keeps ``Metric``, the
+contract below: ``higher_is_better`` (which way checkpoint selection and early stopping go) and
+``metric(hypotheses, references) -> MetricResult``. ``seqkit bleu -m NAME`` and ``evaluation.monitor =
+"val/NAME"`` take any registered metric; ``get_metric`` finds one and checks the contract, ``compute`` calls it
+and checks what it returns.
+
+Detokenised, cased sacreBLEU (``bleu``) is the headline metric. ``bleu``, ``chrf`` and ``ter`` are
+``SacrebleuMetric`` objects, the built-in registrations: each takes the hypotheses (a list of strings) and the
+references: one stream (a list of strings, one per hypothesis) or several streams (a list of such lists), and
+returns a ``MetricResult`` that also carries sacrebleu's score object.
 
 ``tok_lc_bleu`` is the number older papers reported (``multi-bleu.perl`` on Moses-tokenised, lowercased text):
 the hypotheses are tokenised with one of sacrebleu's tokenizers (``13a`` by default, close to but not the same
@@ -14,16 +22,19 @@ taken as already tokenised and only lowercased, and BLEU runs with ``tokenize='n
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from sacrebleu.metrics import BLEU, CHRF, TER
-from sacrebleu.metrics.base import Metric, Score
+from sacrebleu.metrics.base import Metric as SacrebleuObject
+from sacrebleu.metrics.base import Score
 from sacrebleu.metrics.bleu import BLEUScore, BLEUSignature
 from sacrebleu.significance import PairedTest, Result
 
 #: metric name (as on the command line) -> sacrebleu class
-METRIC_CLASSES: dict[str, type[Metric]] = {"bleu": BLEU, "chrf": CHRF, "ter": TER}
+METRIC_CLASSES: dict[str, type[SacrebleuObject]] = {"bleu": BLEU, "chrf": CHRF, "ter": TER}
 
 TOK_LC_NAME = "BLEU-tok-lc"
 TOK_LC_NOTE = (
@@ -74,19 +85,97 @@ class TokLcBLEU(BLEU):
 
 @dataclasses.dataclass(frozen=True)
 class MetricResult:
-    """A corpus score: ``score`` is sacrebleu's object (``BLEUScore``: ``.score``, ``.precisions``, ``.bp``, ...;
-    ``CHRFScore``; ``TERScore``), ``signature`` its full sacrebleu signature."""
+    """A corpus score, what every metric returns.
 
-    score: Score
-    signature: str
+    ``value``: the score as a number; ``name``: the score's name as printed (``BLEU``, ``chrF2``, ``TER``);
+    ``signature``: how it was computed, ``key:value`` pairs joined by ``|`` as sacrebleu writes them (may be
+    empty); ``score``: sacrebleu's score object for the sacrebleu metrics (``BLEUScore``: ``.precisions``,
+    ``.bp``, ...; ``CHRFScore``; ``TERScore``), else None.
+    """
 
-    @property
-    def value(self) -> float:
-        """The score as a number (BLEU and chrF: higher is better; TER: lower is better)."""
-        return self.score.score
+    value: float
+    name: str
+    signature: str = ""
+    score: Score | None = None
+
+    def format(self, width: int = 1, score_only: bool = False, is_json: bool = False) -> str:
+        """The score as sacrebleu prints one: ``NAME|SIGNATURE = VALUE`` (just ``VALUE`` with ``score_only``), or
+        sacrebleu's JSON record; a sacrebleu score object prints itself, with everything it adds."""
+        if self.score is not None:
+            return self.score.format(width, score_only, self.signature, is_json)
+        text = f"{self.value:.{width}f}"
+        if score_only and not is_json:
+            return text
+        if is_json:
+            record: dict[str, Any] = {"name": self.name, "score": float(text), "signature": self.signature}
+            for part in filter(None, self.signature.split("|")):
+                key, _, value = part.partition(":")
+                record.setdefault(key, value)
+            return json.dumps(record, indent=1, ensure_ascii=False)
+        return f"{self.name}|{self.signature} = {text}" if self.signature else f"{self.name} = {text}"
 
     def __str__(self) -> str:
-        return self.score.format(width=1, signature=self.signature)
+        return self.format()
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """The contract of a registered metric (``registry.add(name, metric)`` in ``seqkit_register_metrics``).
+
+    Register an object, not a class: seqkit calls it as it is.
+    """
+
+    #: True when a larger value is better (BLEU, chrF), False when a smaller one is (TER). Checkpoint
+    #: selection (``best.npz``), early stopping and the plateau schedule follow it when the metric is
+    #: ``evaluation.monitor``.
+    higher_is_better: bool
+
+    def __call__(self, hypotheses: list[str], references: list[list[str]]) -> MetricResult:
+        """Score a corpus. ``hypotheses``: one detokenised string per segment; ``references``: one or more
+        reference streams, each a list with one string per hypothesis. seqkit checks the line counts before
+        calling. Returns a ``MetricResult`` with a finite ``value``."""
+        ...
+
+
+def check_metric(obj: Any) -> str | None:
+    """Why ``obj`` does not keep the ``Metric`` contract (``"a class ..."``, ``"missing ..."``), or None."""
+    if isinstance(obj, type):
+        return f"the class {obj.__name__}; register an instance (seqkit calls the registered object as it is)"
+    if not callable(obj):
+        return f"a {type(obj).__name__} object, which is not callable"
+    if not isinstance(getattr(obj, "higher_is_better", None), bool):
+        return "missing higher_is_better = True or False (which way a better score goes)"
+    return None
+
+
+def get_metric(registry: Any, name: str) -> Metric:
+    """The metric registered as ``name`` in ``registry`` (the plugin manager's ``registry("metric")``).
+
+    Raises ``UnknownNameError`` (bad input, with the closest name) when none is, and ``PluginError`` naming the
+    plugin when the registered object does not keep the ``Metric`` contract.
+    """
+    from seqkit.registry import PluginError
+
+    entry = registry.entry(name)
+    problem = check_metric(entry.obj)
+    if problem:
+        raise PluginError(f"metric {name!r} of plugin {entry.plugin!r} is {problem}", problem)
+    return entry.obj
+
+
+def compute(name: str, metric: Metric, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricResult:
+    """``metric(hypotheses, references)`` after checking the line counts; raises ``PluginError`` naming the
+    metric when it does not return a ``MetricResult`` with a finite value."""
+    from seqkit.registry import PluginError
+
+    streams = reference_streams(references)
+    check_lengths(hypotheses, streams)
+    result = metric(list(hypotheses), streams)
+    if not isinstance(result, MetricResult):
+        raise PluginError(f"metric {name!r} returned a {type(result).__name__}, not a seqkit.metrics.MetricResult")
+    if not isinstance(result.value, (int, float)) or isinstance(result.value, bool) or not math.isfinite(result.value):
+        raise PluginError(f"metric {name!r} returned the value {result.value!r}, not a finite number")
+    return result
 
 
 def reference_streams(references: Sequence[str] | Sequence[Sequence[str]]) -> list[list[str]]:
@@ -117,7 +206,7 @@ def check_lengths(hypotheses: Sequence[str], streams: Sequence[Sequence[str]]) -
             )
 
 
-def make_metric(name: str, references: Sequence[Sequence[str]] | None = None, **options: Any) -> Metric:
+def make_metric(name: str, references: Sequence[Sequence[str]] | None = None, **options: Any) -> SacrebleuObject:
     """A sacrebleu metric object: ``name`` is ``bleu``, ``chrf``, ``ter`` or ``tok-lc`` (``TokLcBLEU``, whose
     ``hyp_tokenize`` option picks the hypothesis tokenizer). ``options`` go to the sacrebleu class (BLEU:
     ``tokenize``, ``lowercase``, ``smooth_method``...; chrF: ``word_order``...; TER: ``case_sensitive``...).
@@ -132,44 +221,51 @@ def _score(name: str, hypotheses: Sequence[str], references, n_bootstrap: int, o
     check_lengths(hypotheses, streams)
     metric = make_metric(name, **options)
     score = metric.corpus_score(list(hypotheses), streams, n_bootstrap=n_bootstrap)
-    return MetricResult(score, metric.get_signature().format())
+    return MetricResult(score.score, score.name, metric.get_signature().format(), score)
 
 
-def bleu(
-    hypotheses: Sequence[str],
-    references: Sequence[str] | Sequence[Sequence[str]],
-    *,
-    tokenize: str | None = None,
-    lowercase: bool = False,
-    n_bootstrap: int = 1,
-    **options: Any,
-) -> MetricResult:
-    """Detokenised sacreBLEU (the headline metric). ``tokenize``: one of sacrebleu's tokenizers (default
-    ``13a``); ``lowercase``: case-insensitive; ``n_bootstrap > 1`` adds sacrebleu's bootstrap 95% confidence
-    interval (``score._mean``, ``score._ci``). Raises ``ValueError`` when the line counts differ."""
-    return _score("bleu", hypotheses, references, n_bootstrap, dict(tokenize=tokenize, lowercase=lowercase, **options))
+class SacrebleuMetric:
+    """A ``Metric`` computed by sacrebleu: ``kind`` names the sacrebleu class (``bleu``, ``chrf``, ``ter``, as
+    ``METRIC_CLASSES`` does), ``options`` are fixed options of it (``word_order=2`` for chrF++).
+
+    ``metric(hypotheses, references, *, n_bootstrap=1, **options)``: ``references`` is one stream or a list of
+    streams; ``n_bootstrap > 1`` adds sacrebleu's bootstrap 95% confidence interval (``score._mean``,
+    ``score._ci``); ``options`` add to the fixed ones. Raises ``ValueError`` when the line counts differ.
+    ``seqkit bleu`` scores these with sacrebleu's own paths (``make``), so their output, confidence intervals
+    and paired tests are sacrebleu's.
+    """
+
+    def __init__(self, kind: str, *, higher_is_better: bool, **options: Any) -> None:
+        if kind not in METRIC_CLASSES:
+            raise ValueError(f"unknown sacrebleu metric {kind!r}; known: {', '.join(METRIC_CLASSES)}")
+        self.kind, self.higher_is_better, self.options = kind, higher_is_better, options
+
+    def make(self, references: Sequence[Sequence[str]] | None = None, **options: Any) -> SacrebleuObject:
+        """The sacrebleu object, with ``references`` cached and ``options`` added to the fixed ones."""
+        return make_metric(self.kind, references, **{**self.options, **options})
+
+    def __call__(
+        self,
+        hypotheses: Sequence[str],
+        references: Sequence[str] | Sequence[Sequence[str]],
+        *,
+        n_bootstrap: int = 1,
+        **options: Any,
+    ) -> MetricResult:
+        return _score(self.kind, hypotheses, references, n_bootstrap, {**self.options, **options})
+
+    def __repr__(self) -> str:
+        options = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return f"SacrebleuMetric({self.kind!r}, higher_is_better={self.higher_is_better}{options})"
 
 
-def chrf(
-    hypotheses: Sequence[str],
-    references: Sequence[str] | Sequence[Sequence[str]],
-    *,
-    n_bootstrap: int = 1,
-    **options: Any,
-) -> MetricResult:
-    """sacrebleu's chrF (``word_order=2`` for chrF++). Raises ``ValueError`` when the line counts differ."""
-    return _score("chrf", hypotheses, references, n_bootstrap, options)
-
-
-def ter(
-    hypotheses: Sequence[str],
-    references: Sequence[str] | Sequence[Sequence[str]],
-    *,
-    n_bootstrap: int = 1,
-    **options: Any,
-) -> MetricResult:
-    """sacrebleu's TER (lower is better). Raises ``ValueError`` when the line counts differ."""
-    return _score("ter", hypotheses, references, n_bootstrap, options)
+#: Detokenised sacreBLEU, the headline metric (higher is better). ``tokenize``: one of sacrebleu's tokenizers
+#: (default ``13a``); ``lowercase=True``: case-insensitive.
+bleu = SacrebleuMetric("bleu", higher_is_better=True)
+#: sacrebleu's chrF (higher is better; ``word_order=2`` for chrF++).
+chrf = SacrebleuMetric("chrf", higher_is_better=True)
+#: sacrebleu's TER (lower is better).
+ter = SacrebleuMetric("ter", higher_is_better=False)
 
 
 def tok_lc_bleu(
@@ -187,7 +283,7 @@ def tok_lc_bleu(
 
 def paired_test(
     systems: Sequence[tuple[str, Sequence[str]]],
-    metrics: Mapping[str, Metric],
+    metrics: Mapping[str, SacrebleuObject],
     *,
     test: Literal["bs", "ar"] = "bs",
     n_samples: int = 0,
@@ -217,11 +313,16 @@ def paired_test(
 
 __all__ = [
     "METRIC_CLASSES",
+    "Metric",
     "MetricResult",
+    "SacrebleuMetric",
     "TokLcBLEU",
     "bleu",
     "check_lengths",
+    "check_metric",
     "chrf",
+    "compute",
+    "get_metric",
     "make_metric",
     "paired_test",
     "reference_streams",

@@ -83,9 +83,9 @@ class DecodingOptions:
 class EvaluationOptions:
     """``[evaluation]``: what picks the best checkpoint."""
 
-    dev_bleu: bool = True  # decode the dev set at every validation
-    dev_sentences: int = 0  # decode only the first N dev sentences for BLEU (0: all)
-    monitor: str = "val/bleu"  # val/bleu (max) or val/loss (min)
+    dev_bleu: bool = True  # decode the dev set at every validation and score it (BLEU, and the monitored metric)
+    dev_sentences: int = 0  # decode only the first N dev sentences for scoring (0: all)
+    monitor: str = "val/bleu"  # val/loss (min) or val/NAME, NAME a registered metric (bleu, chrf, ter, a plugin's)
 
 
 @dataclasses.dataclass
@@ -278,15 +278,14 @@ def _check(r: Recipe, where: str, registries) -> None:
         (t.accumulate == 1 or t.updater == "accumulate", f"training.accumulate = {t.accumulate} needs updater = "
          '"accumulate"'),
         (t.schedule in SCHEDULES, f"training.schedule {t.schedule!r}: expected one of {', '.join(SCHEDULES)}"),
-        (r.evaluation.monitor in ("val/bleu", "val/loss"), f"evaluation.monitor {r.evaluation.monitor!r}: expected "
-         "'val/bleu' or 'val/loss'"),
-        (r.evaluation.dev_bleu or r.evaluation.monitor != "val/bleu", "evaluation.monitor = 'val/bleu' needs "
-         "evaluation.dev_bleu = true"),
+        (r.evaluation.dev_bleu or r.evaluation.monitor == LOSS, f"evaluation.monitor = {r.evaluation.monitor!r} "
+         "needs evaluation.dev_bleu = true (the dev set is decoded and scored only then)"),
         (r.decoding.beam >= 1 and r.decoding.batch_size >= 1, "decoding: beam and batch_size must be at least 1"),
         (r.decoding.length_penalty in LENGTH_PENALTIES, f"decoding.length_penalty {r.decoding.length_penalty!r}: "
          f"expected one of {', '.join(LENGTH_PENALTIES)}"),
         (r.data.empty in ("skip", "error"), f"data.empty {r.data.empty!r}: expected 'skip' or 'error'"),
     ]  # fmt: skip
+    _check_monitor(r.evaluation.monitor, where, registries)
     for ok, problem in rules:
         if not ok:
             raise UserError(f"{where}: {problem}")
@@ -296,4 +295,27 @@ def _check(r: Recipe, where: str, registries) -> None:
         raise UserError(f"{where}: training.updater: {e}") from None
 
 
+def monitored_metric(monitor: str) -> str | None:
+    """The metric name of ``evaluation.monitor`` (``"val/chrf"`` -> ``"chrf"``), or None for ``val/loss``."""
+    return None if monitor == LOSS else monitor.removeprefix("val/")
+
+
+def _check_monitor(monitor: str, where: str, registries) -> None:
+    """``evaluation.monitor`` is ``val/loss`` or ``val/NAME`` for a registered metric that keeps the contract."""
+    from seqkit.metrics import get_metric
+
+    if monitor == LOSS:
+        return
+    registry = registries("metric")
+    expected = f"expected {LOSS!r} or 'val/NAME' with NAME a registered metric ({', '.join(registry.names())})"
+    if not monitor.startswith("val/"):
+        hint = f"; did you mean 'val/{monitor}'?" if monitor in registry else ""
+        raise UserError(f"{where}: evaluation.monitor {monitor!r}: {expected}{hint}")
+    try:
+        get_metric(registry, monitored_metric(monitor))
+    except UserError as e:  # an unknown name: the registry's message has the closest one
+        raise UserError(f"{where}: evaluation.monitor {monitor!r}: {e}") from None
+
+
+LOSS = "val/loss"
 SCHEDULES = ("constant", "inverse_sqrt", "cosine", "exponential", "step", "plateau")

@@ -7,7 +7,7 @@ Layout::
     RUN/checkpoints/      last.npz, best.npz, snapshot_<iteration>.npz (see seqkit.training.checkpoints)
     RUN/log.jsonl         one JSON object per report
     RUN/translations/     dev.txt (latest validation), test.txt
-    RUN/results.json      the final test scores
+    RUN/results.json      the final test scores: BLEU, chrF and the monitored metric
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from seqkit.decoding.search import for_search
 from seqkit.distributed import Communicator
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
-from seqkit.recipes import DecodingOptions, Recipe, load_recipe
+from seqkit.recipes import DecodingOptions, Recipe, load_recipe, monitored_metric
 from seqkit.tokenizers import TokenizerPair
 
 TOKENIZER_DIR = "tokenizer"
@@ -216,7 +216,10 @@ class Run:
             optimizer.add_hook(GradientClipping(t.clip))
         if t.weight_decay:
             optimizer.add_hook(WeightDecay(t.weight_decay))
-        monitor, mode = r.evaluation.monitor, ("max" if r.evaluation.monitor.endswith("bleu") else "min")
+        monitor, scored = r.evaluation.monitor, self._dev_metrics()
+        # the direction is the metric's own (higher_is_better); the loss goes down
+        metric_name = monitored_metric(monitor)
+        mode = "min" if metric_name is None else ("max" if scored[metric_name].higher_is_better else "min")
         schedule = build_schedule(t, optimizer, len(iterator), mode)
         extra = {"accumulate": t.accumulate} if t.updater == "accumulate" else {}
         updater = updater_entry.obj(iterator, self.model, optimizer, schedule, **extra)
@@ -231,7 +234,8 @@ class Run:
             n = r.evaluation.dev_sentences or None
             sources, references = self.texts("dev")
             trainer.extend(BleuEvaluator(lambda model, src: self.translate_texts(src), sources[:n], references[:n],
-                                         self.directory / "translations" / "dev.txt", every, comm))  # fmt: skip
+                                         self.directory / "translations" / "dev.txt", every, comm,
+                                         metrics=scored))  # fmt: skip
         trainer.extend(ReportToSchedule(monitor, every))
         if comm.is_primary:  # rank 0 alone logs, shows progress and writes checkpoints
             often, at_validation = IntervalTrigger(t.log_every), IntervalTrigger(*every)
@@ -256,9 +260,18 @@ class Run:
             f"({trainer.elapsed:.0f} s in all)")  # fmt: skip
         return trainer.observation
 
+    def _dev_metrics(self) -> dict[str, Any]:
+        """Name -> metric scored on the dev set at each validation: BLEU, and the monitored metric if another."""
+        from seqkit.metrics import get_metric
+
+        names = dict.fromkeys(["bleu", monitored_metric(self.recipe.evaluation.monitor) or "bleu"])
+        return {name: get_metric(self.pm.registry("metric"), name) for name in names}
+
     def evaluate(self, split: str, decoding: DecodingOptions | None = None) -> dict[str, Any]:
-        """Translate a split and score it (BLEU and chrF, detokenised); writes ``translations/SPLIT.txt``."""
-        from seqkit.metrics import bleu, chrf
+        """Translate a split and score it: BLEU and chrF (detokenised, rounded to 2 decimals) and, when
+        ``evaluation.monitor`` names another metric, that one too (as ``NAME`` and ``NAME_signature``, rounded
+        to 4 decimals); ``monitor`` repeats ``evaluation.monitor``. Writes ``translations/SPLIT.txt``."""
+        from seqkit.metrics import bleu, chrf, compute, get_metric
 
         sources, references = self.texts(split)
         hypotheses = self.translate_texts(sources, decoding)
@@ -267,8 +280,13 @@ class Run:
         with atomic_write(out) as f:
             f.writelines(h + "\n" for h in hypotheses)
         b, c = bleu(hypotheses, [references]), chrf(hypotheses, [references])
-        return {"split": split, "sentences": len(sources), "bleu": round(b.value, 2), "bleu_signature": b.signature,
-                "chrf": round(c.value, 2), "chrf_signature": c.signature, "translations": str(out)}  # fmt: skip
+        results = {"split": split, "sentences": len(sources), "bleu": round(b.value, 2), "bleu_signature": b.signature,
+                   "chrf": round(c.value, 2), "chrf_signature": c.signature}  # fmt: skip
+        name = monitored_metric(self.recipe.evaluation.monitor)
+        if name is not None and name not in results:
+            result = compute(name, get_metric(self.pm.registry("metric"), name), hypotheses, [references])
+            results.update({name: round(float(result.value), 4), f"{name}_signature": result.signature})
+        return {**results, "monitor": self.recipe.evaluation.monitor, "translations": str(out)}
 
 
 def data_files(recipe: Recipe, split: str, pm) -> tuple[Path, Path]:

@@ -380,3 +380,144 @@ def test_debug_shows_the_traceback(files, monkeypatch):
     monkeypatch.chdir(files)
     with pytest.raises(UserError, match=r"nope\.txt"):
         main(["--debug", "bleu", "ref.txt", "-i", "nope.txt"])
+
+
+# ---- any registered metric: the contract, -m NAME ---------------------------------------------------------
+
+DOCS_PLUGINS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+
+
+def metric_example() -> str:
+    """The metric plugin of docs/plugins.md (the python block after ``<!-- example: metric plugin -->``)."""
+    text = DOCS_PLUGINS.read_text(encoding="utf-8")
+    return text.split("<!-- example: metric plugin -->\n```python\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+
+
+@pytest.fixture
+def plugins(tmp_path: Path) -> Path:
+    """A plugins folder: exact.py, docs/plugins.md's example, and broken.py, whose metrics break the contract."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "exact.py").write_text(metric_example(), encoding="utf-8")
+    (folder / "broken.py").write_text(
+        "from seqkit.plugins import hookimpl\n\n"
+        "class NoDirection:\n    def __call__(self, hypotheses, references):\n        return 1.0\n\n"
+        "class Bare:\n    higher_is_better = True\n\n    def __call__(self, hypotheses, references):\n"
+        "        return float(len(hypotheses))\n\n"
+        "@hookimpl\ndef seqkit_register_metrics(registry):\n"
+        "    registry.add('no_direction', NoDirection())\n    registry.add('bare', Bare())\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def run_with_plugins(capsys, monkeypatch, cwd: Path, folder: Path, *args: str) -> tuple[int, str, str]:
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    code = main(["--plugins-dir", str(folder), "bleu", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_builtin_metrics_keep_the_contract():
+    for metric, higher in ((metrics.bleu, True), (metrics.chrf, True), (metrics.ter, False)):
+        assert isinstance(metric, metrics.Metric) and metrics.check_metric(metric) is None
+        assert metric.higher_is_better is higher and isinstance(metric, metrics.SacrebleuMetric)
+    hyps = perturb(SENTENCES, 1, 0.3)
+    result = metrics.compute("ter", metrics.ter, hyps, SENTENCES)  # one stream: made a list of streams
+    assert result.value == sacrebleu.TER().corpus_score(hyps, [SENTENCES]).score and result.name == "TER"
+    assert str(result) == result.score.format(1, False, result.signature)
+    chrf_pp = metrics.SacrebleuMetric("chrf", higher_is_better=True, word_order=2)
+    assert chrf_pp(hyps, SENTENCES).value == sacrebleu.CHRF(word_order=2).corpus_score(hyps, [SENTENCES]).score
+
+
+def test_check_metric_and_compute_name_what_is_wrong():
+    class Exact:
+        higher_is_better = True
+
+        def __call__(self, hypotheses, references):
+            return 2.0
+
+    assert "register an instance" in metrics.check_metric(Exact)
+    assert "missing higher_is_better" in metrics.check_metric(len)
+    assert "not callable" in metrics.check_metric(3)
+    assert metrics.check_metric(Exact()) is None
+    from seqkit.plugins import PluginError
+
+    with pytest.raises(PluginError, match=r"metric 'exact' returned a float, not a seqkit\.metrics\.MetricResult"):
+        metrics.compute("exact", Exact(), ["a"], [["a"]])
+    nan = type("NaN", (), {"higher_is_better": False, "__call__": lambda self, h, r: metrics.MetricResult(
+        float("nan"), "NaN")})()  # fmt: skip
+    with pytest.raises(PluginError, match="metric 'nan' returned the value nan, not a finite number"):
+        metrics.compute("nan", nan, ["a"], [["a"]])
+    with pytest.raises(ValueError, match="1 hypotheses but reference stream 1 has 2 lines"):
+        metrics.compute("nan", nan, ["a"], [["a", "b"]])
+
+
+def test_metric_result_prints_as_sacrebleu_does():
+    result = metrics.MetricResult(41.66666, "Exact", "nrefs:1|case:mixed")
+    assert str(result) == "Exact|nrefs:1|case:mixed = 41.7" and result.format(2, score_only=True) == "41.67"
+    assert json.loads(result.format(1, is_json=True)) == {
+        "name": "Exact", "score": 41.7, "signature": "nrefs:1|case:mixed", "nrefs": "1", "case": "mixed"
+    }
+    assert str(metrics.MetricResult(3, "Count")) == "Count = 3.0"
+
+
+def test_the_documented_example_is_a_metric(plugins):
+    pm = get_plugin_manager(plugins_dir=plugins, environ={"SEQKIT_LOAD_PLUGINS": "exact"}, strict=True)
+    exact = metrics.get_metric(pm.registry("metric"), "exact")
+    assert exact.higher_is_better is True and pm.registry("metric").entry("exact").plugin == "exact"
+    result = metrics.compute("exact", exact, ["a b", "c", "d"], [["a b", "x", "y"], ["z", "c", "y"]])
+    assert (result.value, result.name, result.signature) == (pytest.approx(200 / 3), "Exact", "nrefs:2")
+
+
+def test_m_takes_a_registered_metric(files, plugins, capsys, monkeypatch):
+    hyps = (files / "hyp2.txt").read_text(encoding="utf-8").splitlines()
+    exact = 100 * sum(h == r for h, r in zip(hyps, SENTENCES)) / len(SENTENCES)
+    assert 0 < exact < 100  # some lines are unchanged, some are not
+    code, out, err = run_with_plugins(capsys, monkeypatch, files, plugins, "ref.txt", "-i", "hyp2.txt", "-m", "exact")
+    assert (code, err) == (0, "") and out == f"Exact|nrefs:1 = {exact:.1f}\n"
+    # beside sacrebleu's metrics: their lines are sacrebleu's, in sacrebleu's order and alignment
+    expected = run_sacrebleu(files, "ref.txt", "-i", "hyp2.txt", "-m", "bleu", "ter", "-w", "2", "-f", "text")
+    code, out, _ = run_with_plugins(capsys, monkeypatch, files, plugins, "ref.txt", "-i", "hyp2.txt", "-m", "ter",
+                                    "exact", "bleu", "-w", "2")  # fmt: skip
+    bleu_line, exact_line, ter_line = out.splitlines()
+    assert code == 0 and f"{bleu_line}\n{ter_line}\n" == expected
+    assert exact_line.endswith(f"Exact|nrefs:1 = {exact:.2f}") and exact_line.index("=") == bleu_line.index("=")
+    code, out, _ = run_with_plugins(capsys, monkeypatch, files, plugins, "ref.txt", "-i", "hyp2.txt", "-m", "exact",
+                                    "bleu", "-f", "json")  # fmt: skip
+    records = json.loads(out)
+    assert [r["name"] for r in records] == ["BLEU", "Exact"] and records[1]["score"] == round(exact, 1)
+    assert records[0] == json.loads(run_sacrebleu(files, "ref.txt", "-i", "hyp2.txt", "-m", "bleu", "-f", "json"))
+
+
+def test_m_takes_a_registered_metric_for_several_systems(files, plugins, capsys, monkeypatch):
+    code, out, _ = run_with_plugins(capsys, monkeypatch, files, plugins, "ref.txt", "-i", "hyp1.txt", "hyp2.txt",
+                                    "-m", "bleu", "exact", "-f", "json")  # fmt: skip
+    rows = json.loads(out)
+    assert code == 0 and [row["system"] for row in rows] == ["hyp1.txt", "hyp2.txt"]
+    for row, hyp in zip(rows, ("hyp1.txt", "hyp2.txt")):
+        hyps = (files / hyp).read_text(encoding="utf-8").splitlines()
+        assert row["Exact"] == f"{100 * sum(h == r for h, r in zip(hyps, SENTENCES)) / len(SENTENCES):.1f}"
+        assert row["BLEU"] == f"{sacrebleu.BLEU().corpus_score(hyps, [SENTENCES]).score:.1f}"
+    code, out, _ = run_with_plugins(capsys, monkeypatch, files, plugins, "ref.txt", "-i", "hyp1.txt", "hyp2.txt",
+                                    "-m", "exact")  # fmt: skip
+    assert code == 0 and "Exact" in out and "nrefs:1" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["-m", "exat"], 2, "seqkit bleu: error: -m exat: unknown metric 'exat'; did you mean 'exact'? known: bare, "
+         "bleu, chrf, exact, no_direction, ter"),
+        (["-m", "bleu", "exact", "-ci"], 2, "--confidence needs sacrebleu's metrics (bleu, chrf, ter); -m exact is "
+         "not one of them"),
+        (["hyp2.txt", "-m", "exact", "--paired-ar"], 2, "--paired-ar needs sacrebleu's metrics"),
+        (["-m", "no_direction"], 1, "metric 'no_direction' of plugin 'broken' is missing higher_is_better = True or "
+         "False"),
+        (["-m", "bare"], 1, "metric 'bare' returned a float, not a seqkit.metrics.MetricResult"),
+    ],
+)  # fmt: skip
+def test_a_bad_metric_is_one_line(files, plugins, capsys, monkeypatch, args, code, message):
+    got, out, err = run_with_plugins(capsys, monkeypatch, files, plugins, "ref.txt", "-i", "hyp1.txt", *args)
+    assert (got, out) == (code, "") and err.count("\n") == 1 and message in err, err

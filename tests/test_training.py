@@ -23,7 +23,7 @@ TOY = ROOT / "recipes" / "toy-reverse.toml"
 
 
 def _registries():
-    return get_plugin_manager().registry
+    return get_plugin_manager(environ={"SEQKIT_LOAD_PLUGINS": ""}).registry
 
 
 # ---- recipes ----------------------------------------------------------------------------------------------
@@ -261,7 +261,11 @@ def test_a_failed_checkpoint_write_leaves_the_old_one_intact(tmp_path, monkeypat
     [
         ("training.eval_every=0", "eval_every, log_every and keep must be at least 1"),
         ("training.accumulate=4", 'training.accumulate = 4 needs updater = "accumulate"'),
-        ("evaluation.monitor='val/blue'", "evaluation.monitor 'val/blue': expected 'val/bleu' or 'val/loss'"),
+        ("evaluation.monitor='val/blue'", r"toy-reverse.toml: evaluation.monitor 'val/blue': unknown metric "
+         r"'blue'; did you mean 'bleu'\? known: bleu, chrf, ter"),
+        ("evaluation.monitor='chrf'", r"evaluation.monitor 'chrf': expected 'val/loss' or 'val/NAME' with NAME a "
+         r"registered metric \(bleu, chrf, ter\); did you mean 'val/chrf'\?"),
+        ("evaluation.monitor='val/perplexity'", "unknown metric 'perplexity'"),
         ("evaluation.dev_bleu=false", "needs evaluation.dev_bleu = true"),
         ("decoding.length_penalty='wu'", "decoding.length_penalty 'wu': expected one of"),
         ("training.updater='standart'", "training.updater: unknown updater 'standart'; did you mean 'standard'"),
@@ -297,3 +301,86 @@ def test_the_accumulate_updater_ends_an_update_at_the_end_of_an_epoch(tmp_path, 
     lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in lines] == [1, 2] and all("val/bleu" in e for e in lines)
     assert all(e["epoch_detail"] == e["epoch"] for e in lines)
+
+
+# ---- a registered metric as evaluation.monitor ------------------------------------------------------------
+FAST = ["--set", "training.epochs=2", "--set", "decoding.beam=1", "--set", "evaluation.dev_sentences=100"]
+
+
+def _metric_plugins(tmp_path) -> Path:
+    """A plugins folder: exact.py, the metric plugin of docs/plugins.md (its python block after
+    ``<!-- example: metric plugin -->``), and exact_low.py, the same score declared lower-is-better: the model
+    improves, so the two must pick different checkpoints, whatever the metrics are named."""
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    example = text.split("<!-- example: metric plugin -->\n```python\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "exact.py").write_text(example, encoding="utf-8")
+    low = example.replace("higher_is_better = True", "higher_is_better = False").replace('"exact"', '"exact_low"')
+    assert low.count("higher_is_better = False") == 1 and '"exact_low"' in low
+    (folder / "exact_low.py").write_text(low, encoding="utf-8")
+    return folder
+
+
+def _best_iteration(entries: list[dict], key: str, higher_is_better: bool) -> int:
+    """The iteration whose validation best.npz must hold: the first best value (a tie does not replace it)."""
+    scored = [e for e in entries if key in e]
+    best = (max if higher_is_better else min)(e[key] for e in scored)
+    return next(e["iteration"] for e in scored if e[key] == best)
+
+
+@pytest.mark.parametrize(("metric", "higher_is_better"), [("exact", True), ("exact_low", False)])
+def test_a_registered_metric_selects_checkpoints_and_lands_in_the_results(tmp_path, capsys, metric,
+                                                                          higher_is_better):  # fmt: skip
+    run, plugins = tmp_path / "run", _metric_plugins(tmp_path)
+    key = f"val/{metric}"
+    assert main(["--plugins-dir", str(plugins), "train", str(TOY), "--run-dir", str(run), "--no-progress", *FAST,
+                 "--set", f"evaluation.monitor='{key}'"]) == 0, capsys.readouterr().err  # fmt: skip
+    entries = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    scored = [e for e in entries if key in e]
+    assert len(scored) == 2 and all("val/bleu" in e for e in scored)
+    # the direction decides: the other one would pick the other validation
+    expected = _best_iteration(entries, key, higher_is_better)
+    assert expected != _best_iteration(entries, key, not higher_is_better), scored
+    _, best = load_checkpoint(run / "checkpoints" / "best.npz")
+    assert best["iteration"] == expected
+    # the final scores: the test set translated with best.npz and scored with the metric
+    results = json.loads((run / "results.json").read_text())
+    hyps = (run / "translations" / "test.txt").read_text(encoding="utf-8").splitlines()
+    refs = (ROOT / "recipes" / "toy-reverse" / "test.tgt").read_text(encoding="utf-8").splitlines()
+    assert results[metric] == pytest.approx(100 * sum(h == r for h, r in zip(hyps, refs)) / len(refs), abs=1e-4)
+    assert results[f"{metric}_signature"] == "nrefs:1" and results["monitor"] == key
+    assert {"bleu", "bleu_signature", "chrf", "chrf_signature"} <= results.keys()
+    if higher_is_better:  # seqkit evaluate scores the monitored metric too
+        capsys.readouterr()
+        assert main(["--plugins-dir", str(plugins), "evaluate", "--run", str(run), "--split", "dev", "--format",
+                     "json"]) == 0  # fmt: skip
+        assert json.loads(capsys.readouterr().out)[metric] >= 0
+
+
+@pytest.mark.slow
+def test_a_builtin_lower_is_better_metric_selects_the_lowest(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, *FAST, "--set", "evaluation.monitor='val/ter'") == 0
+    entries = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    _, best = load_checkpoint(run / "checkpoints" / "best.npz")
+    assert best["iteration"] == _best_iteration(entries, "val/ter", higher_is_better=False)
+    results = json.loads((run / "results.json").read_text())
+    assert results["monitor"] == "val/ter" and results["ter_signature"].startswith("nrefs:1|case:lc|tok:tercom")
+
+
+def test_a_monitored_metric_is_checked_when_the_recipe_is_loaded(tmp_path, capsys):
+    plugins = _metric_plugins(tmp_path)
+    registries = get_plugin_manager(plugins_dir=plugins, environ={"SEQKIT_LOAD_PLUGINS": "exact"}).registry
+    recipe = load_recipe(TOY, ["evaluation.monitor='val/exact'"], registries=registries)
+    assert recipe.evaluation.monitor == "val/exact"
+    with pytest.raises(UserError, match=r"evaluation.monitor 'val/exat': unknown metric 'exat'; did you mean 'exact'"):
+        load_recipe(TOY, ["evaluation.monitor='val/exat'"], registries=registries)
+    with pytest.raises(UserError, match=r"evaluation.monitor = 'val/exact' needs evaluation.dev_bleu = true"):
+        load_recipe(TOY, ["evaluation.monitor='val/exact'", "evaluation.dev_bleu=false"], registries=registries)
+    # without the plugin, seqkit train refuses the recipe in one line, before the run directory is written
+    run = tmp_path / "run"
+    assert _train(run, "--set", "evaluation.monitor='val/exact'") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "toy-reverse.toml: evaluation.monitor 'val/exact': unknown metric 'exact'" in err
+    assert not run.exists()

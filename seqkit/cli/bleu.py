@@ -1,10 +1,15 @@
-"""``seqkit bleu``: BLEU, chrF and TER of one or more systems against references, through sacrebleu.
+"""``seqkit bleu``: BLEU, chrF, TER or any registered metric of one or more systems against references.
 
 ``seqkit bleu REF [REF ...] -i HYP [HYP ...]`` prints what ``sacrebleu REF ... -i HYP ... -m bleu chrf ter -f
 text`` prints, line for line (``--format json``: sacrebleu's JSON), with sacrebleu's own scoring, bootstrap,
-paired tests and output functions. References come before ``-i``, which takes every file after it. Without
-``-i`` (or with ``-i -``) the hypotheses are read from stdin, as one system (sacrebleu would split stdin on tabs
-into several). Output has no terminal colours.
+paired tests and output functions. ``-m`` names metrics of the plugin manager's metric registry: the
+sacrebleu ones (``seqkit.metrics.SacrebleuMetric``) go through sacrebleu as above; any other is called as the
+``seqkit.metrics.Metric`` contract says and printed in sacrebleu's layout, without confidence intervals or
+paired tests (those need sacrebleu's sufficient statistics).
+
+References come before ``-i``, which takes every file after it. Without ``-i`` (or with ``-i -``) the hypotheses
+are read from stdin, as one system (sacrebleu would split stdin on tabs into several). Output has no terminal
+colours.
 
 ``--tok-lc`` switches to the tokenised-lowercased BLEU of older papers (``seqkit.metrics.TokLcBLEU``): the
 references are then the pre-tokenised ones, and every line of output names the score ``BLEU-tok-lc``.
@@ -19,19 +24,16 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Any
 
 from seqkit.errors import UserError
-
-if TYPE_CHECKING:
-    from sacrebleu.metrics.base import Metric
 
 # sacrebleu (slow to import) and seqkit.metrics are imported inside the functions: every seqkit command
 # imports this module at start-up.
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-#: the metrics -m offers, named as ``seqkit.metrics.METRIC_CLASSES`` names them
+#: the metrics scored without -m, named as ``seqkit.metrics.METRIC_CLASSES`` names them
 METRICS = ("bleu", "chrf", "ter")
 
 
@@ -62,17 +64,51 @@ def read_lines(path: str) -> list[str]:
     return lines
 
 
-def _build_metrics(args: argparse.Namespace, references: list[list[str]]) -> dict[str, Metric]:
-    """sacrebleu metric objects with the references cached, keyed and ordered as sacrebleu's CLI keys them."""
-    from seqkit.metrics import make_metric
+def _resolve_metrics(args: argparse.Namespace) -> dict[str, Any]:
+    """Registered name -> metric object for every name of ``-m`` (default: ``METRICS``), looked up in the plugin
+    manager's metric registry; an unknown name is bad input (``UnknownNameError``, with the closest name)."""
+    from seqkit.metrics import get_metric
+
+    registry = args.plugin_manager.registry("metric")
+    resolved = {}
+    for name in args.metrics or METRICS:
+        try:
+            resolved[name] = get_metric(registry, name)
+        except UserError as e:
+            raise UserError(f"-m {name}: {e}") from None
+    return resolved
+
+
+def _build_metrics(args: argparse.Namespace, chosen: dict[str, Any], references: list[list[str]]) -> dict[str, Any]:
+    """Key -> sacrebleu metric object with the references cached (a ``SacrebleuMetric``) or the registered metric
+    itself (any other), keyed by the upper-cased name and ordered as sacrebleu's CLI keys its metrics."""
+    from seqkit.metrics import SacrebleuMetric, make_metric
 
     if args.tok_lc:
         return {"BLEU": make_metric("tok-lc", references, hyp_tokenize=args.tokenize or "13a")}
-    bleu_options = {"tokenize": args.tokenize, "lowercase": args.lowercase}
-    return {
-        name.upper(): make_metric(name, references, **(bleu_options if name == "bleu" else {}))
-        for name in args.metrics or METRICS
-    }
+    # only flags that were given: a registered variant's own options stay unless a flag overrides them
+    bleu_flags: dict[str, Any] = {"tokenize": args.tokenize} if args.tokenize else {}
+    if args.lowercase:
+        bleu_flags["lowercase"] = True
+    built = {}
+    for name, metric in chosen.items():
+        if isinstance(metric, SacrebleuMetric):
+            built[name.upper()] = metric.make(references, **(bleu_flags if metric.kind == "bleu" else {}))
+        else:
+            built[name.upper()] = _Registered(name, metric, references)
+    return built
+
+
+class _Registered:
+    """A registered metric that is not sacrebleu's, with the references it scores against."""
+
+    def __init__(self, name: str, metric: Any, references: list[list[str]]) -> None:
+        self.name, self.metric, self.references = name, metric, references
+
+    def __call__(self, hypotheses: list[str]):
+        from seqkit.metrics import compute
+
+        return compute(self.name, self.metric, hypotheses, self.references)
 
 
 @contextlib.contextmanager
@@ -109,6 +145,18 @@ def _check_arguments(args: argparse.Namespace, inputs: list[str]) -> None:
         raise UserError("--tok-lc computes BLEU only; leave out -m or use -m bleu")
 
 
+def _check_statistics(args: argparse.Namespace, chosen: dict[str, Any]) -> None:
+    """Confidence intervals and paired tests resample sacrebleu's sufficient statistics: other metrics have none."""
+    from seqkit.metrics import SacrebleuMetric
+
+    others = [name for name, metric in chosen.items() if not isinstance(metric, SacrebleuMetric)]
+    flags = [f for f, given in (("--confidence", args.confidence), ("--paired-bs", args.paired_bs),
+                                 ("--paired-ar", args.paired_ar)) if given]  # fmt: skip
+    if others and flags:
+        flag = flags[0]
+        raise UserError(f"{flag} needs sacrebleu's metrics (bleu, chrf, ter); -m {others[0]} is not one of them")
+
+
 def _read_systems(args: argparse.Namespace, inputs: list[str]) -> tuple[list[tuple[str, list[str]]], list[list[str]]]:
     """(system name, hypotheses) pairs and reference streams, checked: no empty system, equal line counts."""
     references = [read_lines(path) for path in args.refs]
@@ -138,9 +186,11 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = args.input or [STDIN]
     _check_arguments(args, inputs)
+    chosen = _resolve_metrics(args)
+    _check_statistics(args, chosen)
     systems, references = _read_systems(args, inputs)
     try:
-        metrics = _build_metrics(args, references)
+        metrics = _build_metrics(args, chosen, references)
     except (ImportError, RuntimeError, OSError) as e:
         if args.tokenize is None:
             raise
@@ -158,6 +208,9 @@ def run(args: argparse.Namespace) -> int:
         results = []
         for key in sorted(metrics):
             metric = metrics[key]
+            if isinstance(metric, _Registered):
+                results.append(metric(systems[0][1]).format(args.width, False, as_json))
+                continue
             n_bootstrap = args.confidence_n if args.confidence else 1
             score = metric.corpus_score(systems[0][1], None, n_bootstrap=n_bootstrap)
             line = score.format(args.width, False, metric.get_signature().format(), as_json)
@@ -173,6 +226,11 @@ def run(args: argparse.Namespace) -> int:
         scores["System"] = [name for name, _ in systems]
         for _, hypotheses in systems:
             for key in sorted(metrics):
+                if isinstance(metrics[key], _Registered):
+                    result = metrics[key](hypotheses)
+                    signatures[result.name] = result.signature
+                    scores[result.name].append(result.format(args.width, True))
+                    continue
                 score = metrics[key].corpus_score(hypotheses, None)
                 signatures[score.name] = metrics[key].get_signature().format()
                 scores[score.name].append(score.format(args.width, True))
@@ -203,9 +261,10 @@ def _count(minimum: int):
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "bleu",
-        help="BLEU, chrF and TER against references, as sacrebleu prints them",
+        help="BLEU, chrF, TER or any registered metric against references, as sacrebleu prints them",
         description="Score system output with sacrebleu: BLEU, chrF and TER, confidence intervals and paired "
-        "significance tests, printed as 'sacrebleu REF -i HYP -m bleu chrf ter' prints them.",
+        "significance tests, printed as 'sacrebleu REF -i HYP -m bleu chrf ter' prints them; -m also takes any "
+        "metric a plugin registers (see 'seqkit plugins').",
         epilog="examples:\n  seqkit bleu ref.en -i hyp.en\n  seqkit bleu ref.en -i hyp.en --confidence\n"
         "  seqkit bleu ref.en -i baseline.en system.en --paired-bs\n  cat hyp.en | seqkit bleu ref.en",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -216,8 +275,9 @@ def add_parser(sub) -> None:
         help="system output file(s) ('-' or none: stdin); with several, the first is the baseline of paired tests",
     )
     p.add_argument(
-        "-m", "--metrics", nargs="+", choices=METRICS, metavar="METRIC",
-        help="metrics to compute, from: bleu chrf ter (default: all three)",
+        "-m", "--metrics", nargs="+", metavar="METRIC",
+        help="metrics to compute: bleu, chrf, ter or any registered metric (seqkit plugins lists them; default: "
+        "bleu chrf ter)",
     )
     p.add_argument(
         "-tok", "--tokenize", metavar="TOKENIZER",

@@ -1,4 +1,4 @@
-"""Extensions: the JSON-lines log, the progress bar, validation loss and BLEU, snapshots."""
+"""Extensions: the JSON-lines log, the progress bar, validation loss, BLEU and other metrics, snapshots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,24 +167,30 @@ class Evaluator(Extension):
 
 class BleuEvaluator(Extension):
     """Decodes the dev sources with ``translate(model, sources) -> list[str]`` (detokenised) and scores them
-    against ``references`` with sacreBLEU -> ``val/bleu``; the output goes to ``translations/dev.txt``. With
-    several processes (``comm``) each decodes every ``size``-th sentence; rank 0 writes the file."""
+    against ``references`` with every metric of ``metrics`` (name -> a ``seqkit.metrics.Metric``; default:
+    sacreBLEU alone) -> ``val/NAME``, rounded to 4 decimals; the output goes to ``translations/dev.txt``. With
+    several processes (``comm``) each decodes every ``size``-th sentence; every process scores the whole set, so
+    all of them see the same observations; rank 0 writes the file."""
 
     priority = PRIORITY_WRITER - 1
     name = "bleu"
 
     def __init__(self, translate: Callable, sources: Sequence, references: Sequence[str], out: str | os.PathLike,
-                 trigger: Any = (1, "epoch"), comm: Communicator | None = None) -> None:  # fmt: skip
+                 trigger: Any = (1, "epoch"), comm: Communicator | None = None,
+                 metrics: Mapping[str, Callable] | None = None) -> None:  # fmt: skip
         self.translate, self.sources, self.references = translate, sources, list(references)
         self.out, self.trigger, self.comm = Path(out), trigger, comm or Communicator()
+        self.metrics = dict(metrics) if metrics is not None else None
 
     def __call__(self, trainer: Trainer) -> None:
-        from seqkit.metrics import bleu
+        from seqkit.metrics import bleu, compute
 
         rank, size = self.comm.rank, self.comm.size
         shares = self.comm.allgather(self.translate(trainer.model, self.sources[rank::size]))
         hypotheses = [shares[i % size][i // size] for i in range(len(self.sources))]
-        trainer.observation["val/bleu"] = round(bleu(hypotheses, [self.references]).value, 2)
+        for name, metric in (self.metrics if self.metrics is not None else {"bleu": bleu}).items():
+            result = compute(name, metric, hypotheses, [self.references])
+            trainer.observation[f"val/{name}"] = round(float(result.value), 4)
         if self.comm.is_primary:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(self.out, "w") as f:
