@@ -15,7 +15,7 @@ import numpy
 
 from seqkit.backend import get_array_module, scatter_add
 from seqkit.config import config
-from seqkit.core.autograd import FunctionNode, Variable
+from seqkit.core.autograd import FunctionNode, Variable, as_variable
 
 
 def axis_index(a: int, ndim: int, op: str) -> int:
@@ -319,7 +319,7 @@ class Cast(FunctionNode):
 def cast(x, dtype) -> Variable:
     """``x`` as ``dtype`` (differentiable: the gradient comes back in ``x``'s dtype)."""
     if x.dtype == dtype:
-        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
+        return as_variable(x)
     return Cast(numpy.dtype(dtype)).apply((x,))[0]
 
 
@@ -340,7 +340,7 @@ def reshape(x, shape) -> Variable:
     """``x`` with a new shape (one axis may be -1)."""
     shape = tuple(shape) if not isinstance(shape, int) else (shape,)
     if x.shape == shape:
-        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
+        return as_variable(x)
     return Reshape(shape).apply((x,))[0]
 
 
@@ -385,7 +385,7 @@ def broadcast_to(x, shape) -> Variable:
     """Broadcast ``x`` to ``shape`` (NumPy's rules)."""
     shape = tuple(shape)
     if x.shape == shape:
-        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
+        return as_variable(x)
     return BroadcastTo(shape).apply((x,))[0]
 
 
@@ -415,7 +415,7 @@ def sum_to(x, shape) -> Variable:
     """Sum ``x`` down to ``shape``, undoing a broadcast (the gradient of ``broadcast_to``)."""
     shape = tuple(shape)
     if x.shape == shape:
-        return x if isinstance(x, Variable) else Variable(x, requires_grad=False)
+        return as_variable(x)
     return SumTo(shape).apply((x,))[0]
 
 
