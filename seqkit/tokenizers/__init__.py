@@ -1,4 +1,4 @@
-"""Tokenizers: the ``Tokenizer`` protocol, SentencePiece (unigram/BPE), whitespace and character tokenizers.
+"""Tokenizers: the ``Tokenizer`` base class, SentencePiece (unigram/BPE), whitespace and character tokenizers.
 
 Classes are found by name through the tokenizer registry (``registry.get(name)``); a saved tokenizer names
 its own type (``load_tokenizer(directory, registry)``). ``Vocabulary`` maps tokens to ids, with the special

@@ -1,4 +1,4 @@
-"""The tokenizer protocol, saving and loading, lookup by name, and source/target pairs.
+"""The tokenizer base class, saving and loading, lookup by name, and source/target pairs.
 
 A saved tokenizer is a folder: ``tokenizer.json`` (format, type, options, seqkit version) plus what the
 tokenizer itself writes (a SentencePiece model, a vocabulary). ``load_tokenizer`` reads the type from
@@ -41,18 +41,35 @@ def _is_instance(value: Any, kind: Any) -> bool:
 
 
 class Tokenizer(abc.ABC):
-    """Text <-> token ids, with a ``Vocabulary`` whose ids 0-3 are pad, unk, bos, eos.
+    """Text <-> token ids, with a ``Vocabulary`` whose ids 0-3 are ``PAD``, ``UNK``, ``BOS``, ``EOS``.
 
-    Subclasses set ``name`` (their registry name, stored in ``tokenizer.json``) and ``Options`` (a dataclass
-    of their options, which the constructor takes as keywords), and implement ``train``, ``encode``,
-    ``decode``, ``_save_model``, ``_load_model`` and ``_model_bytes``. ``encode`` expects normalised text
-    (``seqkit.data.normalize``); ``decode`` gives detokenised text, with pad/bos/eos left out.
+    A subclass sets the class attributes ``name`` and ``Options`` and implements ``train``, ``encode``,
+    ``decode``, ``save_model``, ``load_model`` and ``model_bytes``; it may override ``check_options`` and
+    ``encode_batch``. It sets its vocabulary by assigning ``self.vocab`` (in ``train``, ``load_model``, or the
+    constructor when the vocabulary is fixed). The constructor takes the ``Options`` fields as keywords and
+    checks their names and types. The base class gives ``vocab``, ``vocab_size``, ``fingerprint``, ``save`` and
+    ``load``.
+
+    What seqkit calls, and when: ``train`` once at the start of a run, on the run's normalised training text;
+    ``save`` into the run directory; ``load`` when a run is resumed or used to translate; ``encode_batch`` and
+    ``encode`` on normalised text (``seqkit.data.normalize``), ``decode`` on a model's output ids (pad, bos and
+    eos left out); ``fingerprint`` as part of the key of the token cache. Text never encodes to ``PAD``,
+    ``BOS`` or ``EOS``; what the tokenizer cannot represent encodes to ``UNK``.
     """
 
     name: ClassVar[str]
+    """The registry name, written into ``tokenizer.json``; ``load_tokenizer`` looks the saved type up by it."""
+
     Options: ClassVar[type]
+    """A dataclass of the options (defaults for all of them); ``self.options`` is an instance of it."""
 
     def __init__(self, **options: Any) -> None:
+        if not isinstance(getattr(self, "name", None), str) or not dataclasses.is_dataclass(
+            getattr(self, "Options", None)
+        ):
+            raise TypeError(
+                f"{type(self).__name__} must set the class attributes name (a str) and Options (a dataclass)"
+            )
         fields = [f.name for f in dataclasses.fields(self.Options)]
         for key in options:
             if key not in fields:
@@ -68,17 +85,24 @@ class Tokenizer(abc.ABC):
             if not _is_instance(value, hints[field.name]):
                 kind = getattr(hints[field.name], "__name__", hints[field.name])
                 raise UserError(f"{self.name} tokenizer: {field.name} must be {kind}, got {value!r}")
-        self._check_options()
+        self.check_options()
         self._vocab: Vocabulary | None = None
 
-    def _check_options(self) -> None:  # noqa: B027 (optional: most tokenizers check something)
+    def check_options(self) -> None:  # noqa: B027 (optional: most tokenizers check something)
         """Raise ``UserError`` for an option value out of range (nothing to check by default)."""
 
     @property
     def vocab(self) -> Vocabulary:
-        """The vocabulary; raises ``RuntimeError`` before ``train`` or ``load``."""
+        """The vocabulary; raises ``RuntimeError`` before ``train`` or ``load``. Assign a ``Vocabulary`` to set
+        it."""
         self._check_trained()
         return self._vocab
+
+    @vocab.setter
+    def vocab(self, vocab: Vocabulary) -> None:
+        if not isinstance(vocab, Vocabulary):
+            raise TypeError(f"{type(self).__name__}.vocab must be a seqkit.tokenizers.Vocabulary, got {vocab!r}")
+        self._vocab = vocab
 
     def _check_trained(self) -> None:
         if self._vocab is None:
@@ -90,14 +114,15 @@ class Tokenizer(abc.ABC):
 
     @abc.abstractmethod
     def train(self, texts: Iterable[str]) -> None:
-        """Learn the model and vocabulary from normalised sentences."""
+        """Learn the model and set ``self.vocab`` from normalised sentences (an iterable: read it once)."""
 
     @abc.abstractmethod
     def encode(self, text: str) -> list[int]:
-        """A normalised sentence -> token ids (no bos/eos)."""
+        """A normalised sentence -> token ids in ``[0, vocab_size)``: no pad, bos or eos; ``UNK`` for what the
+        tokenizer cannot represent."""
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        """``encode`` over many sentences (tokenizers override it where a batch is faster)."""
+        """``encode`` over many sentences (override it where a batch is faster; the ids must be the same)."""
         return [self.encode(t) for t in texts]
 
     @abc.abstractmethod
@@ -105,21 +130,23 @@ class Tokenizer(abc.ABC):
         """Token ids -> detokenised text; pad, bos and eos are left out."""
 
     @abc.abstractmethod
-    def _save_model(self, directory: Path) -> None:
-        """Write the trained model into ``directory`` (which exists)."""
+    def save_model(self, directory: Path) -> None:
+        """Write the trained model into ``directory`` (which exists); ``save`` writes ``tokenizer.json`` with the
+        type and options besides. A model that never changes writes nothing."""
 
     @abc.abstractmethod
-    def _load_model(self, directory: Path) -> None:
-        """Read what ``_save_model`` wrote; raise ``UserError`` naming the file when it is unusable."""
+    def load_model(self, directory: Path) -> None:
+        """Read what ``save_model`` wrote and set ``self.vocab`` (``self.options`` is already the saved options);
+        raise ``UserError`` naming the file when it is unusable."""
 
     @abc.abstractmethod
-    def _model_bytes(self) -> bytes:
-        """The trained model as bytes, for ``fingerprint``."""
+    def model_bytes(self) -> bytes:
+        """The trained model as bytes, for ``fingerprint``: whatever besides the options decides the ids."""
 
     def fingerprint(self) -> str:
         """A sha256 that changes whenever the ids this tokenizer produces could change (type, options, model)."""
         digest = hashlib.sha256(json.dumps([self.name, dataclasses.asdict(self.options)], sort_keys=True).encode())
-        digest.update(self._model_bytes())
+        digest.update(self.model_bytes())
         return digest.hexdigest()
 
     def save(self, directory: str | os.PathLike) -> None:
@@ -128,7 +155,7 @@ class Tokenizer(abc.ABC):
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self._save_model(directory)
+        self.save_model(directory)
         config = {
             "format": TOKENIZER_FORMAT,
             "type": self.name,
@@ -141,8 +168,15 @@ class Tokenizer(abc.ABC):
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Tokenizer:
-        """Read a tokenizer saved by ``save``. Raises ``UserError`` naming the file when it is missing, of an
-        incompatible format, of another type, or unreadable."""
+        """Read a tokenizer of this class saved by ``save``. Raises ``UserError`` naming the file when it is
+        missing, of an incompatible format, of another type, or unreadable, and ``TypeError`` on a class without
+        a ``name`` (``Tokenizer`` itself: ``load_tokenizer(directory, registry)`` loads a saved tokenizer of any
+        type)."""
+        if not isinstance(getattr(cls, "name", None), str):
+            raise TypeError(
+                f"{cls.__name__}.load needs a concrete tokenizer class; load a saved tokenizer of any type with "
+                "seqkit.tokenizers.load_tokenizer(directory, registry)"
+            )
         directory = Path(directory)
         config = read_config(directory)
         if config["type"] != cls.name:
@@ -154,7 +188,7 @@ class Tokenizer(abc.ABC):
             tokenizer = cls(**options)
         except UserError as e:
             raise UserError(f"{directory / CONFIG_FILE}: incompatible options: {e}") from None
-        tokenizer._load_model(directory)
+        tokenizer.load_model(directory)
         return tokenizer
 
     def __repr__(self) -> str:

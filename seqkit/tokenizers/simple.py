@@ -26,7 +26,7 @@ class VocabularyOptions:
 class _VocabularyTokenizer(Tokenizer):
     Options = VocabularyOptions
 
-    def _check_options(self) -> None:
+    def check_options(self) -> None:
         o = self.options
         if o.max_size is not None and o.max_size < 1:
             raise UserError(f"{self.name} tokenizer: max_size must be a positive integer or None, got {o.max_size!r}")
@@ -42,7 +42,7 @@ class _VocabularyTokenizer(Tokenizer):
         """Token strings -> text (the inverse of ``split`` on normalised text)."""
 
     def train(self, texts: Iterable[str]) -> None:
-        self._vocab = Vocabulary.build(map(self.split, texts), max_size=self.options.max_size,
+        self.vocab = Vocabulary.build(map(self.split, texts), max_size=self.options.max_size,
                                        min_freq=self.options.min_freq)  # fmt: skip
 
     def encode(self, text: str) -> list[int]:
@@ -51,13 +51,13 @@ class _VocabularyTokenizer(Tokenizer):
     def decode(self, ids: Iterable[int]) -> str:
         return self.join(self.vocab.decode(ids))
 
-    def _save_model(self, directory: Path) -> None:
+    def save_model(self, directory: Path) -> None:
         self.vocab.save(directory / VOCAB_FILE)
 
-    def _load_model(self, directory: Path) -> None:
-        self._vocab = Vocabulary.load(directory / VOCAB_FILE)
+    def load_model(self, directory: Path) -> None:
+        self.vocab = Vocabulary.load(directory / VOCAB_FILE)
 
-    def _model_bytes(self) -> bytes:
+    def model_bytes(self) -> bytes:
         return "\n".join(self.vocab.tokens).encode()
 
 

@@ -44,7 +44,7 @@ class SentencePieceTokenizer(Tokenizer):
     name = "sentencepiece"
     Options = SentencePieceOptions
 
-    def _check_options(self) -> None:
+    def check_options(self) -> None:
         o = self.options
         if o.model_type not in ("unigram", "bpe"):
             raise UserError(f"sentencepiece tokenizer: model_type must be 'unigram' or 'bpe', got {o.model_type!r}")
@@ -92,7 +92,7 @@ class SentencePieceTokenizer(Tokenizer):
         if tuple(pieces[: len(SPECIALS)]) != SPECIALS:
             raise UserError(f"{where}: special pieces {pieces[:4]}, expected {list(SPECIALS)} at ids 0-3")
         self._processor, self._proto = processor, proto
-        self._vocab = Vocabulary(pieces[len(SPECIALS) :])
+        self.vocab = Vocabulary(pieces[len(SPECIALS) :])
 
     def encode(self, text: str) -> list[int]:
         self._check_trained()
@@ -106,11 +106,11 @@ class SentencePieceTokenizer(Tokenizer):
         self._check_trained()
         return self._processor.decode([int(i) for i in ids])
 
-    def _save_model(self, directory: Path) -> None:
+    def save_model(self, directory: Path) -> None:
         with atomic_write(directory / MODEL_FILE, "wb") as f:
-            f.write(self._model_bytes())
+            f.write(self.model_bytes())
 
-    def _load_model(self, directory: Path) -> None:
+    def load_model(self, directory: Path) -> None:
         path = directory / MODEL_FILE
         try:
             proto = path.read_bytes()
@@ -118,7 +118,7 @@ class SentencePieceTokenizer(Tokenizer):
             raise UserError(f"{path}: cannot read the SentencePiece model ({e.strerror or e})") from None
         self._set_model(proto, str(path))
 
-    def _model_bytes(self) -> bytes:
+    def model_bytes(self) -> bytes:
         self._check_trained()
         return self._proto
 

@@ -1,6 +1,6 @@
 """A byte-level tokenizer: the UTF-8 bytes of the text are the tokens. Nothing to learn, no unknown tokens.
 
-It implements seqkit's tokenizer protocol (``seqkit.tokenizers.Tokenizer``), so a recipe can name it
+It subclasses seqkit's tokenizer base class (``seqkit.tokenizers.Tokenizer``), so a recipe can name it
 (``[tokenizer] name = "utf8_bytes"``): ids 0-3 are seqkit's ``<pad>``, ``<unk>``, ``<s>``, ``</s>``, and byte
 ``b`` is id ``b + 4`` (a vocabulary of 260). The model is fixed, so saving writes only seqkit's
 ``tokenizer.json``.
@@ -32,7 +32,7 @@ class ByteTokenizer(Tokenizer):
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
-        self._vocab = Vocabulary(f"<0x{b:02X}>" for b in range(256))  # fixed: "training" learns nothing
+        self.vocab = Vocabulary(f"<0x{b:02X}>" for b in range(256))  # fixed: "training" learns nothing
 
     def train(self, texts: Iterable[str]) -> None:
         """Nothing to learn: the vocabulary is the 256 bytes."""
@@ -54,11 +54,11 @@ class ByteTokenizer(Tokenizer):
                 data.append(i - OFFSET)
         return data.decode("utf-8", errors="replace")
 
-    def _save_model(self, directory: Path) -> None:
+    def save_model(self, directory: Path) -> None:
         pass  # the model is fixed: tokenizer.json (written by seqkit) is all there is
 
-    def _load_model(self, directory: Path) -> None:
+    def load_model(self, directory: Path) -> None:
         pass
 
-    def _model_bytes(self) -> bytes:
+    def model_bytes(self) -> bytes:
         return b"utf8_bytes/1"
