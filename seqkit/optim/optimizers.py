@@ -15,17 +15,18 @@ parameter whose gradient is ``None``; with one flat buffer and one step count th
 After ``update()`` its ``grad`` is a zero array.
 
 Adam's update is NumPy code with one fused CUDA kernel beside it (``adam_update_kernel``, the same operations
-in one pass); ``Adam._update_chunk`` takes the kernel where ``use_kernels(xp)`` says so (CuPy arrays), and
+in one pass); ``Adam.update_chunk`` takes the kernel where ``use_kernels(xp)`` says so (CuPy arrays), and
 the NumPy lines are its reference.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import functools
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy
 
@@ -33,14 +34,31 @@ from seqkit.backend import ElementwiseKernel, to_device, use_kernels, using_devi
 from seqkit.optim.flat import FlatGroup, FlatParams
 
 
-class Optimizer:
-    """Base class: ``setup``, hooks, the update loop over flat buffers, ``state_dict``.
+class Optimizer(abc.ABC):
+    """Base class of every optimizer: ``setup``, hooks, the update loop over flat buffers, ``state_dict``.
 
-    A subclass names its per-element state arrays in ``state_names`` and implements ``_coefficients()``
-    (the scalars of this step, computed once after ``t`` is incremented) and ``_update_chunk``.
+    A subclass declares an element-wise rule in three members, and this class does the rest:
+
+    - ``state_names``: the names of its per-element state arrays (zeros at ``setup``, one per parameter
+      element, saved by ``state_dict``);
+    - ``coefficients()``: the Python scalars of this step, computed once per ``update()`` after ``t`` is
+      incremented (so ``t`` is 1 at the first step) and read from ``lr`` then (a schedule changes ``lr``
+      between steps);
+    - ``update_chunk(xp, p, g, state, tmp, c)``: the rule, in place on one chunk of the flat buffers.
+
+    Its constructor takes ``lr`` and its hyperparameters as keyword arguments with defaults (a recipe builds
+    it as ``cls(**options)`` from the fields of its registered options dataclass) and calls
+    ``super().__init__(lr)``. Anything else that changes from step to step must live in ``t``, ``lr`` or the
+    state arrays, or ``state_dict`` cannot resume it.
     """
 
-    state_names: tuple[str, ...] = ()
+    #: Names of the per-element state arrays, in the order ``update_chunk`` receives them (``("exp_avg",
+    #: "exp_avg_sq")`` for Adam; empty for plain SGD). ``state_dict`` saves each as ``"<name>.<group>"``.
+    state_names: ClassVar[tuple[str, ...]] = ()
+    #: The learning rate of the next step: a schedule sets it between steps; ``coefficients()`` reads it.
+    lr: float
+    #: Steps taken: ``update()`` adds 1 before calling ``coefficients()``, so the first step sees ``t == 1``.
+    t: int
 
     def __init__(self, lr: float) -> None:
         self._require(lr >= 0, f"lr must be >= 0, got {lr}")
@@ -79,7 +97,7 @@ class Optimizer:
         for hook in self.hooks:
             hook(self)
         self.t += 1
-        coefficients = self._coefficients()
+        coefficients = self.coefficients()
         for group, state in zip(flat.groups, self._state):
             group.foreach_chunk(functools.partial(self._apply, group, state, coefficients))
 
@@ -96,15 +114,23 @@ class Optimizer:
             group.zero_grads(set_to_none)
 
     def _apply(self, group: FlatGroup, state: list[Any], coefficients: tuple, s: slice, tmp: Any) -> None:
-        self._update_chunk(group.xp, group.data[s], group.grad[s], [a[s] for a in state], tmp, coefficients)
+        self.update_chunk(group.xp, group.data[s], group.grad[s], [a[s] for a in state], tmp, coefficients)
 
-    def _coefficients(self) -> tuple:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def coefficients(self) -> tuple:
+        """The scalars of this step (Python floats), from ``self.lr``, ``self.t`` and the hyperparameters;
+        ``update()`` calls it once per step, after ``t += 1``, and hands the tuple to every ``update_chunk``."""
 
-    def _update_chunk(self, xp: Any, p: Any, g: Any, state: list[Any], tmp: Any, c: tuple) -> None:
-        """Update ``p`` (a 1-d slice of the flat parameters) in place from ``g`` and ``state`` (slices alike);
-        ``tmp`` is scratch of the same length, ``c`` what ``_coefficients()`` returned."""
-        raise NotImplementedError
+    @abc.abstractmethod
+    def update_chunk(self, xp: Any, p: Any, g: Any, state: list[Any], tmp: Any, c: tuple) -> None:
+        """Apply the rule in place to one chunk: ``p``, ``g`` and each array of ``state`` (in ``state_names``
+        order) are same-length 1-d slices of the flat parameters, gradients and state; ``tmp`` is scratch of
+        that length; ``c`` is what ``coefficients()`` returned; ``xp`` is ``numpy`` or ``cupy``.
+
+        Element-wise only: the chunks' boundaries (``setup(chunk=...)``) and the threads that run them must not
+        change the result, so nothing here may reduce over the chunk. Write into ``p`` and ``state`` in place
+        (``p -= tmp``, ``xp.multiply(g, c[0], out=tmp)``), never rebind them. The gradient of a parameter no
+        gradient reached is zeros here."""
 
     # ---- state --------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -169,10 +195,10 @@ class SGD(Optimizer):
     def __init__(self, lr: float = 0.01) -> None:
         super().__init__(lr)
 
-    def _coefficients(self) -> tuple:
+    def coefficients(self) -> tuple:
         return (self.lr,)
 
-    def _update_chunk(self, xp, p, g, state, tmp, c) -> None:
+    def update_chunk(self, xp, p, g, state, tmp, c) -> None:
         xp.multiply(g, c[0], out=tmp)
         p -= tmp
 
@@ -199,10 +225,10 @@ class MomentumSGD(Optimizer):
         self.momentum = momentum
         self.nesterov = nesterov
 
-    def _coefficients(self) -> tuple:
+    def coefficients(self) -> tuple:
         return (self.lr, self.momentum)
 
-    def _update_chunk(self, xp, p, g, state, tmp, c) -> None:
+    def update_chunk(self, xp, p, g, state, tmp, c) -> None:
         lr, mu = c
         (b,) = state
         b *= mu
@@ -246,11 +272,11 @@ class Adam(Optimizer):
         self._require(eps > 0, f"eps must be > 0, got {eps}")
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
-    def _coefficients(self) -> tuple:
+    def coefficients(self) -> tuple:
         root_bc2 = math.sqrt(1 - self.beta2**self.t)
         return (self.lr * root_bc2 / (1 - self.beta1**self.t), self.eps * root_bc2, 1.0)
 
-    def _update_chunk(self, xp, p, g, state, tmp, c) -> None:
+    def update_chunk(self, xp, p, g, state, tmp, c) -> None:
         step, eps, decay = c
         m, v = state
         if use_kernels(xp):  # one fused kernel on a GPU; the lines below are its reference
@@ -272,7 +298,7 @@ class Adam(Optimizer):
         p -= tmp
 
 
-# The operations of Adam._update_chunk in its order: decay is AdamW's factor (1 for Adam), step and eps the
+# The operations of Adam.update_chunk in its order: decay is AdamW's factor (1 for Adam), step and eps the
 # bias-corrected step size and epsilon.
 _ADAM_UPDATE = ElementwiseKernel(
     "T g, T beta1, T beta2, T step, T eps, T decay",
@@ -311,6 +337,6 @@ class AdamW(Adam):
         self._require(weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay}")
         self.weight_decay = weight_decay
 
-    def _coefficients(self) -> tuple:
-        step, eps, _ = super()._coefficients()
+    def coefficients(self) -> tuple:
+        step, eps, _ = super().coefficients()
         return (step, eps, 1 - self.lr * self.weight_decay)
