@@ -1,10 +1,11 @@
 """Recipes: a TOML file -> a validated, typed configuration; ``--set a.b=value`` overrides; a resolved copy.
 
-Every section is a dataclass. The ``[model]``, ``[optimizer]`` and ``[tokenizer]`` sections name a registered
-component (``name = "seq2seq"``) and their other keys are checked against that component's options
-dataclass, plugin components included. Precedence: defaults < recipe < ``--set``. Unknown keys, wrong types
-and missing required keys are ``UserError``s naming the recipe file, the key path, what was expected and
-the known keys (with the closest suggested).
+Every section is a dataclass. The ``[tokenizer]``, ``[model]``, ``[optimizer]``, ``[updater]`` and ``[schedule]``
+sections name a registered component (``name = "seq2seq"``) and their other keys are checked against that
+component's options dataclass, plugin components included (an options dataclass may check its values in
+``__post_init__``: a ``ValueError`` there is reported naming the section). Precedence: defaults < recipe <
+``--set``. Unknown keys, wrong types and missing required keys are ``UserError``s naming the recipe file, the
+key path, what was expected and the known keys (with the closest suggested).
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from typing import Any
 from seqkit.errors import UserError
 from seqkit.registry import Registry
 
-SCHEMA = 1
+SCHEMA = 2
+
+#: component sections: section -> (registry kind, default name)
+COMPONENTS = {"tokenizer": ("tokenizer", "sentencepiece"), "model": ("model", "seq2seq"),
+              "optimizer": ("optimizer", "adam"), "updater": ("updater", "standard"),
+              "schedule": ("schedule", "constant")}  # fmt: skip
+SECTIONS = ("data", "tokenizer", "model", "optimizer", "updater", "schedule", "training", "decoding", "evaluation")
 
 
 @dataclasses.dataclass
@@ -46,18 +53,12 @@ class DataOptions:
 class TrainingOptions:
     """``[training]``: the loop."""
 
-    updater: str = "standard"  # a registered updater
-    accumulate: int = 1  # batches per update ("accumulate" updater)
     max_tokens: int = 4096  # padded tokens per batch (sentences x longest side)
     max_sentences: int = 0  # 0: no limit
     epochs: int = 10  # passes over the training data (fewer with early stopping)
     clip: float = 5.0  # global gradient-norm clipping; 0 to turn off
     weight_decay: float = 0.0  # L2 penalty added to the gradient (see also the adamw optimizer)
-    schedule: str = "constant"  # constant | inverse_sqrt | cosine | exponential | step | plateau
-    warmup: int = 0  # updates of linear warmup (inverse_sqrt, cosine)
-    decay: float = 0.5  # factor of step/plateau/exponential decay
-    decay_every: int = 1  # epochs between decays (step, exponential)
-    patience: int = 0  # early stopping: evaluations without improvement (0: off); plateau waits patience // 2
+    patience: int = 0  # early stopping: evaluations without improvement (0: off)
     log_every: int = 100  # iterations between log lines
     eval_every: int = 1  # epochs between validations and snapshots
     snapshot_every: int = 0  # iterations between snapshots (0: at each validation)
@@ -98,6 +99,8 @@ class Recipe:
     tokenizer: dict[str, Any]
     model: dict[str, Any]
     optimizer: dict[str, Any]
+    updater: dict[str, Any]
+    schedule: dict[str, Any]
     training: TrainingOptions
     decoding: DecodingOptions
     evaluation: EvaluationOptions
@@ -109,7 +112,7 @@ class Recipe:
     def to_toml(self) -> str:
         """The recipe as TOML, every key present, so a run directory records exactly what ran."""
         lines = [f"schema = {SCHEMA}", f"name = {_toml_value(self.name)}"]
-        for section in ("data", "tokenizer", "model", "optimizer", "training", "decoding", "evaluation"):
+        for section in SECTIONS:
             value = getattr(self, section)
             table = value if isinstance(value, dict) else dataclasses.asdict(value)
             lines.append(f"\n[{section}]")
@@ -169,7 +172,7 @@ def build_options(cls: type, table: dict[str, Any], where: str, *, skip: tuple[s
             continue
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = f"; did you mean {close[0]!r}?" if close else ";"
             raise UserError(f"{where}: unknown key {key!r}{hint} known keys: {', '.join(sorted(fields)) or '(none)'}")
         if not _type_ok(value, hints[key]):
             expected = getattr(hints[key], "__name__", str(hints[key]))
@@ -178,7 +181,10 @@ def build_options(cls: type, table: dict[str, Any], where: str, *, skip: tuple[s
     for name, f in fields.items():
         if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise UserError(f"{where}.{name}: required key missing")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as e:  # the dataclass's own check of its values (__post_init__)
+        raise UserError(f"{where}: {e}") from None
 
 
 def _component(table: dict, kind: str, registry, where: str, default: str, extra: dict | None = None) -> dict[str, Any]:
@@ -227,36 +233,36 @@ def load_recipe(path: str | Path, overrides: list[str] = (), *, registries: Call
                 raise UserError(f"--set {text!r}: {'.'.join(keys[:-1])} is not a section")
         table[keys[-1]] = value
     where = str(path)
+    if raw.get("schema") == 1:
+        _upgrade_schema1(raw)
     if raw.get("schema") != SCHEMA:
-        raise UserError(f"{where}: schema = {raw.get('schema')!r}; this seqkit reads schema = {SCHEMA}")
-    sections = {"data", "tokenizer", "model", "optimizer", "training", "decoding", "evaluation"}
+        raise UserError(f"{where}: schema = {raw.get('schema')!r}; this seqkit reads schema = {SCHEMA} (and 1)")
     for key in raw:
-        if key not in sections | {"schema", "name"}:
-            close = difflib.get_close_matches(key, sorted(sections), n=1)
+        if key not in {*SECTIONS, "schema", "name"}:
+            close = difflib.get_close_matches(key, SECTIONS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise UserError(f"{where}: unknown section or key {key!r}{hint} known: {', '.join(sorted(sections))}")
-    for key in sections:
+            raise UserError(f"{where}: unknown section or key {key!r}{hint} known: {', '.join(sorted(SECTIONS))}")
+    for key in SECTIONS:
         if key in raw and not isinstance(raw[key], dict):
             raise UserError(f"{where}: {key} must be a [{key}] section")
-    section = {k: raw.get(k, {}) for k in sections}
+    section = {k: raw.get(k, {}) for k in SECTIONS}
+    for key, moved in MOVED.items():
+        if key in section["training"]:
+            raise UserError(f"{where}: training.{key} is {moved} since schema 2 (docs/recipes.md)")
     data = build_options(DataOptions, section["data"], f"{where}: data")
     for split in ("train", "dev", "test"):  # files are relative to the recipe; the resolved copy holds full paths
         files = getattr(data, f"{split}_files")
         setattr(data, f"{split}_files", [str((path.parent / f).resolve()) for f in files])
+    components = {
+        name: _component(section[name], kind, registries(kind), f"{where}: {name}", default,
+                         extra={"joint": True} if name == "tokenizer" else None)
+        for name, (kind, default) in COMPONENTS.items()
+    }  # fmt: skip
     recipe = Recipe(
         name=str(raw.get("name", path.stem)),
         path=where,
         data=data,
-        tokenizer=_component(
-            section["tokenizer"],
-            "tokenizer",
-            registries("tokenizer"),
-            f"{where}: tokenizer",
-            "sentencepiece",
-            extra={"joint": True},
-        ),
-        model=_component(section["model"], "model", registries("model"), f"{where}: model", "seq2seq"),
-        optimizer=_component(section["optimizer"], "optimizer", registries("optimizer"), f"{where}: optimizer", "adam"),
+        **components,
         training=build_options(TrainingOptions, section["training"], f"{where}: training"),
         decoding=build_options(DecodingOptions, section["decoding"], f"{where}: decoding"),
         evaluation=build_options(EvaluationOptions, section["evaluation"], f"{where}: evaluation"),
@@ -273,11 +279,8 @@ def _check(r: Recipe, where: str, registries) -> None:
     rules = [
         (t.epochs >= 1 and t.eval_every >= 1 and t.log_every >= 1 and t.keep >= 1, "training: epochs, eval_every, "
          "log_every and keep must be at least 1"),
-        (t.max_tokens >= 1 and t.accumulate >= 1 and t.snapshot_every >= 0 and t.max_sentences >= 0,
-         "training: max_tokens and accumulate must be at least 1, snapshot_every and max_sentences at least 0"),
-        (t.accumulate == 1 or t.updater == "accumulate", f"training.accumulate = {t.accumulate} needs updater = "
-         '"accumulate"'),
-        (t.schedule in SCHEDULES, f"training.schedule {t.schedule!r}: expected one of {', '.join(SCHEDULES)}"),
+        (t.max_tokens >= 1 and t.snapshot_every >= 0 and t.max_sentences >= 0 and t.patience >= 0,
+         "training: max_tokens must be at least 1, snapshot_every, max_sentences and patience at least 0"),
         (r.evaluation.dev_bleu or r.evaluation.monitor == LOSS, f"evaluation.monitor = {r.evaluation.monitor!r} "
          "needs evaluation.dev_bleu = true (the dev set is decoded and scored only then)"),
         (r.decoding.beam >= 1 and r.decoding.batch_size >= 1, "decoding: beam and batch_size must be at least 1"),
@@ -289,10 +292,33 @@ def _check(r: Recipe, where: str, registries) -> None:
     for ok, problem in rules:
         if not ok:
             raise UserError(f"{where}: {problem}")
-    try:
-        registries("updater").entry(t.updater)
-    except KeyError as e:
-        raise UserError(f"{where}: training.updater: {e}") from None
+
+
+#: keys of schema 1's [training] that schema 2 keeps elsewhere
+MOVED = {"updater": "[updater] name", "accumulate": "[updater] accumulate", "schedule": "[schedule] name",
+         "warmup": "[schedule] warmup", "decay": "[schedule] gamma (step, exponential) or factor (plateau)",
+         "decay_every": "[schedule] epochs"}  # fmt: skip
+
+
+def _upgrade_schema1(raw: dict[str, Any]) -> None:
+    """Rewrite a schema 1 recipe (overrides applied) as schema 2, in place: schema 1 kept the updater and the
+    schedule in ``[training]``, with the schedule's options shared between schedules."""
+    t = raw.get("training", {})
+    if not isinstance(t, dict):
+        return
+    updater = {"name": t.pop("updater", "standard")}
+    accumulate = t.pop("accumulate", 1)
+    if accumulate != 1 or updater["name"] == "accumulate":
+        updater["accumulate"] = accumulate
+    name, warmup = t.pop("schedule", "constant"), t.pop("warmup", 0)
+    decay, every = t.pop("decay", 0.5), t.pop("decay_every", 1)
+    options = {"inverse_sqrt": {"warmup": max(warmup, 1)}, "cosine": {"warmup": warmup},
+               "exponential": {"gamma": decay, "epochs": every}, "step": {"gamma": decay, "epochs": every},
+               "plateau": {"factor": decay, "patience": t.get("patience", 0) // 2}}  # fmt: skip
+    schedule = {"name": name, **options.get(name, {})}
+    raw.setdefault("updater", updater)
+    raw.setdefault("schedule", schedule)
+    raw["schema"] = SCHEMA
 
 
 def monitored_metric(monitor: str) -> str | None:
@@ -318,4 +344,3 @@ def _check_monitor(monitor: str, where: str, registries) -> None:
 
 
 LOSS = "val/loss"
-SCHEDULES = ("constant", "inverse_sqrt", "cosine", "exponential", "step", "plateau")

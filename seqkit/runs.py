@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
@@ -32,6 +32,9 @@ from seqkit.errors import UserError
 from seqkit.io import atomic_write
 from seqkit.recipes import DecodingOptions, Recipe, load_recipe, monitored_metric
 from seqkit.tokenizers import TokenizerPair
+
+if TYPE_CHECKING:
+    from seqkit.optim import TrainingPlan
 
 TOKENIZER_DIR = "tokenizer"
 
@@ -186,7 +189,7 @@ class Run:
     def train(self, *, resume: bool = False, progress: bool | None = None, log: Callable[[str], None] = print) -> dict:
         """Train as the recipe says (resuming from the newest good snapshot when asked); returns the final
         observation. Raises ``TrainingDiverged`` when the loss stops being finite."""
-        from seqkit.optim import GradientClipping, WeightDecay
+        from seqkit.optim import GradientClipping, TrainingPlan, WeightDecay
         from seqkit.training import (
             Accumulate,
             BleuEvaluator,
@@ -203,10 +206,10 @@ class Run:
         )  # fmt: skip
 
         r, t, comm = self.recipe, self.recipe.training, self.comm
-        updater_entry = self.pm.registry("updater").entry(t.updater)
-        if comm.size > 1 and not getattr(updater_entry.obj, "data_parallel", False):
-            raise UserError(f"{r.path}: training.updater = {t.updater!r} trains in one process, but {comm.size} "
-                            "were started; set training.updater = \"mpi\" (the seqkit-mpi plugin)")  # fmt: skip
+        updater_entry = self.pm.registry("updater").entry(r.updater["name"])
+        if comm.size > 1 and not updater_entry.obj.data_parallel:
+            raise UserError(f"{r.path}: updater {updater_entry.name!r} trains in one process, but {comm.size} were "
+                            "started; set [updater] name = \"mpi\" (the seqkit-mpi plugin)")  # fmt: skip
         train, dev = self._shared_data("train", log), self._shared_data("dev")
         # max_tokens is per process: each update takes a batch of max_tokens x processes, shared out by rank
         iterator = BatchIterator(train, t.max_tokens * comm.size, seed=t.seed,
@@ -220,9 +223,9 @@ class Run:
         # the direction is the metric's own (higher_is_better); the loss goes down
         metric_name = monitored_metric(monitor)
         mode = "min" if metric_name is None else ("max" if scored[metric_name].higher_is_better else "min")
-        schedule = build_schedule(t, optimizer, len(iterator), mode)
-        extra = {"accumulate": t.accumulate} if t.updater == "accumulate" else {}
-        updater = updater_entry.obj(iterator, self.model, optimizer, schedule, **extra)
+        updater = updater_entry.obj(iterator, self.model, optimizer, **_options_of(r.updater))
+        updates_per_epoch = -(-len(iterator) // updater.batches_per_update)  # the last may take fewer batches
+        updater.schedule = build_schedule(r, optimizer, TrainingPlan(updates_per_epoch, t.epochs, mode), self.pm)
         if t.mixed_precision:
             updater.scaler = LossScaler()
         early = EarlyStopping(monitor, patience=t.patience, mode=mode, max_epochs=t.epochs)
@@ -246,7 +249,7 @@ class Run:
             if t.snapshot_every:
                 trainer.extend(Snapshot(self.directory / "checkpoints", (t.snapshot_every, "iteration"),
                                         keep=t.keep), name="snapshot_often")  # fmt: skip
-            trainer.extend(ProgressBar(t.epochs, -(-len(iterator) // t.accumulate), enabled=progress))
+            trainer.extend(ProgressBar(t.epochs, updates_per_epoch, enabled=progress))
         if resume:
             found = latest_good(self.directory / "checkpoints")
             if found is not None:
@@ -321,26 +324,24 @@ def build_model(recipe: Recipe, tokenizers: TokenizerPair | None, pm):
     return entry.obj(src_v, tgt_v, options, pad_id=PAD, bos_id=BOS, eos_id=EOS, layers=layers)
 
 
+def _options_of(section: dict[str, Any]) -> dict[str, Any]:
+    """A component section's options: every key but its ``name``."""
+    return {k: v for k, v in section.items() if k != "name"}
+
+
 def build_optimizer(recipe: Recipe, pm):
-    entry = pm.registry("optimizer").entry(recipe.optimizer["name"])
-    return entry.obj(**{k: v for k, v in recipe.optimizer.items() if k != "name"})
+    """The recipe's optimizer: ``cls(**options)``."""
+    return pm.registry("optimizer").get(recipe.optimizer["name"])(**_options_of(recipe.optimizer))
 
 
-def build_schedule(t, optimizer, batches_per_epoch: int, mode: str = "max"):
-    """The learning-rate schedule named by ``training.schedule`` (``mode``: of the monitored metric)."""
-    import seqkit.optim as O
-
-    updates_per_epoch = -(-batches_per_epoch // t.accumulate)  # an epoch's last update may take fewer batches
-    total = t.epochs * updates_per_epoch
-    builders = {
-        "constant": lambda: O.Constant(optimizer),
-        "inverse_sqrt": lambda: O.InverseSqrt(optimizer, warmup=max(t.warmup, 1)),
-        "cosine": lambda: O.Cosine(optimizer, total=total, warmup=t.warmup),
-        "exponential": lambda: O.ExponentialDecay(optimizer, gamma=t.decay, every=t.decay_every * updates_per_epoch),
-        "step": lambda: O.StepDecay(optimizer, step_size=t.decay_every * updates_per_epoch, gamma=t.decay),
-        "plateau": lambda: O.ReduceOnPlateau(optimizer, mode=mode, factor=t.decay, patience=max(t.patience // 2, 0)),
-    }
-    return builders[t.schedule]()
+def build_schedule(recipe: Recipe, optimizer, plan: TrainingPlan, pm):
+    """The recipe's learning-rate schedule: ``cls.build(optimizer, plan, **options)``; a ``ValueError`` from it
+    (options that do not fit this run, such as a warmup longer than the run) is a ``UserError``."""
+    cls = pm.registry("schedule").get(recipe.schedule["name"])
+    try:
+        return cls.build(optimizer, plan, **_options_of(recipe.schedule))
+    except ValueError as e:
+        raise UserError(f"{recipe.path}: schedule {recipe.schedule['name']!r}: {e}") from None
 
 
 def write_results(run: Run, results: dict[str, Any]) -> Path:

@@ -507,6 +507,7 @@ def test_plugins_dir_loads_python_files(tmp_path):
         + GOOD.format(layer="local_layer")
         + textwrap.dedent("""
         import dataclasses
+        from seqkit.training import StandardUpdater
 
         @dataclasses.dataclass
         class Options:
@@ -514,7 +515,7 @@ def test_plugins_dir_loads_python_files(tmp_path):
 
         @hookimpl
         def seqkit_register_updaters(registry):
-            registry.add("local_updater", Toy, options=Options)
+            registry.add("local_updater", StandardUpdater, options=Options)
         """)
     )
     (folder / "broken.py").write_text("raise ValueError('no good')\n")
@@ -715,7 +716,7 @@ def test_a_recipe_naming_a_contested_name_fails_with_one_line(clashing, monkeypa
         f"objects, so neither is used; {RESOLUTION}"
     ) in err[:-1]  # loading reports the conflict too
     assert not run_dir.exists()
-    assert main(["train", recipe, "--run-dir", str(run_dir), "--set", "training.updater=shared_metric"]) == 2
+    assert main(["train", recipe, "--run-dir", str(run_dir), "--set", "updater.name=shared_metric"]) == 2
     with pytest.raises(ContestedNameError), pytest.warns(PluginConflict):
         main(["--debug", *argv])
 

@@ -29,7 +29,7 @@ def _registries():
 # ---- recipes ----------------------------------------------------------------------------------------------
 def _write(tmp_path, text):
     path = tmp_path / "r.toml"
-    path.write_text("schema = 1\n" + text)
+    path.write_text("schema = 2\n" + text)
     return path
 
 
@@ -54,8 +54,8 @@ def test_recipe_errors_name_the_file_key_and_expectation(tmp_path, text, message
 
 def test_recipe_schema_and_missing_file(tmp_path):
     path = tmp_path / "r.toml"
-    path.write_text("schema = 2\n")
-    with pytest.raises(UserError, match=r"schema = 2; this seqkit reads schema = 1"):
+    path.write_text("schema = 3\n")
+    with pytest.raises(UserError, match=r"schema = 3; this seqkit reads schema = 2 \(and 1\)"):
         load_recipe(path, registries=_registries())
     with pytest.raises(UserError, match="no such recipe file"):
         load_recipe(tmp_path / "none.toml", registries=_registries())
@@ -260,7 +260,10 @@ def test_a_failed_checkpoint_write_leaves_the_old_one_intact(tmp_path, monkeypat
     ("override", "message"),
     [
         ("training.eval_every=0", "eval_every, log_every and keep must be at least 1"),
-        ("training.accumulate=4", 'training.accumulate = 4 needs updater = "accumulate"'),
+        ("training.accumulate=4", r"training.accumulate is \[updater\] accumulate since schema 2"),
+        ("training.schedule='cosine'", r"training.schedule is \[schedule\] name since schema 2"),
+        ("updater.accumulate=4", r"updater: updater 'standard' takes no options, got accumulate"),
+        ("schedule.warmup=4", r"schedule: schedule 'constant' takes no options, got warmup"),
         ("evaluation.monitor='val/blue'", r"toy-reverse.toml: evaluation.monitor 'val/blue': unknown metric "
          r"'blue'; did you mean 'bleu'\? known: bleu, chrf, ter"),
         ("evaluation.monitor='chrf'", r"evaluation.monitor 'chrf': expected 'val/loss' or 'val/NAME' with NAME a "
@@ -268,13 +271,48 @@ def test_a_failed_checkpoint_write_leaves_the_old_one_intact(tmp_path, monkeypat
         ("evaluation.monitor='val/perplexity'", "unknown metric 'perplexity'"),
         ("evaluation.dev_bleu=false", "needs evaluation.dev_bleu = true"),
         ("decoding.length_penalty='wu'", "decoding.length_penalty 'wu': expected one of"),
-        ("training.updater='standart'", "training.updater: unknown updater 'standart'; did you mean 'standard'"),
-        ("training.schedule='linear'", "training.schedule 'linear': expected one of"),
+        ("updater.name='standart'", "updater.name: unknown updater 'standart'; did you mean 'standard'"),
+        ("schedule.name='cosin'", "schedule.name: unknown schedule 'cosin'; did you mean 'cosine'"),
     ],
 )
 def test_rules_between_recipe_keys_are_checked_before_anything_runs(tmp_path, override, message):
     with pytest.raises(UserError, match=message):
         load_recipe(TOY, [override], registries=_registries())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[updater]\nname = 'accumulate'\naccumulate = 0\n", "updater: accumulate must be a positive number"),
+        ("[schedule]\nname = 'inverse_sqrt'\nwarmup = 0\n", "schedule: warmup must be > 0, got 0"),
+        ("[schedule]\nname = 'plateau'\nfactor = 1.5\n", r"schedule: factor must be in \(0, 1\), got 1.5"),
+        ("[schedule]\nname = 'step'\nevery = 2\n", "schedule: unknown key 'every'; known keys: epochs, gamma"),
+    ],
+)
+def test_component_options_are_checked_by_their_dataclass(tmp_path, text, message):
+    with pytest.raises(UserError, match=message):
+        load_recipe(_write(tmp_path, text), registries=_registries())
+
+
+def test_a_schema_1_recipe_reads_as_schema_2(tmp_path):
+    """Schema 1 kept the updater and the schedule in [training]: such recipes (and the run directories that saved
+    them) load as the same schema 2 recipe."""
+    old = tmp_path / "old.toml"
+    old.write_text("schema = 1\n[training]\nupdater = 'accumulate'\naccumulate = 3\nschedule = 'plateau'\n"
+                   "decay = 0.25\npatience = 6\nepochs = 4\n")  # fmt: skip
+    recipe = load_recipe(old, ["training.decay_every=2"], registries=_registries())
+    assert recipe.updater == {"name": "accumulate", "accumulate": 3}
+    assert recipe.schedule == {"name": "plateau", "factor": 0.25, "patience": 3, "threshold": 0.0, "cooldown": 0,
+                               "min_lr": 0.0}  # fmt: skip
+    assert (recipe.training.patience, recipe.training.epochs) == (6, 4)
+    new = tmp_path / "new.toml"
+    new.write_text(recipe.to_toml())
+    assert load_recipe(new, registries=_registries()).identity() == recipe.identity()
+    for name, options in [("cosine", {"warmup": 7, "min_lr": 0.0}), ("step", {"gamma": 0.5, "epochs": 2}),
+                          ("inverse_sqrt", {"warmup": 1}), ("constant", {})]:  # fmt: skip
+        old.write_text(f"schema = 1\n[training]\nschedule = '{name}'\nwarmup = {options.get('warmup', 0)}\n"
+                       "decay_every = 2\n")  # fmt: skip
+        assert load_recipe(old, registries=_registries()).schedule == {"name": name, **options}
 
 
 def test_a_bad_model_option_fails_before_the_run_directory_is_written(tmp_path, capsys):
@@ -295,8 +333,8 @@ def test_resuming_a_finished_run_trains_nothing_more(tmp_path, capsys):
 
 def test_the_accumulate_updater_ends_an_update_at_the_end_of_an_epoch(tmp_path, capsys):
     run = tmp_path / "run"
-    settings = ["--set", "training.epochs=2", "--set", "training.updater='accumulate'", "--set",
-                "training.accumulate=4", "--set", "training.log_every=1000"]  # fmt: skip
+    settings = ["--set", "training.epochs=2", "--set", "updater.name='accumulate'", "--set",
+                "updater.accumulate=4", "--set", "training.log_every=1000"]  # fmt: skip
     assert _train(run, *settings) == 0
     lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in lines] == [1, 2] and all("val/bleu" in e for e in lines)

@@ -18,11 +18,16 @@ from seqkit.optim.optimizers import (
 from seqkit.optim.schedules import (
     Constant,
     Cosine,
+    CosineOptions,
+    DecayOptions,
     ExponentialDecay,
     InverseSqrt,
+    InverseSqrtOptions,
+    PlateauOptions,
     ReduceOnPlateau,
     Schedule,
     StepDecay,
+    TrainingPlan,
 )
 
 __all__ = [
@@ -30,5 +35,6 @@ __all__ = [
     "GradientClipping", "WeightDecay", "global_norm",
     "SGD", "Adam", "AdamOptions", "AdamW", "AdamWOptions", "MomentumSGD", "MomentumSGDOptions", "Optimizer",
     "SGDOptions",
-    "Constant", "Cosine", "ExponentialDecay", "InverseSqrt", "ReduceOnPlateau", "Schedule", "StepDecay",
+    "Constant", "Cosine", "CosineOptions", "DecayOptions", "ExponentialDecay", "InverseSqrt", "InverseSqrtOptions",
+    "PlateauOptions", "ReduceOnPlateau", "Schedule", "StepDecay", "TrainingPlan",
 ]  # fmt: skip

@@ -4,12 +4,87 @@ Call ``step()`` once after every ``optimizer.update()``. ``t`` counts those call
 that update ``t + 1`` uses (so ``lr_at(0)`` is set at construction, for the first update). ``base_lr``
 defaults to the optimizer's ``lr`` when the schedule is made. ``report(metric)`` feeds metric-driven
 schedules (``ReduceOnPlateau``) and is ignored by the others, so a trainer can treat all alike.
+
+A recipe's ``[schedule]`` section names a registered schedule class and gives its options (a dataclass per
+schedule, below); seqkit builds it with ``cls.build(optimizer, plan, **options)``, where ``plan`` (a
+``TrainingPlan``) says how long the run is, so that options may count epochs rather than updates.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingPlan:
+    """What a schedule built from a recipe may need to know about the run."""
+
+    updates_per_epoch: int  # optimizer updates in one pass over the training data
+    epochs: int  # passes the run makes at most (training.epochs)
+    mode: str = "max"  # "max" when the monitored value should rise (BLEU), "min" when it should fall (loss)
+
+    @property
+    def total_updates(self) -> int:
+        return self.epochs * self.updates_per_epoch
+
+
+def _positive(**values: float) -> None:
+    """``ValueError`` naming the first of ``values`` that is not positive."""
+    for key, value in values.items():
+        if not value > 0:
+            raise ValueError(f"{key} must be > 0, got {value}")
+
+
+@dataclasses.dataclass
+class InverseSqrtOptions:
+    """Options of the ``inverse_sqrt`` schedule."""
+
+    warmup: int = 4000  # updates of linear warmup to the optimizer's lr, then decay as 1/sqrt(update)
+
+    def __post_init__(self) -> None:
+        _positive(warmup=self.warmup)
+
+
+@dataclasses.dataclass
+class CosineOptions:
+    """Options of the ``cosine`` schedule."""
+
+    warmup: int = 0  # updates of linear warmup, then a half cosine down to min_lr at the end of the last epoch
+    min_lr: float = 0.0  # the rate the cosine ends at
+
+    def __post_init__(self) -> None:
+        if self.warmup < 0 or self.min_lr < 0:
+            raise ValueError(f"warmup and min_lr must be >= 0, got {self.warmup} and {self.min_lr}")
+
+
+@dataclasses.dataclass
+class DecayOptions:
+    """Options of the ``step`` and ``exponential`` schedules."""
+
+    gamma: float = 0.5  # factor the rate is multiplied by...
+    epochs: int = 1  # ...every this many epochs (step: at once; exponential: smoothly, update by update)
+
+    def __post_init__(self) -> None:
+        _positive(gamma=self.gamma, epochs=self.epochs)
+
+
+@dataclasses.dataclass
+class PlateauOptions:
+    """Options of the ``plateau`` schedule (the monitored value is ``evaluation.monitor``)."""
+
+    factor: float = 0.5  # multiply the rate by this when the monitored value stalls...
+    patience: int = 0  # ...for more than this many validations in a row
+    threshold: float = 0.0  # an improvement smaller than this (absolute) does not count
+    cooldown: int = 0  # validations after a reduction that are not counted
+    min_lr: float = 0.0  # the rate never goes below this
+
+    def __post_init__(self) -> None:
+        if not 0 < self.factor < 1:
+            raise ValueError(f"factor must be in (0, 1), got {self.factor}")
+        if min(self.patience, self.threshold, self.cooldown, self.min_lr) < 0:
+            raise ValueError("patience, threshold, cooldown and min_lr must be >= 0")
 
 
 class Schedule:
@@ -20,6 +95,13 @@ class Schedule:
         self.base_lr = float(optimizer.lr if base_lr is None else base_lr)
         self.t = 0
         optimizer.lr = self.lr_at(0)
+
+    @classmethod
+    def build(cls, optimizer: Any, plan: TrainingPlan, **options: Any) -> Schedule:
+        """The schedule a recipe asks for: ``options`` are the fields of the options dataclass it was registered
+        with. The default passes them to the constructor; a schedule whose options count epochs, or that needs
+        the run's length or direction, overrides this to convert them with ``plan``."""
+        return cls(optimizer, **options)
 
     def lr_at(self, t: int) -> float:
         """The learning rate after ``t`` updates."""
@@ -64,6 +146,10 @@ class StepDecay(Schedule):
         self._require(gamma > 0, f"gamma must be > 0, got {gamma}")
         super().__init__(optimizer, base_lr)
 
+    @classmethod
+    def build(cls, optimizer: Any, plan: TrainingPlan, *, gamma: float, epochs: int) -> StepDecay:
+        return cls(optimizer, step_size=epochs * plan.updates_per_epoch, gamma=gamma)
+
     def lr_at(self, t: int) -> float:
         return self.base_lr * self.gamma ** (t // self.step_size)
 
@@ -76,6 +162,10 @@ class ExponentialDecay(Schedule):
         self._require(gamma > 0, f"gamma must be > 0, got {gamma}")
         self._require(every >= 1, f"every must be >= 1, got {every}")
         super().__init__(optimizer, base_lr)
+
+    @classmethod
+    def build(cls, optimizer: Any, plan: TrainingPlan, *, gamma: float, epochs: int) -> ExponentialDecay:
+        return cls(optimizer, gamma=gamma, every=epochs * plan.updates_per_epoch)
 
     def lr_at(self, t: int) -> float:
         return self.base_lr * self.gamma ** (t / self.every)
@@ -110,6 +200,12 @@ class Cosine(Schedule):
         self._require(total > warmup, f"total ({total}) must be larger than warmup ({warmup})")
         self._require(min_lr >= 0, f"min_lr must be >= 0, got {min_lr}")
         super().__init__(optimizer, base_lr)
+
+    @classmethod
+    def build(cls, optimizer: Any, plan: TrainingPlan, *, warmup: int, min_lr: float) -> Cosine:
+        if plan.total_updates <= warmup:
+            raise ValueError(f"warmup ({warmup}) must be shorter than the run ({plan.total_updates} updates)")
+        return cls(optimizer, total=plan.total_updates, warmup=warmup, min_lr=min_lr)
 
     def lr_at(self, t: int) -> float:
         if t < self.warmup:
@@ -151,6 +247,10 @@ class ReduceOnPlateau(Schedule):
         self.num_bad = 0
         self.cooldown_left = 0
         super().__init__(optimizer, base_lr)
+
+    @classmethod
+    def build(cls, optimizer: Any, plan: TrainingPlan, **options: Any) -> ReduceOnPlateau:
+        return cls(optimizer, mode=plan.mode, **options)
 
     def lr_at(self, t: int) -> float:
         """The current (possibly reduced) rate; it does not depend on ``t``."""

@@ -47,8 +47,20 @@ def seqkit_register_tokenizers(registry) -> None:
 def seqkit_register_updaters(registry) -> None:
     import seqkit.training as T
 
-    registry.add("standard", T.StandardUpdater, options=T.StandardOptions)
+    registry.add("standard", T.StandardUpdater)
     registry.add("accumulate", T.AccumulateUpdater, options=T.AccumulateOptions)
+
+
+@hookimpl
+def seqkit_register_schedules(registry) -> None:
+    import seqkit.optim as O
+
+    registry.add("constant", O.Constant)
+    registry.add("inverse_sqrt", O.InverseSqrt, options=O.InverseSqrtOptions)
+    registry.add("cosine", O.Cosine, options=O.CosineOptions)
+    registry.add("exponential", O.ExponentialDecay, options=O.DecayOptions)
+    registry.add("step", O.StepDecay, options=O.DecayOptions)
+    registry.add("plateau", O.ReduceOnPlateau, options=O.PlateauOptions)
 
 
 @hookimpl

@@ -59,10 +59,20 @@ def seqkit_register_optimizers(registry: Registry) -> None:
 
 @hookspec
 def seqkit_register_updaters(registry: Registry) -> None:
-    """Register updaters: classes that run one training step (forward, backward, update)."""
+    """Register updaters: ``seqkit.training.Updater`` subclasses that run one training step."""
+
+
+@hookspec
+def seqkit_register_schedules(registry: Registry) -> None:
+    """Register learning-rate schedules: ``seqkit.optim.Schedule`` subclasses."""
 
 
 # ---- evaluation ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def seqkit_register_decoding_strategies(registry: Registry) -> None:
+    """Register decoding strategies: how hypotheses are searched for (greedy, beam, sampling, ...)."""
 
 
 @hookspec

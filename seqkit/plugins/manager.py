@@ -35,6 +35,31 @@ def _is_layer(obj: Any) -> str | None:
     return None if callable(obj) else f"a {type(obj).__name__} object, neither a Layer subclass nor a factory"
 
 
+def _subclass_of(base: Callable[[], type]) -> Callable[[Any], str | None]:
+    """A check that an object is a subclass of ``base()`` (imported when a plugin registers one)."""
+
+    def check(obj: Any) -> str | None:
+        expected = base()
+        if isinstance(obj, type) and issubclass(obj, expected):
+            return None
+        what = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__} object"
+        return f"{what}, not a subclass of {expected.__module__.split('.')[0]}'s {expected.__qualname__}"
+
+    return check
+
+
+def _updater() -> type:
+    from seqkit.training import Updater
+
+    return Updater
+
+
+def _schedule() -> type:
+    from seqkit.optim import Schedule
+
+    return Schedule
+
+
 def _is_callable(obj: Any) -> str | None:
     return None if callable(obj) else f"a {type(obj).__name__} object, not a class or callable"
 
@@ -46,7 +71,9 @@ KINDS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "corpus": ("seqkit_register_corpora", lambda obj: None),
     "tokenizer": ("seqkit_register_tokenizers", _is_callable),
     "optimizer": ("seqkit_register_optimizers", _is_callable),
-    "updater": ("seqkit_register_updaters", _is_callable),
+    "updater": ("seqkit_register_updaters", _subclass_of(_updater)),
+    "schedule": ("seqkit_register_schedules", _subclass_of(_schedule)),
+    "decoding_strategy": ("seqkit_register_decoding_strategies", _is_callable),
     "metric": ("seqkit_register_metrics", _is_callable),
 }
 

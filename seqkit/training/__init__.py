@@ -15,13 +15,13 @@ from seqkit.training.updaters import (
     AccumulateOptions,
     AccumulateUpdater,
     LossScaler,
-    StandardOptions,
     StandardUpdater,
+    Updater,
 )
 
 __all__ = [
     "Accumulate", "AccumulateOptions", "AccumulateUpdater", "BleuEvaluator", "CheckpointError", "EarlyStopping",
     "Evaluator", "Extension", "IntervalTrigger", "LogReport", "LossScaler", "ProgressBar", "ReportToSchedule",
-    "Snapshot", "StandardOptions", "StandardUpdater", "Trainer", "TrainingDiverged", "latest_good", "load_checkpoint",
-    "save_checkpoint",
+    "Snapshot", "StandardUpdater", "Trainer", "TrainingDiverged", "Updater", "latest_good",
+    "load_checkpoint", "save_checkpoint",
 ]  # fmt: skip

@@ -27,6 +27,32 @@ class CheckpointError(UserError):
     """A checkpoint file is missing, truncated, corrupted, or not a seqkit checkpoint."""
 
 
+#: in a checkpoint's JSON record, ``{ARRAY_REF: key}`` stands for the array saved under ``key``
+ARRAY_REF = "__array__"
+
+
+def split_arrays(value: Any, key: str, arrays: dict[str, Any]) -> Any:
+    """``value`` (nested dicts of JSON-able values and arrays) with each array moved into ``arrays`` under its
+    path below ``key`` (``"updater/buffers/0"``) and replaced by a reference to it."""
+    from seqkit.backend import is_cupy_array
+
+    if isinstance(value, dict):
+        return {k: split_arrays(v, f"{key}/{k}", arrays) for k, v in value.items()}
+    if isinstance(value, numpy.ndarray) or is_cupy_array(value):
+        arrays[key] = value
+        return {ARRAY_REF: key}
+    return value
+
+
+def join_arrays(value: Any, arrays: dict[str, Any]) -> Any:
+    """The inverse of ``split_arrays``: every reference replaced by its array from ``arrays``."""
+    if isinstance(value, dict):
+        if set(value) == {ARRAY_REF}:
+            return arrays[value[ARRAY_REF]]
+        return {k: join_arrays(v, arrays) for k, v in value.items()}
+    return value
+
+
 def save_checkpoint(path: str | os.PathLike, arrays: dict[str, Any], meta: dict[str, Any]) -> None:
     """Write ``arrays`` (host copies are made of GPU arrays) and ``meta`` (JSON-able) to ``path`` atomically."""
     from seqkit.backend import to_device

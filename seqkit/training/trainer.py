@@ -24,6 +24,7 @@ import numpy
 from seqkit import random as seqkit_random
 from seqkit.backend import is_cupy_array, keep_freed_host_memory
 from seqkit.distributed import Communicator
+from seqkit.training.checkpoints import join_arrays, split_arrays
 
 PRIORITY_WRITER = 300  # extensions that add observations (evaluators) run before...
 PRIORITY_EDITOR = 200  # ...those that act on them (early stopping, schedules), which run before...
@@ -215,7 +216,8 @@ class Trainer:
 
     # ---- state ----------------------------------------------------------------------------------------------
     def state_dict(self) -> tuple[dict[str, numpy.ndarray], dict[str, Any]]:
-        """``(arrays, meta)``: the model's and optimizer's arrays, and JSON-able state of everything else."""
+        """``(arrays, meta)``: the model's, optimizer's and updater's arrays, and JSON-able state of everything
+        else (the updater's with references to its arrays)."""
         updater = self.updater
         arrays = {f"model/{k}": v for k, v in updater.model.state_dict().items()}
         opt_state = updater.optimizer.state_dict()
@@ -223,7 +225,7 @@ class Trainer:
         arrays.update({f"optimizer/{k}": v for k, v in opt_arrays.items()})
         meta = {
             "elapsed": self.total_elapsed(),
-            "updater": updater.state_dict(),
+            "updater": split_arrays(updater.state_dict(), "updater", arrays),
             "optimizer": {k: v for k, v in opt_state.items() if k not in opt_arrays},
             "schedule": updater.schedule.state_dict() if updater.schedule is not None else None,
             "random": seqkit_random.get_state(),
@@ -240,7 +242,7 @@ class Trainer:
         updater.optimizer.load_state_dict(opt_state)
         if updater.schedule is not None and meta["schedule"] is not None:
             updater.schedule.load_state_dict(meta["schedule"])
-        updater.load_state_dict(meta["updater"])
+        updater.load_state_dict(join_arrays(meta["updater"], arrays))
         seqkit_random.set_state(meta["random"])
         for name, state in meta["extensions"].items():
             if name in self._extensions:

@@ -73,7 +73,7 @@ def test_two_processes_with_half_batches_equal_one_process_with_whole_batches(tm
     one, two = tmp_path / "one", tmp_path / "two"
     done = train(1, one, *SMALL, "--set", "training.max_tokens=512")
     assert done.returncode == 0, done.stderr
-    done = train(2, two, *SMALL, "--set", "training.max_tokens=256", "--set", "training.updater=mpi")
+    done = train(2, two, *SMALL, "--set", "training.max_tokens=256", "--set", "updater.name=mpi")
     assert done.returncode == 0, done.stderr
     assert "(2 processes)" in done.stdout and done.stdout.count("test BLEU") == 1  # rank 0 alone reports
     a, b = weights(one), weights(two)
@@ -91,7 +91,7 @@ def test_two_processes_with_half_batches_equal_one_process_with_whole_batches(tm
 @pytest.mark.slow
 def test_a_killed_two_process_run_resumes_exactly(tmp_path):
     settings = [*SMALL, "--set", "training.epochs=2", "--set", "training.snapshot_every=6", "--set",
-                "training.updater=mpi", "--set", "training.max_tokens=256"]  # fmt: skip
+                "updater.name=mpi", "--set", "training.max_tokens=256"]  # fmt: skip
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert train(2, straight, *settings).returncode == 0
     cmd = [MPIRUN, "-n", "2", sys.executable, "-m", "seqkit", "train", str(TOY), "--run-dir", str(killed),
@@ -118,7 +118,7 @@ def test_a_killed_two_process_run_resumes_exactly(tmp_path):
 
 
 def test_the_same_error_on_every_rank_is_shown_once(tmp_path):
-    done = train(2, tmp_path / "run", "--set", "training.updater=mpi", "--set", "training.epoch=3")
+    done = train(2, tmp_path / "run", "--set", "updater.name=mpi", "--set", "training.epoch=3")
     assert done.returncode == 2
     assert done.stderr.count("unknown key 'epoch'; did you mean 'epochs'?") == 1, done.stderr
     assert "Traceback" not in done.stderr
@@ -145,7 +145,7 @@ def test_one_failing_rank_ends_every_rank_with_its_error(tmp_path):
     """)
     )
     args = ["-m", "seqkit", "--plugins-dir", str(plugins), "train", str(TOY), "--run-dir", str(tmp_path / "run"),
-            "--no-progress", *SMALL, "--set", "training.updater=failing"]  # fmt: skip
+            "--no-progress", *SMALL, "--set", "updater.name=failing"]  # fmt: skip
     start = time.time()
     done = mpirun(2, *args, timeout=120)
     assert done.returncode == 2 and time.time() - start < 60  # rank 0 was waiting in the all-reduce: no hang
@@ -155,7 +155,7 @@ def test_one_failing_rank_ends_every_rank_with_its_error(tmp_path):
 def test_ranks_running_different_recipes_are_stopped_at_start(tmp_path):
     run = str(tmp_path / "run")
     common = [sys.executable, "-m", "seqkit", "train", str(TOY), "--run-dir", run, "--no-progress", "--set",
-              "training.updater=mpi"]  # fmt: skip
+              "updater.name=mpi"]  # fmt: skip
     cmd = [MPIRUN, "-n", "1", *common, "--set", "training.epochs=1", ":", "-n", "1", *common]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
@@ -166,13 +166,13 @@ def test_ranks_running_different_recipes_are_stopped_at_start(tmp_path):
 def test_a_one_process_updater_under_mpirun_is_refused(tmp_path):
     done = train(2, tmp_path / "run", *SMALL)
     assert done.returncode == 2
-    assert done.stderr.count("training.updater = 'standard' trains in one process, but 2 were started") == 1
+    assert done.stderr.count("updater 'standard' trains in one process, but 2 were started") == 1
 
 
 def test_the_mpi_updater_in_one_process_is_the_standard_one(tmp_path):
     one, mpi = tmp_path / "one", tmp_path / "mpi"
     assert train(1, one, *SMALL, "--set", "training.epochs=1").returncode == 0
-    assert train(1, mpi, *SMALL, "--set", "training.epochs=1", "--set", "training.updater=mpi").returncode == 0
+    assert train(1, mpi, *SMALL, "--set", "training.epochs=1", "--set", "updater.name=mpi").returncode == 0
     a, b = weights(one), weights(mpi)
     for k in a:
         assert np.array_equal(a[k], b[k]), k

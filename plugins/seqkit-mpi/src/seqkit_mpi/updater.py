@@ -22,11 +22,11 @@ from typing import Any
 import numpy
 from seqkit import distributed
 from seqkit.errors import UserError
-from seqkit.training import StandardUpdater
+from seqkit.training import Updater
 
 
-class MPIUpdater(StandardUpdater):
-    """``StandardUpdater`` over the processes of ``comm`` (the process's communicator by default)."""
+class MPIUpdater(Updater):
+    """One batch per step, shared out over the processes of ``comm`` (the process's communicator by default)."""
 
     data_parallel = True
 
@@ -61,7 +61,7 @@ class MPIUpdater(StandardUpdater):
             self.comm.allreduce(group.grad)
         self.comm.allreduce(loss_sum)
         self.allreduce_seconds += time.perf_counter() - start
-        self._apply()  # the gradients, hence the loss scaler's answer, are the same on every rank
+        self.finish_step()  # the gradients, hence the loss scaler's answer, are the same on every rank
         return {"loss": loss_sum[0] / tokens, "tokens": tokens, "sentences": sentences}
 
     def state_dict(self) -> dict[str, Any]:
