@@ -1,7 +1,9 @@
-"""Tokenizers (SentencePiece, whitespace, character) and the vocabulary: round trips, saving, bad models."""
+"""Tokenizers (SentencePiece, whitespace, character) and the vocabulary: the tokenizer test kit on each and on
+docs/plugins.md's example, round trips, saving, bad models, the base class's errors."""
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,11 +12,13 @@ from hypothesis import strategies as st
 from seqkit import corpora
 from seqkit.data import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary, normalize, read_parallel
 from seqkit.errors import UserError
-from seqkit.plugins import Registry
+from seqkit.plugins import Registry, get_plugin_manager
+from seqkit.testing.tokenizers import TokenizerTests
 from seqkit.tokenizers import (
     CharTokenizer,
     SentencePieceOptions,
     SentencePieceTokenizer,
+    Tokenizer,
     TokenizerPair,
     VocabularyOptions,
     WhitespaceTokenizer,
@@ -53,6 +57,79 @@ def small_spm(tatoeba_dev):
     tok = SentencePieceTokenizer(vocab_size=600, model_type="bpe")
     tok.train([s for pair in tatoeba_dev for s in pair])
     return tok
+
+
+TATOEBA = [s for pair in pairs_of("tatoeba-de-en", "dev") for s in pair]
+
+
+# ---- the tokenizer test kit (seqkit.testing.tokenizers) on seqkit's tokenizers ---------------------------
+
+
+class TestSentencePieceBPE(TokenizerTests):
+    name = "sentencepiece"
+    options: ClassVar = {"vocab_size": 600, "model_type": "bpe"}
+    texts = TATOEBA
+    lossless = True  # byte fallback
+    changed_options: ClassVar = {"vocab_size": 601}
+
+
+class TestSentencePieceUnigramWithoutByteFallback(TokenizerTests):
+    name = "sentencepiece"
+    options: ClassVar = {"vocab_size": 400, "byte_fallback": False}
+    texts = TATOEBA
+    changed_options: ClassVar = {"vocab_size": 401}
+
+
+class TestWhitespace(TokenizerTests):
+    name = "whitespace"
+    changed_options: ClassVar = {"min_freq": 2}
+
+
+class TestChar(TokenizerTests):
+    name = "char"
+    changed_options: ClassVar = {"max_size": 5}
+
+
+DOCS_PLUGINS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+
+
+def tokenizer_example() -> str:
+    """The tokenizer plugin of docs/plugins.md (the python block after ``<!-- example: tokenizer plugin -->``)."""
+    text = DOCS_PLUGINS.read_text(encoding="utf-8")
+    return text.split("<!-- example: tokenizer plugin -->\n```python\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+
+
+class TestTheGuidesExample(TokenizerTests):
+    """docs/plugins.md's words.py, loaded as a plugin file."""
+
+    name = "words"
+    changed_options: ClassVar = {"min_freq": 2}
+
+    @pytest.fixture
+    def seqkit_plugin_manager(self, tmp_path):
+        (tmp_path / "plugins").mkdir()
+        (tmp_path / "plugins" / "words.py").write_text(tokenizer_example(), encoding="utf-8")
+        return get_plugin_manager(plugins_dir=tmp_path / "plugins", strict=True)
+
+
+def test_the_base_class_says_what_it_needs(tmp_path):
+    saved = WhitespaceTokenizer()
+    saved.train(["a b"])
+    saved.save(tmp_path / "tok")
+    assert WhitespaceTokenizer.load(tmp_path / "tok").vocab == saved.vocab
+    with pytest.raises(TypeError, match=r"Tokenizer.load needs a concrete tokenizer class; .*load_tokenizer\("):
+        Tokenizer.load(tmp_path / "tok")
+
+    class Nameless(WhitespaceTokenizer):
+        name = None
+
+    with pytest.raises(TypeError, match="Nameless must set the class attributes name"):
+        Nameless()
+    tok = WhitespaceTokenizer()
+    with pytest.raises(TypeError, match=r"vocab must be a seqkit\.tokenizers\.Vocabulary, got"):
+        tok.vocab = ["a", "b"]
+    tok.vocab = Vocabulary(["a", "b"])
+    assert tok.encode("b a c") == [5, 4, UNK]
 
 
 # ---- SentencePiece ----------------------------------------------------------------------------------------
