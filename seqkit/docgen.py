@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from seqkit import recipes
+from seqkit.layers import AttentionLayer, RecurrentLayer
 from seqkit.plugins import options
 
 FIRST_PARTY = "example,mpi"
@@ -87,13 +88,13 @@ def recipes_reference(pm) -> str:
             out += ["", f"### `name = \"{entry.name}\"` {_origin(entry)}", ""]
             out += options_table(entry.options) if entry.options else ["No options."]
     out += ["", "## Names a recipe may use", "", "| key | kind | names |", "|---|---|---|"]
-    for key, kind in (("data.corpus", "corpus"), ("model.encoder, model.decoder", "layer"),
-                      ("model.attention", "layer"), ("training.updater", "updater")):  # fmt: skip
+    for key, kind, base in (("data.corpus", "corpus", None),
+                            ("model.encoder, model.decoder", "layer", RecurrentLayer),
+                            ("model.attention", "layer", AttentionLayer),
+                            ("training.updater", "updater", None)):  # fmt: skip
         names = pm.registry(kind).names()
-        if key == "model.attention":
-            names = [n for n in names if "attention" in n]
-        elif kind == "layer":
-            names = [n for n in names if n in ("lstm", "gru") or pm.registry(kind).entry(n).plugin != "seqkit"]
+        if base is not None:  # the layers a model accepts there: subclasses of the base it asks for
+            names = [n for n in names if isinstance(obj := pm.registry(kind).get(n), type) and issubclass(obj, base)]
         shown = [f"`{n}`" + _plugin_mark(pm.registry(kind).entry(n)) for n in sorted(names)]
         out.append(f"| `{key}` | {kind} | {', '.join(shown)} |")
     return "\n".join(out) + "\n"

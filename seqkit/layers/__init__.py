@@ -2,6 +2,7 @@
 
 from seqkit.layers.attention import (
     AdditiveAttention,
+    AttentionLayer,
     DotAttention,
     GeneralAttention,
     MultiHeadAttention,
@@ -32,8 +33,8 @@ BUILTIN_LAYERS: dict[str, tuple[type[Layer], tuple[str, ...]]] = {
 }
 
 __all__ = [
-    "AdditiveAttention", "DotAttention", "GeneralAttention", "MultiHeadAttention", "ScaledDotProductAttention",
-    "lengths_to_mask",
+    "AdditiveAttention", "AttentionLayer", "DotAttention", "GeneralAttention", "MultiHeadAttention",
+    "ScaledDotProductAttention", "lengths_to_mask",
     "GRU", "LSTM", "RecurrentLayer", "RecurrentWeight", "Dropout", "Embedding", "GRUCell", "LSTMCell", "Layer",
     "LayerList", "LayerNorm", "Linear", "Sequential", "load", "save", "sidecar_path", "BUILTIN_LAYERS",
 ]  # fmt: skip

@@ -1,5 +1,9 @@
 """Attention over variable-length memories (encoder states), for encoder-decoder models.
 
+``AttentionLayer`` is the base of every attention a model builds by name: it declares how a model constructs
+one (``from_sizes``), the size of the context it returns (``context_size``), the call, and the optional
+precomputation of what derives from the memory alone (``precompute``).
+
 Every layer is called as ``attn(query, memory, mask=None)`` and returns ``(context, weights)``:
 
 - ``query``: ``(B, Dq)`` for one decoder step, or ``(B, Tq, Dq)`` for many steps at once.
@@ -24,6 +28,7 @@ A 3-D query computes it once per call anyway.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -63,7 +68,39 @@ def _zeros(shape: tuple[int, ...], dtype) -> Parameter:
     return Parameter(initializers.create(0.0, shape, dtype))
 
 
-class _Attention(Layer):
+class AttentionLayer(Layer, metaclass=abc.ABCMeta):
+    """The base of an attention layer that models build by name (a recipe's ``model.attention``).
+
+    A model builds it with ``cls.from_sizes(query_size, memory_size, heads)``, sizes what follows it from
+    ``context_size(memory_size)``, calls ``precompute(memory)`` once per memory and then
+    ``layer(query, memory, mask, precomputed=...)`` for the teacher-forced decoder and at every decoding step.
+    """
+
+    @classmethod
+    def from_sizes(cls, query_size: int, memory_size: int, heads: int) -> AttentionLayer:
+        """A layer for queries of ``query_size`` and memories of ``memory_size`` features; ``heads``: the number
+        of heads the recipe asks for (``model.attention_heads``), which a single-head layer ignores.
+        By default ``cls(query_size, memory_size)``."""
+        return cls(query_size, memory_size)
+
+    def context_size(self, memory_size: int) -> int:
+        """The features of the context the call returns for a memory of ``memory_size`` features. By default
+        ``memory_size``: the context is a weighted sum of the memory."""
+        return memory_size
+
+    @abc.abstractmethod
+    def __call__(self, query, memory, mask=None, *, precomputed=None) -> tuple[Variable, Variable]:
+        """``(context, weights)`` for ``query`` ``(B, Dq)`` or ``(B, Tq, Dq)`` over ``memory`` ``(B, Tk, Dk)``,
+        ``mask`` ``(B, Tk)`` (True at real positions) or None; ``precomputed``: what ``precompute(memory)``
+        returned, or None to derive it here. See the module docstring for the shapes."""
+
+    def precompute(self, memory) -> Any:
+        """What the layer derives from ``memory`` alone, passed back as ``precomputed=`` at every decoder step so
+        that it runs once per memory. By default None: nothing is precomputed."""
+        return None
+
+
+class _Attention(AttentionLayer):
     """Shape checks, masking and the weighted sum shared by the single-head layers.
 
     A subclass sets ``query_size`` / ``memory_size`` (``None``: any size, as long as the two agree when
@@ -151,19 +188,25 @@ class AdditiveAttention(_Attention):
         return F.reshape(F.linear(h, F.reshape(self.v, (1, Da))), (B, Tq, Tk))
 
 
-class DotAttention(_Attention):
-    """Luong dot attention: ``score(q, k) = q . k`` (``Dq == Dk``, any size). No parameters."""
+class _DotProduct(_Attention):
+    """A score from the dot product of query and key: ``Dq == Dk``, any size, no parameters."""
 
     same_size = True
+
+    @classmethod
+    def from_sizes(cls, query_size: int, memory_size: int, heads: int) -> _DotProduct:
+        return cls()
+
+
+class DotAttention(_DotProduct):
+    """Luong dot attention: ``score(q, k) = q . k`` (``Dq == Dk``, any size). No parameters."""
 
     def _scores(self, q, keys):
         return F.matmul(q, keys, transb=True)
 
 
-class ScaledDotProductAttention(_Attention):
+class ScaledDotProductAttention(_DotProduct):
     """``score(q, k) = q . k / sqrt(d)`` with ``d = Dq = Dk`` (as in the Transformer). No parameters."""
-
-    same_size = True
 
     def _scores(self, q, keys):
         return F.matmul(q * (1.0 / math.sqrt(q.shape[-1])), keys, transb=True)
@@ -196,7 +239,7 @@ class GeneralAttention(_Attention):
         return F.matmul(q, keys, transb=True)
 
 
-class MultiHeadAttention(Layer):
+class MultiHeadAttention(AttentionLayer):
     """Multi-head scaled dot-product attention (Vaswani et al. 2017), all heads in one batched product.
 
     ``MultiHeadAttention(d_model, n_heads, *, query_size=None, memory_size=None, value_size=None, dtype=None)``:
@@ -239,6 +282,14 @@ class MultiHeadAttention(Layer):
         self.b_v = _zeros((d_model,), dtype)
         self.W_o = _glorot((d_model, d_model), d_model, d_model, dtype)
         self.b_o = _zeros((d_model,), dtype)
+
+    @classmethod
+    def from_sizes(cls, query_size: int, memory_size: int, heads: int) -> MultiHeadAttention:
+        """``d_model = query_size`` split into ``heads`` heads."""
+        return cls(query_size, heads, query_size=query_size, memory_size=memory_size)
+
+    def context_size(self, memory_size: int) -> int:
+        return self.d_model
 
     def extra_repr(self) -> str:
         sizes = f"query_size={self.query_size}, memory_size={self.memory_size}, value_size={self.value_size}"

@@ -2,27 +2,66 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 from typing import Any
 
 import numpy
 
 from seqkit.backend import get_array_module
+from seqkit.core.autograd import Variable
+from seqkit.decoding.state import DecoderState
+from seqkit.errors import UserError
 from seqkit.layers import BUILTIN_LAYERS, Layer
 from seqkit.registry import Registry
 
 
-class Translator(Layer):
-    """A model that greedy and beam search can drive (see ``seqkit.decoding``).
+class Translator(Layer, metaclass=abc.ABCMeta):
+    """The base of every model a recipe builds by name (the ``model`` registry): trained through ``loss``, decoded
+    by greedy and beam search (see ``seqkit.decoding``) through ``encode``, ``initial_state`` and ``step``.
 
-    Subclasses implement ``encode(src) -> encoded``, ``initial_state(encoded) -> state`` and
-    ``step(state, prev_tokens) -> (log_probs (B, V), state)``, where ``state`` is a
-    ``seqkit.decoding.DecoderState`` (its ``attention`` holds the step's attention weights ``(B, S)``, if any;
-    searches keep and repeat hypotheses with ``state.select(rows)``), and set ``bos_id`` / ``eos_id``.
+    seqkit builds a registered model with ``cls.build(options, ...)``, which a model overrides when its
+    constructor takes other arguments. ``state`` is a ``seqkit.decoding.DecoderState`` (its ``attention`` holds
+    the step's attention weights ``(B, S)``, if any; searches keep and repeat hypotheses with
+    ``state.select(rows)``).
     """
 
-    bos_id = 2
-    eos_id = 3
+    #: the id of padding; set by the constructor
+    pad_id: int
+    #: the id that starts every target sentence: the first ``prev_tokens`` of ``step``; set by the constructor
+    bos_id: int
+    #: the id that ends every sentence: search stops a hypothesis there; set by the constructor
+    eos_id: int
+
+    @classmethod
+    def build(
+        cls, options: Any, *, source_vocab: int, target_vocab: int, pad_id: int, bos_id: int, eos_id: int,
+        layers: Registry,
+    ) -> Translator:  # fmt: skip
+        """The model of a recipe: ``options`` the recipe's ``[model]`` section as the registered options dataclass,
+        the vocabulary sizes and special ids of the run's tokenizers, and ``layers`` the registry that layer names
+        in the options are looked up in. By default ``cls(source_vocab, target_vocab, options, pad_id=...,
+        bos_id=..., eos_id=..., layers=...)``."""
+        return cls(source_vocab, target_vocab, options, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, layers=layers)
+
+    @abc.abstractmethod
+    def loss(self, src: list, tgt: list) -> tuple[Variable, int]:
+        """Training: ``src`` and ``tgt`` lists of integer id arrays, one per sentence, without BOS/EOS. Returns the
+        mean loss per target token (a scalar ``Variable`` to backpropagate) and the number of target tokens it
+        averages over (the trainer weighs batches by it)."""
+
+    @abc.abstractmethod
+    def encode(self, src: list) -> Any:
+        """Decoding: what ``initial_state`` needs from a batch of source id arrays (e.g. the encoder's memory)."""
+
+    @abc.abstractmethod
+    def initial_state(self, encoded: Any) -> DecoderState:
+        """Decoding: the state before the first target token, one row per source sentence."""
+
+    @abc.abstractmethod
+    def step(self, state: DecoderState, prev_tokens: Any) -> tuple[Variable, DecoderState]:
+        """Decoding: one step for every row, ``prev_tokens`` ``(B,)`` -> log-probabilities ``(B, V)`` of the next
+        token and the state after it."""
 
     @property
     def xp(self):
@@ -48,3 +87,13 @@ def default_layers() -> Registry:
     for name, (cls, aliases) in BUILTIN_LAYERS.items():
         registry.add(name, cls, aliases=aliases)
     return registry
+
+
+def layer_class(layers: Registry, option: str, name: str, base: type[Layer]) -> type:
+    """The class registered as ``name`` in ``layers``, for the model option ``option``; ``UserError`` (one line
+    naming the option, the layer and ``base``) unless it is a subclass of ``base``."""
+    obj = layers.get(name)
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        what = f"{obj.__module__}.{obj.__qualname__}" if isinstance(obj, type) else f"a {type(obj).__name__}"
+        raise UserError(f"model.{option}: layer {name!r} ({what}) does not extend seqkit.layers.{base.__name__}")
+    return obj

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy
 
@@ -10,8 +11,9 @@ import seqkit.functions as F
 from seqkit.core.autograd import Variable
 from seqkit.decoding.state import DecoderState
 from seqkit.errors import UserError
-from seqkit.layers import Embedding, Linear
-from seqkit.models.base import Translator, default_layers, pad_batch
+from seqkit.layers import Embedding, Linear, RecurrentLayer
+from seqkit.models.base import Translator, default_layers, layer_class, pad_batch
+from seqkit.registry import Registry
 
 
 @dataclasses.dataclass
@@ -20,7 +22,7 @@ class RNNLMOptions:
 
     embed_size: int = 256  # token embedding size
     hidden_size: int = 512  # RNN size
-    rnn: str = "lstm"  # a registered RNN layer (unidirectional)
+    rnn: str = "lstm"  # a registered RNN layer (a seqkit.layers.RecurrentLayer), unidirectional
     layers: int = 2  # stacked RNN layers
     dropout: float = 0.2  # on embeddings, between RNN layers, and before the output projection
     tie_embeddings: bool = False  # share the embedding with the output projection
@@ -41,13 +43,22 @@ class RNNLM(Translator):
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         layers = default_layers() if layers is None else layers
         self.embed = Embedding(vocab, o.embed_size, padding_idx=pad_id)
-        self.rnn = layers.get(o.rnn)(o.embed_size, o.hidden_size, o.layers, dropout=o.dropout)
+        rnn = layer_class(layers, "rnn", o.rnn, RecurrentLayer)
+        self.rnn = rnn(o.embed_size, o.hidden_size, o.layers, dropout=o.dropout)
         self.out = Linear(o.hidden_size, vocab)
         if o.tie_embeddings:
             if o.embed_size != o.hidden_size:
                 sizes = f"{o.embed_size} and {o.hidden_size}"
                 raise UserError(f"model.tie_embeddings needs embed_size == hidden_size, got {sizes}")
             self.out.W = self.embed.W
+
+    @classmethod
+    def build(
+        cls, options: Any, *, source_vocab: int, target_vocab: int, pad_id: int, bos_id: int, eos_id: int,
+        layers: Registry,
+    ) -> RNNLM:  # fmt: skip
+        """A language model of the target side: ``source_vocab`` is not used."""
+        return cls(target_vocab, options, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, layers=layers)
 
     def loss(self, sentences: list, _unused: list | None = None) -> tuple[Variable, int]:
         """Mean cross-entropy per predicted token (each sentence's tokens plus EOS), and that token count."""
@@ -67,8 +78,7 @@ class RNNLM(Translator):
     def initial_state(self, encoded: dict) -> DecoderState:
         B, H, L = encoded["batch"], self.options.hidden_size, self.options.layers
         zeros = self.xp.zeros((L, B, H), dtype=self.out.W.dtype)
-        parts = 2 if getattr(self.rnn, "has_cell", False) else 1
-        return DecoderState({"rnn": (zeros, zeros) if parts == 2 else zeros}, row_axis={"rnn": 1})
+        return DecoderState({"rnn": (zeros, zeros) if self.rnn.has_cell else zeros}, row_axis={"rnn": 1})
 
     def step(self, state: DecoderState, prev_tokens) -> tuple[Variable, DecoderState]:
         h, rnn = self.rnn.step(self.embed(self.xp.asarray(prev_tokens)), state.rows["rnn"])

@@ -11,7 +11,6 @@ Token ids are Python lists of integer arrays, one per sentence, without BOS/EOS;
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from typing import Any
 
 import numpy
@@ -20,8 +19,8 @@ import seqkit.functions as F
 from seqkit.core.autograd import Variable
 from seqkit.decoding.state import DecoderState
 from seqkit.errors import UserError
-from seqkit.layers import Embedding, Linear, lengths_to_mask
-from seqkit.models.base import Translator, default_layers, pad_batch
+from seqkit.layers import AttentionLayer, Embedding, Linear, RecurrentLayer, lengths_to_mask
+from seqkit.models.base import Translator, default_layers, layer_class, pad_batch
 
 
 @dataclasses.dataclass
@@ -30,25 +29,18 @@ class Seq2SeqOptions:
 
     embed_size: int = 256  # source and target embedding size
     hidden_size: int = 512  # encoder RNN size per direction, and decoder RNN size
-    encoder: str = "lstm"  # a registered RNN layer
+    encoder: str = "lstm"  # a registered RNN layer (a seqkit.layers.RecurrentLayer)
     encoder_layers: int = 2  # stacked encoder RNN layers
     bidirectional: bool = True  # bidirectional encoder
-    decoder: str = "lstm"  # a registered RNN layer (unidirectional)
+    decoder: str = "lstm"  # a registered RNN layer (a seqkit.layers.RecurrentLayer), unidirectional
     decoder_layers: int = 2  # stacked decoder RNN layers
-    attention: str = "general_attention"  # a registered attention layer
-    attention_heads: int = 8  # only for multi-head attention
+    attention: str = "general_attention"  # a registered attention layer (a seqkit.layers.AttentionLayer)
+    attention_heads: int = 8  # heads, for an attention layer that has several
     input_feeding: bool = False  # feed the previous attentional hidden into the decoder (Luong et al.)
     bridge: str = "dense"  # encoder final state -> decoder initial state: "dense", "copy" or "none"
     dropout: float = 0.2  # on embeddings, between RNN layers, and before the output projection
     tie_embeddings: bool = False  # share the target embedding with the output projection
     label_smoothing: float = 0.0  # share of the target probability spread over the vocabulary
-
-
-def _make_attention(cls, query_size: int, memory_size: int, heads: int):
-    """Build any registered attention from the sizes its constructor asks for."""
-    wanted = inspect.signature(cls).parameters
-    offered = {"query_size": query_size, "memory_size": memory_size, "d_model": query_size, "n_heads": heads}
-    return cls(**{k: v for k, v in offered.items() if k in wanted})
 
 
 class Seq2Seq(Translator):
@@ -77,20 +69,22 @@ class Seq2Seq(Translator):
         E, H = o.embed_size, o.hidden_size
         self.src_embed = Embedding(src_vocab, E, padding_idx=pad_id)
         self.tgt_embed = Embedding(tgt_vocab, E, padding_idx=pad_id)
-        self.encoder = layers.get(o.encoder)(E, H, o.encoder_layers, bidirectional=o.bidirectional, dropout=o.dropout)
+        encoder = layer_class(layers, "encoder", o.encoder, RecurrentLayer)
+        decoder = layer_class(layers, "decoder", o.decoder, RecurrentLayer)
+        attention = layer_class(layers, "attention", o.attention, AttentionLayer)
+        self.encoder = encoder(E, H, o.encoder_layers, bidirectional=o.bidirectional, dropout=o.dropout)
         memory_size = self.encoder.out_size
         dec_in = E + (H if o.input_feeding else 0)
-        self.decoder = layers.get(o.decoder)(dec_in, H, o.decoder_layers, dropout=o.dropout)
-        self.attention = _make_attention(layers.get(o.attention), H, memory_size, o.attention_heads)
-        context_size = H if "d_model" in inspect.signature(type(self.attention)).parameters else memory_size
-        self.combine = Linear(context_size + H, H, bias=False)
+        self.decoder = decoder(dec_in, H, o.decoder_layers, dropout=o.dropout)
+        self.attention = attention.from_sizes(H, memory_size, o.attention_heads)
+        self.combine = Linear(self.attention.context_size(memory_size) + H, H, bias=False)
         self.out = Linear(H, tgt_vocab)
         if o.tie_embeddings:
             if E != H:
                 raise UserError(f"model.tie_embeddings needs embed_size == hidden_size, got {E} and {H}")
             self.out.W = self.tgt_embed.W
         enc_state = o.hidden_size * self.encoder.directions
-        self.decoder_parts = 2 if getattr(self.decoder, "has_cell", False) else 1
+        self.decoder_parts = 2 if self.decoder.has_cell else 1
         if o.bridge == "dense":
             self.bridge = Linear(enc_state, H)
             if self.decoder_parts == 2:
@@ -117,8 +111,9 @@ class Seq2Seq(Translator):
         if self.options.input_feeding:
             rows["feed"] = self.xp.zeros((B, self.options.hidden_size), dtype=self.out.W.dtype)
         sources = {"memory": memory, "mask": encoded["mask"]}
-        if hasattr(self.attention, "precompute"):
-            sources["keys"] = self.attention.precompute(memory)
+        keys = self.attention.precompute(memory)
+        if keys is not None:  # DecoderState selects every source value by sentence
+            sources["keys"] = keys
         return DecoderState(rows, sources, row_axis={"rnn": 1})
 
     def step(self, state: DecoderState, prev_tokens) -> tuple[Variable, DecoderState]:

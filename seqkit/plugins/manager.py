@@ -60,6 +60,16 @@ def _schedule() -> type:
     return Schedule
 
 
+def _is_model(obj: Any) -> str | None:
+    from seqkit.models.base import Translator
+
+    if not (isinstance(obj, type) and issubclass(obj, Translator)):
+        what = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__} object"
+        return f"{what}, which is not a seqkit.models.Translator subclass"
+    missing = sorted(obj.__abstractmethods__)
+    return f"the class {obj.__name__}, which does not implement {', '.join(missing)}" if missing else None
+
+
 def _is_callable(obj: Any) -> str | None:
     return None if callable(obj) else f"a {type(obj).__name__} object, not a class or callable"
 
@@ -67,7 +77,7 @@ def _is_callable(obj: Any) -> str | None:
 #: registry kind -> (hook that fills it, check of each object)
 KINDS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "layer": ("seqkit_register_layers", _is_layer),
-    "model": ("seqkit_register_models", _is_layer),
+    "model": ("seqkit_register_models", _is_model),
     "corpus": ("seqkit_register_corpora", lambda obj: None),
     "tokenizer": ("seqkit_register_tokenizers", _is_callable),
     "optimizer": ("seqkit_register_optimizers", _is_callable),
