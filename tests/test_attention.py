@@ -7,6 +7,7 @@ on random inputs with random lengths; gradients with numerical ones.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy
 import pytest
@@ -16,14 +17,19 @@ import seqkit.random
 from seqkit import Variable, using_config
 from seqkit.core.gradient_check import check_backward, check_double_backward
 from seqkit.functions.attention import masked_softmax
+from seqkit.layers import BUILTIN_LAYERS, Linear
 from seqkit.layers.attention import (
     AdditiveAttention,
+    AttentionLayer,
     DotAttention,
     GeneralAttention,
     MultiHeadAttention,
     ScaledDotProductAttention,
     lengths_to_mask,
 )
+from seqkit.plugins import get_plugin_manager
+from seqkit.registry import Registry
+from seqkit.testing.models import AttentionCase, AttentionLayerTests, ModelCase
 
 DQ, DK, DV = 3, 4, 5  # query, memory (key) and value feature sizes where a layer allows them to differ
 KINDS = ["additive", "dot", "scaled", "general", "multihead", "multihead_value"]
@@ -409,3 +415,109 @@ def test_lengths_to_mask():
         lengths_to_mask([5], 4)
     with pytest.raises(ValueError, match="lengths must lie in"):
         lengths_to_mask([-1, 2], 4)
+
+
+# ---- the declared contract: AttentionLayer ----------------------------------------------------------------
+ATTENTIONS = [name for name, (cls, _) in BUILTIN_LAYERS.items() if issubclass(cls, AttentionLayer)]
+
+
+def test_every_seqkit_attention_layer_is_an_attention_layer():
+    assert sorted(ATTENTIONS) == [
+        "additive_attention", "dot_attention", "general_attention", "multi_head_attention", "scaled_dot_attention",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ATTENTIONS)
+class TestSeqkitAttention(AttentionLayerTests):
+    """The author kit on seqkit's own layers: what a plugin's attention layer is held to."""
+
+    shapes = (3, 4, 6)
+
+    @pytest.fixture
+    def case(self, name, seqkit_plugin_manager) -> AttentionCase:
+        return AttentionCase(name, self.shapes, {}, seqkit_plugin_manager.registry("layer"), heads=self.heads)
+
+
+def test_from_sizes_builds_what_a_model_asks_for():
+    general = GeneralAttention.from_sizes(3, 4, 8)
+    assert (general.query_size, general.memory_size, general.context_size(4)) == (3, 4, 4)
+    additive = AdditiveAttention.from_sizes(3, 4, 8)
+    assert (additive.query_size, additive.memory_size, additive.attn_size) == (3, 4, 4)
+    assert type(DotAttention.from_sizes(4, 4, 8)) is DotAttention
+    assert type(ScaledDotProductAttention.from_sizes(4, 4, 8)) is ScaledDotProductAttention
+    mha = MultiHeadAttention.from_sizes(6, 4, 3)
+    assert (mha.d_model, mha.n_heads, mha.query_size, mha.memory_size, mha.context_size(4)) == (6, 3, 6, 4, 6)
+
+
+class _Mean(AttentionLayer):
+    """The mean of the real memory positions, for one-step queries: only what the base has no default for."""
+
+    def __init__(self, query_size, memory_size):
+        super().__init__()
+        self.sizes = (query_size, memory_size)
+
+    def __call__(self, query, memory, mask=None, *, precomputed=None):
+        B, Tk, Dk = memory.shape
+        real = numpy.ones((B, Tk)) if mask is None else numpy.asarray(mask, dtype=float)
+        weights = Variable(real / real.sum(axis=1, keepdims=True))
+        return F.reshape(F.matmul(F.reshape(weights, (B, 1, Tk)), memory), (B, Dk)), weights
+
+
+def test_the_base_declares_the_call_and_defaults_for_the_rest():
+    layer = _Mean.from_sizes(3, 4, 8)  # default: cls(query_size, memory_size)
+    memory = numpy.arange(24.0).reshape(2, 3, 4)
+    assert layer.sizes == (3, 4) and layer.context_size(4) == 4 and layer.precompute(memory) is None
+    context, _ = layer(numpy.zeros((2, 3)), memory, lengths_to_mask([1, 3], 3), precomputed=layer.precompute(memory))
+    numpy.testing.assert_allclose(context.data, [memory[0, 0], memory[1].mean(axis=0)], rtol=1e-15)
+
+    class NoCall(AttentionLayer):
+        pass
+
+    with pytest.raises(TypeError, match=r"abstract method.*__call__"):
+        NoCall()
+
+
+class _WrongContextSize(GeneralAttention):
+    def context_size(self, memory_size):
+        return memory_size + 1
+
+
+class _IgnoresMask(GeneralAttention):
+    def __call__(self, query, memory, mask=None, *, precomputed=None):
+        return super().__call__(query, memory, None, precomputed=precomputed)
+
+
+class _IgnoresPrecomputed(GeneralAttention):
+    def precompute(self, memory):
+        return super().precompute(memory) * 2.0
+
+
+@pytest.mark.parametrize(
+    "cls, problem",
+    [(_WrongContextSize, "but context_size"), (_IgnoresMask, "padded memory positions a weight"),
+     (_IgnoresPrecomputed, "with precomputed= vs without"), (Linear, "not a seqkit.layers.AttentionLayer")],
+)  # fmt: skip
+def test_the_author_kit_catches_a_broken_attention_layer(cls, problem):
+    registry = Registry("layer")
+    registry.add("broken", cls)
+    case = AttentionCase("broken", (3, 4, 6), registry=registry)
+    with pytest.raises(AssertionError, match=problem):
+        case.check_attention_contract()
+
+
+def docs_example(marker: str) -> str:
+    """The python block after ``<!-- example: MARKER -->`` in docs/plugins.md."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text(encoding="utf-8")
+    return text.split(f"<!-- example: {marker} -->\n```python\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+
+
+def test_the_documented_attention_plugin_keeps_the_contract_and_serves_a_seq2seq_model(tmp_path):
+    (tmp_path / "projected.py").write_text(docs_example("attention plugin"), encoding="utf-8")
+    pm = get_plugin_manager(plugins_dir=tmp_path, strict=True, environ={"SEQKIT_LOAD_PLUGINS": "projected"})
+    case = AttentionCase("projected_dot_attention", (3, 4, 6), registry=pm.registry("layer"))
+    case.check_attention_contract()
+    case.check_all(tmp_path)
+    model = ModelCase("seq2seq", {"embed_size": 6, "hidden_size": 6, "attention": "projected_dot_attention"}, pm)
+    assert model.build().combine.W.shape == (6, 6 + 6)  # context_size: the query's 6, not the memory's 12
+    model.check_training()
+    model.check_decoding()

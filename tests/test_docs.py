@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import sysconfig
+import types
 import venv
 from pathlib import Path
 
@@ -112,7 +113,9 @@ def test_there_are_examples_to_run():
 def test_python_block_runs(block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     flags = __future__.annotations.compiler_flag  # signatures in docs name types they do not import
-    exec(compile(block.body, str(block), "exec", flags=flags, dont_inherit=True), {"__name__": "docs_example"})
+    module = types.ModuleType("docs_example")  # in sys.modules, as dataclasses look string annotations up there
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile(block.body, str(block), "exec", flags=flags, dont_inherit=True), module.__dict__)
 
 
 def _layered_venv(where: Path) -> Path:
