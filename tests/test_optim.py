@@ -5,6 +5,8 @@ import dataclasses
 import inspect
 import json
 import math
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ import seqkit.layers as L
 import seqkit.optim as O
 from seqkit import Parameter, to_device
 from seqkit.plugins import get_plugin_manager
+from seqkit.testing.optimizers import OptimizerCase, OptimizerTests, check_optimizer
 
 SHAPES = [(3, 4), (4,), (2, 3, 2), (1,)]
 
@@ -627,3 +630,85 @@ def test_adam_on_gpu_matches_cpu_and_state_moves_between_devices():
         opt.load_state_dict(state)
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ---- the optimizer kit (seqkit.testing.optimizers) on seqkit's optimizers and the documented example --------------
+def sgd_step(p, g, state, t, lr):
+    return p - lr * g
+
+
+def momentum_step(p, g, state, t, lr, momentum=0.9, nesterov=False):
+    b = state["momentum_buffer"] = momentum * state["momentum_buffer"] + g  # torch.optim.SGD, dampening=0
+    return p - lr * (g + momentum * b if nesterov else b)
+
+
+def adam_step(p, g, state, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    p = p * (1 - lr * weight_decay)  # torch.optim.AdamW: decoupled decay first
+    m = state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
+    v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+    return p - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+
+
+class TestSGDKit(OptimizerTests):
+    name = "sgd"
+    kwargs: ClassVar = {"lr": 0.1}
+    reference = sgd_step
+
+
+class TestMomentumSGDKit(OptimizerTests):
+    name = "momentum_sgd"
+    kwargs: ClassVar = {"lr": 0.1, "momentum": 0.8}
+    reference = momentum_step
+
+
+class TestNesterovKit(OptimizerTests):
+    name = "momentum_sgd"
+    kwargs: ClassVar = {"lr": 0.1, "momentum": 0.8, "nesterov": True}
+    reference = momentum_step
+
+
+class TestAdamKit(OptimizerTests):
+    name = "adam"
+    kwargs: ClassVar = {"lr": 0.01, "beta1": 0.8, "beta2": 0.9, "eps": 1e-3}
+    reference = adam_step
+
+
+class TestAdamWKit(OptimizerTests):
+    name = "adamw"
+    kwargs: ClassVar = {"lr": 0.01, "beta1": 0.8, "beta2": 0.9, "eps": 1e-3, "weight_decay": 0.5}
+    reference = adam_step
+
+
+def test_the_base_class_declares_what_a_subclass_implements():
+    assert O.Optimizer.__abstractmethods__ == {"coefficients", "update_chunk"}
+    assert O.Optimizer.state_names == () and O.Adam.state_names == ("exp_avg", "exp_avg_sq")
+
+    class NoRule(O.Optimizer):
+        def coefficients(self):
+            return (self.lr,)
+
+    with pytest.raises(TypeError, match=r"abstract method.*update_chunk"):
+        NoRule(0.1)
+
+
+DOCS_PLUGINS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+
+
+def optimizer_example() -> str:
+    """The optimizer plugin of docs/plugins.md (the python block marked ``<!-- file: plugins/adagrad.py -->``)."""
+    text = DOCS_PLUGINS.read_text(encoding="utf-8")
+    return text.split("<!-- file: plugins/adagrad.py -->\n```python\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+
+
+def adagrad_step(p, g, state, t, lr, eps=1e-10):
+    state["sum_sq"] = state["sum_sq"] + g * g
+    return p - lr * g / (np.sqrt(state["sum_sq"]) + eps)
+
+
+def test_the_documented_optimizer_passes_the_kit(tmp_path):
+    (tmp_path / "adagrad.py").write_text(optimizer_example(), encoding="utf-8")
+    pm = get_plugin_manager(plugins_dir=tmp_path, environ={"SEQKIT_LOAD_PLUGINS": "adagrad"}, strict=True)
+    registry = pm.registry("optimizer")
+    assert registry.entry("adagrad").plugin == "adagrad"
+    OptimizerCase("adagrad", adagrad_step, {"lr": 0.1, "eps": 1e-6}, registry).check_all()
+    check_optimizer("adagrad", adagrad_step, registry=registry)  # the defaults
