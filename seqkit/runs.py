@@ -311,17 +311,15 @@ def data_files(recipe: Recipe, split: str, pm) -> tuple[Path, Path]:
 
 
 def build_model(recipe: Recipe, tokenizers: TokenizerPair | None, pm):
-    """The recipe's model, sized to the tokenizers' vocabularies (tiny ones when None: to check the options),
-    with the run's PAD/BOS/EOS ids."""
+    """The recipe's model, ``cls.build(options, ...)``, sized to the tokenizers' vocabularies (tiny ones when
+    None: to check the options), with the run's PAD/BOS/EOS ids."""
     from seqkit.data import BOS, EOS, PAD
 
     entry = pm.registry("model").entry(recipe.model["name"])
     options = _options(entry.options, recipe.model)
-    layers = pm.registry("layer")
     src_v, tgt_v = (8, 8) if tokenizers is None else (tokenizers.source.vocab_size, tokenizers.target.vocab_size)
-    if recipe.model["name"] == "rnnlm":
-        return entry.obj(tgt_v, options, pad_id=PAD, bos_id=BOS, eos_id=EOS, layers=layers)
-    return entry.obj(src_v, tgt_v, options, pad_id=PAD, bos_id=BOS, eos_id=EOS, layers=layers)
+    return entry.obj.build(options, source_vocab=src_v, target_vocab=tgt_v, pad_id=PAD, bos_id=BOS, eos_id=EOS,
+                           layers=pm.registry("layer"))  # fmt: skip
 
 
 def _options_of(section: dict[str, Any]) -> dict[str, Any]:

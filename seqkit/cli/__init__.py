@@ -12,6 +12,7 @@ import argparse
 import sys
 import traceback
 import warnings
+from typing import Protocol
 
 from seqkit import distributed
 from seqkit._version import __version__
@@ -20,6 +21,14 @@ from seqkit.config import config, using_config
 from seqkit.errors import UserError
 from seqkit.plugins import PluginError, get_plugin_manager
 from seqkit.plugins.manager import BUILTIN, PluginConflict
+
+
+class Command(Protocol):
+    """What a verb runs: ``p.set_defaults(run=function)`` in ``seqkit_register_commands``. It gets the parsed
+    arguments, with ``args.plugin_manager``, and returns the exit status (None is 0); bad input raises
+    ``seqkit.errors.UserError`` (one line, exit 2)."""
+
+    def __call__(self, args: argparse.Namespace) -> int | None: ...
 
 
 def _global_options(parser: argparse.ArgumentParser) -> None:

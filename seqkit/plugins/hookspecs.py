@@ -33,7 +33,7 @@ def seqkit_register_layers(registry: Registry) -> None:
 
 @hookspec
 def seqkit_register_models(registry: Registry) -> None:
-    """Register models: ``Layer`` subclasses that a recipe builds by name (seq2seq, rnnlm, ...)."""
+    """Register models: ``seqkit.models.Translator`` subclasses that a recipe builds by name (seq2seq, rnnlm)."""
 
 
 # ---- data --------------------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def seqkit_register_models(registry: Registry) -> None:
 
 @hookspec
 def seqkit_register_corpora(registry: Registry) -> None:
-    """Register corpora by name: a manifest path or object describing files, checksums and licence."""
+    """Register corpora: ``seqkit.corpora.Manifest`` objects (``load_manifest(path)``), under their own names."""
 
 
 @hookspec

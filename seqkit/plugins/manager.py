@@ -60,6 +60,14 @@ def _schedule() -> type:
     return Schedule
 
 
+def _is_manifest(obj: Any) -> str | None:
+    from seqkit.corpora import Manifest
+
+    if isinstance(obj, Manifest):
+        return None
+    return f"a {type(obj).__name__} object, not a seqkit.corpora.Manifest (read one with load_manifest(path))"
+
+
 def _is_model(obj: Any) -> str | None:
     from seqkit.models.base import Translator
 
@@ -78,13 +86,14 @@ def _is_callable(obj: Any) -> str | None:
 KINDS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "layer": ("seqkit_register_layers", _is_layer),
     "model": ("seqkit_register_models", _is_model),
-    "corpus": ("seqkit_register_corpora", lambda obj: None),
+    "corpus": ("seqkit_register_corpora", _is_manifest),
     "tokenizer": ("seqkit_register_tokenizers", _is_callable),
     "optimizer": ("seqkit_register_optimizers", _is_callable),
     "updater": ("seqkit_register_updaters", _subclass_of(_updater)),
     "schedule": ("seqkit_register_schedules", _subclass_of(_schedule)),
     "decoding_strategy": ("seqkit_register_decoding_strategies", _is_callable),
-    "metric": ("seqkit_register_metrics", _is_callable),
+    # seqkit.metrics (with sacrebleu) is imported when the metric registry is built, not with the manager
+    "metric": ("seqkit_register_metrics", lambda obj: importlib.import_module("seqkit.metrics").check_metric(obj)),
 }
 
 
@@ -185,7 +194,11 @@ class PluginManager(pluggy.PluginManager):
             others = [plugin for plugin in self.get_plugins() if plugin is not impl.plugin]
             try:
                 self.subset_hook_caller(hook, others)(**kwargs)
+                if subparsers is not None:
+                    _check_commands(subparsers, set(subparsers.choices) - before)
             except Exception as e:
+                if subparsers is not None:
+                    _drop_commands(subparsers, set(subparsers.choices) - before)
                 if name == BUILTIN:
                     raise
                 problem = e.problem if isinstance(e, PluginError) else f"its hook {hook} raised {_one_line(e)}"
@@ -293,6 +306,21 @@ class PluginManager(pluggy.PluginManager):
                 write(f"seqkit: hook {hook_name} raised {_one_line(outcome.exception)}\n")
 
         return self.add_hookcall_monitoring(before, after)
+
+
+def _check_commands(subparsers, names: set[str]) -> None:
+    """``PluginError`` for a command whose parser sets no ``run`` function (``p.set_defaults(run=function)``)."""
+    for name in sorted(names):
+        if not callable(subparsers.choices[name].get_default("run")):
+            problem = f"command {name!r} sets no run function (p.set_defaults(run=function))"
+            raise PluginError(problem, problem)
+
+
+def _drop_commands(subparsers, names: set[str]) -> None:
+    """Take the commands ``names`` out of ``subparsers`` (a plugin that failed leaves none of its verbs)."""
+    for name in names:
+        del subparsers.choices[name]
+    subparsers._choices_actions[:] = [a for a in subparsers._choices_actions if a.dest not in names]
 
 
 def _split(value: str | None) -> set[str] | None:
