@@ -66,15 +66,16 @@ def recipes_reference(pm) -> str:
         "one. `seqkit train RECIPE --set section.key=value` overrides a key (precedence: defaults < recipe < "
         "`--set`), and the run directory keeps the resolved recipe, every default filled in, as `recipe.toml`.",
         "",
-        "The `[tokenizer]`, `[model]` and `[optimizer]` sections name a registered component with `name`; their "
-        "other keys are that component's options, listed under each name (plugin components included: "
-        "`seqkit plugins` lists what is installed).",
+        "The " + ", ".join(f"`[{name}]`" for name in recipes.COMPONENTS) + " sections name a registered "
+        "component with `name`; their other keys are that component's options, listed under each name (plugin "
+        "components included: `seqkit plugins` lists what is installed). An options dataclass may check its "
+        "values; a bad value is refused naming the section. Schema 1 recipes, which kept the updater and the "
+        "schedule in `[training]`, are read as schema 2.",
     ]
     simple = {"data": recipes.DataOptions, "training": recipes.TrainingOptions, "decoding": recipes.DecodingOptions,
               "evaluation": recipes.EvaluationOptions}  # fmt: skip
-    components = {"tokenizer": ("tokenizer", "sentencepiece"), "model": ("model", "seq2seq"),
-                  "optimizer": ("optimizer", "adam")}  # fmt: skip
-    for section in ("data", "tokenizer", "model", "optimizer", "training", "decoding", "evaluation"):
+    components = recipes.COMPONENTS
+    for section in recipes.SECTIONS:
         out += ["", f"## `[{section}]`", ""]
         if section in simple:
             cls = simple[section]
@@ -91,7 +92,7 @@ def recipes_reference(pm) -> str:
     for key, kind, base in (("data.corpus", "corpus", None),
                             ("model.encoder, model.decoder", "layer", RecurrentLayer),
                             ("model.attention", "layer", AttentionLayer),
-                            ("training.updater", "updater", None)):  # fmt: skip
+                            ("updater.name", "updater", None), ("schedule.name", "schedule", None)):  # fmt: skip
         names = pm.registry(kind).names()
         if base is not None:  # the layers a model accepts there: subclasses of the base it asks for
             names = [n for n in names if isinstance(obj := pm.registry(kind).get(n), type) and issubclass(obj, base)]

@@ -1,8 +1,8 @@
 """The module the entry point names: seqkit imports it and calls its hooks.
 
 Keep it cheap to import and free of side effects: each hook imports what it registers, so `seqkit --help`
-does not pay for components nobody asked for. Names must not clash with other plugins' (a clash leaves this
-plugin out with a warning), so prefer distinctive ones.
+does not pay for components nobody asked for. A name that another plugin registers too is refused for both
+(an error naming both plugins; every other name stays usable), so prefer distinctive ones.
 """
 
 from __future__ import annotations
@@ -22,3 +22,17 @@ def seqkit_register_tokenizers(registry: Registry) -> None:
     from seqkit_example.tokenizer import ByteTokenizer, ByteTokenizerOptions
 
     registry.add("utf8_bytes", ByteTokenizer, options=ByteTokenizerOptions)
+
+
+@hookimpl
+def seqkit_register_optimizers(registry: Registry) -> None:
+    from seqkit_example.optimizer import Lion, LionOptions
+
+    registry.add("lion", Lion, options=LionOptions)
+
+
+@hookimpl
+def seqkit_register_metrics(registry: Registry) -> None:
+    from seqkit_example.metric import TokenF1
+
+    registry.add("token_f1", TokenF1())
