@@ -163,7 +163,7 @@ def first_party_plugin_manager():
     return get_plugin_manager(environ={"SEQKIT_LOAD_PLUGINS": FIRST_PARTY})
 
 
-KIND_TITLES = {"corpus": "Corpora"}
+KIND_TITLES = {"corpus": "Corpora", "decoding_strategy": "Decoding strategies"}
 
 
 def plugin_reference(pm, name: str) -> str:
