@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy
 import pytest
 import seqkit
+import seqkit.functions as F
 from seqkit.models import Seq2Seq, Seq2SeqOptions
 from seqkit.testing import RNNLayerTests
 
@@ -132,3 +133,76 @@ def test_the_plugin_guide_shows_this_layer_whole():
     if not guide.is_file():
         pytest.skip("outside seqkit's checkout")
     assert inspect.getsource(MGU) in guide.read_text(encoding="utf-8")
+
+
+# ---- the kit catches what a layer author gets wrong ------------------------------------------------------------
+class DetachedGate(MGU):
+    """Computes the gate from the state's values: no gradient reaches U_f through it."""
+
+    def cell(self, gx, weights, state):
+        (h,) = state
+        g_f, g_n = F.split_axis(gx, 2, axis=1)
+        f = F.sigmoid(g_f + F.linear(seqkit.Variable(h.data), weights.U_f))
+        n = F.tanh(g_n + F.linear(f * h, weights.U_n))
+        return (h + f * (n - h),)
+
+
+class ForwardOnlyRecurrence(MGU):
+    """A fused recurrence that walks the reverse direction forward too."""
+
+    def recurrence(self, gx, weights, init, batch_sizes, reverse=False):
+        return super().recurrence(gx, weights, init, batch_sizes, False)
+
+
+class NoisyCell(MGU):
+    """Draws fresh noise at every call, in training and evaluation alike: not deterministic."""
+
+    def cell(self, gx, weights, state):
+        (h,) = super().cell(gx, weights, state)
+        return (h + numpy.random.default_rng().standard_normal(h.shape).astype(h.dtype) * 1e-3,)
+
+
+class LostWeight(MGU):
+    """Keeps U_n as a plain array, not a parameter: it is neither trained nor saved."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.frozen = {}
+
+    def cell(self, gx, weights, state):
+        key = id(weights)
+        if key not in self.frozen:
+            self.frozen[key] = numpy.random.default_rng().standard_normal(weights.U_n.shape).astype(weights.U_n.dtype)
+        (h,) = state
+        g_f, g_n = F.split_axis(gx, 2, axis=1)
+        f = F.sigmoid(g_f + F.linear(h, weights.U_f))
+        n = F.tanh(g_n + F.linear(f * h, self.frozen[key]))
+        return (h + f * (n - h),)
+
+
+@pytest.mark.parametrize(
+    ("cls", "check", "problem"),
+    [
+        (DetachedGate, "check_gradients", "gradient of the inputs disagrees with central differences"),
+        (ForwardOnlyRecurrence, "check_rnn_contract", r"the layer vs rnn_reference \(its cell, step by step\)"),
+        (NoisyCell, "check_deterministic", "two seeded runs give different gradients"),
+        (LostWeight, "check_save_load", "outputs after a save/load round trip: differ by up to"),
+    ],
+)
+def test_the_layer_kit_catches_a_planted_bug(cls, check, problem, tmp_path):
+    """Each copy has one bug a layer author could make; the kit's check fails on it with a one-line message, and
+    passes on the real MGU."""
+    from seqkit.registry import Registry
+    from seqkit.testing import LayerCase
+
+    kwargs = {"in_size": 3, "hidden_size": 4, "bidirectional": True}
+    for layer, buggy in ((cls, True), (MGU, False)):
+        registry = Registry("layer")
+        registry.add("mgu", layer)
+        case = LayerCase("mgu", SHAPES, kwargs, registry)
+        arguments = [tmp_path] if check == "check_save_load" else []
+        if buggy:
+            with pytest.raises(AssertionError, match=f"^layer 'mgu': {problem}"):
+                getattr(case, check)(*arguments)
+        else:
+            getattr(case, check)(*arguments)
