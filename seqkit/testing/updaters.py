@@ -192,7 +192,7 @@ def _json_problem(value: Any, path: str) -> str | None:
 
 
 def _first_difference(a: Any, b: Any, path: str) -> str | None:
-    """The path of the first difference between two JSON-like values, or None."""
+    """The path of the first difference between two JSON values, or None (NaN equals NaN)."""
     if isinstance(a, dict) and isinstance(b, dict):
         if list(a) != list(b):
             return f"{path} keys {sorted(a)} vs {sorted(b)}"
@@ -201,7 +201,10 @@ def _first_difference(a: Any, b: Any, path: str) -> str | None:
             if found:
                 return found
         return None
-    return None if type(a) is type(b) and a == b else f"{path} ({_short(a, 30)} vs {_short(b, 30)})"
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return next(filter(None, (_first_difference(x, y, f"{path}/{i}") for i, (x, y) in enumerate(zip(a, b)))), None)
+    both_nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return None if both_nan or (type(a) is type(b) and a == b) else f"{path} ({_short(a, 30)} vs {_short(b, 30)})"
 
 
 def _state_difference(one: tuple[dict, dict], other: tuple[dict, dict]) -> str | None:
@@ -215,7 +218,8 @@ def _state_difference(one: tuple[dict, dict], other: tuple[dict, dict]) -> str |
         if a.shape != b.shape or a.dtype != b.dtype or not numpy.array_equal(a, b, equal_nan=True):
             return f"array {key!r}"
     keep = ("iteration", "updater", "optimizer", "schedule", "random", "extensions")
-    return _first_difference({k: meta.get(k) for k in keep}, {k: meta2.get(k) for k in keep}, "state")
+    as_saved = [json.loads(json.dumps({k: m.get(k) for k in keep})) for m in (meta, meta2)]  # as a checkpoint has it
+    return _first_difference(*as_saved, "state")
 
 
 def _training_state(updater: Updater) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -228,7 +232,6 @@ class _Task:
     """The kit's task set up in a directory: recipe, tokenizers and training data, and fresh updaters."""
 
     def __init__(self, case: UpdaterCase, directory: Path) -> None:
-        from seqkit.data import BatchIterator
         from seqkit.recipes import load_recipe
         from seqkit.runs import Run
 
@@ -238,20 +241,20 @@ class _Task:
         self.run = Run.create(self.recipe, directory / "run", self.pm, log=lambda *a, **k: None)
         self.data = self.run.parallel_data("train")
         self.options = {k: v for k, v in self.recipe.updater.items() if k != "name"}
-        self.batch_iterator = lambda: BatchIterator(self.data, self.recipe.training.max_tokens,
-                                                    seed=self.recipe.training.seed)  # fmt: skip
 
     def parts(self, seed: int) -> tuple[Any, Any, Any]:
         """A new iterator, a model initialised from ``seed`` and its optimizer, as ``Run.train`` sets them up."""
+        from seqkit.data import BatchIterator
         from seqkit.optim import GradientClipping
         from seqkit.runs import build_model, build_optimizer
 
+        t = self.recipe.training
         seqkit.random.seed(seed)
         model = build_model(self.recipe, self.run.tokenizers, self.pm)
         optimizer = build_optimizer(self.recipe, self.pm).setup(model)
-        if self.recipe.training.clip:
-            optimizer.add_hook(GradientClipping(self.recipe.training.clip))
-        return self.batch_iterator(), model, optimizer
+        if t.clip:
+            optimizer.add_hook(GradientClipping(t.clip))
+        return BatchIterator(self.data, t.max_tokens, seed=t.seed), model, optimizer
 
     def build(self, seed: int | None = None) -> Updater:
         """A new updater as ``Run.train`` builds it (options, then the schedule), model weights from ``seed``
