@@ -32,6 +32,7 @@ from seqkit.plugins import (
 )  # fmt: skip
 from seqkit.plugins import builtin as builtin_plugin
 from seqkit.plugins.manager import KINDS, PluginWarning
+from seqkit.training import Updater
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,13 +44,21 @@ from seqkit.layers import Linear
 class Toy(Linear):
     pass
 
+class ToyMetric:
+    higher_is_better = True
+
+    def __call__(self, hypotheses, references):
+        from seqkit.metrics import MetricResult
+
+        return MetricResult(float(len(hypotheses)), "Lines")
+
 @hookimpl
 def seqkit_register_layers(registry):
     registry.add("{layer}", Toy)
 
 @hookimpl
 def seqkit_register_metrics(registry):
-    registry.add("{layer}_metric", len)
+    registry.add("{layer}_metric", ToyMetric())
 """
 
 
@@ -192,8 +201,56 @@ def test_a_layer_registry_rejects_what_is_not_a_layer_class_or_factory(obj, prob
     with pytest.raises(PluginError, match=f"^plugin 'p': layer 'x' {re.escape(problem)}$"):
         r.add("x", obj)
     r.add("factory", lambda in_size: L.Linear(in_size, 2))  # a factory is fine
-    with pytest.raises(PluginError, match="tokenizer 'x' is a str object, not a class or callable"):
-        Registry("tokenizer", KINDS["tokenizer"][1]).add("x", "nope")
+
+@pytest.mark.parametrize(
+    ("kind", "obj", "problem"),
+    [
+        ("tokenizer", "nope", "is a str object, not a subclass of seqkit's Tokenizer"),
+        ("optimizer", dict, "is the class dict, not a subclass of seqkit's Optimizer"),
+        ("updater", type("Half", (Updater,), {}), "is the class Half, which does not implement update"),
+        ("schedule", 42, "is a int object, not a subclass of seqkit's Schedule"),
+    ],
+)
+def test_each_registry_takes_concrete_subclasses_of_its_kinds_base(kind, obj, problem):
+    r = Registry(kind, KINDS[kind][1])
+    r.plugin = "p"
+    with pytest.raises(PluginError, match=f"^plugin 'p': {kind} 'x' {re.escape(problem)}$"):
+        r.add("x", obj)
+
+
+@pytest.mark.parametrize(
+    ("obj", "problem"),
+    [
+        (len, "is missing higher_is_better = True or False (which way a better score goes)"),
+        (type("Exact", (), {"higher_is_better": True, "__call__": lambda self, h, r: None}), "is the class Exact; "
+         "register an instance (seqkit calls the registered object as it is)"),
+        (type("Exact", (), {"higher_is_better": True})(), "is a Exact object, which is not callable"),
+    ],
+)  # fmt: skip
+def test_a_metric_registry_checks_the_metric_contract(obj, problem):
+    r = Registry("metric", KINDS["metric"][1])
+    r.plugin = "p"
+    with pytest.raises(PluginError, match=f"^plugin 'p': metric 'x' {re.escape(problem)}$"):
+        r.add("x", obj)
+    from seqkit.metrics import bleu
+
+    r.add("bleu", bleu)
+    assert r.get("bleu") is bleu
+
+
+def test_a_plugin_registering_a_bad_metric_is_left_out(dists):
+    source = """
+    from seqkit.plugins import hookimpl
+
+    @hookimpl
+    def seqkit_register_metrics(registry):
+        registry.add("lines", len)
+    """
+    dists("seqkit-badmetric", {"badmetric": "badmetric_mod"}, {"badmetric_mod": source})
+    pm = manager(SEQKIT_LOAD_PLUGINS="badmetric")
+    with pytest.warns(PluginWarning, match="^plugin 'badmetric' .* metric 'lines' is missing higher_is_better"):
+        metrics = pm.registry("metric")
+    assert "lines" not in metrics and "bleu" in metrics and [b.name for b in pm.broken] == ["badmetric"]
 
 
 # ---- the manager ----------------------------------------------------------------------------------------------
@@ -225,7 +282,8 @@ def test_entry_point_plugins_are_loaded_with_their_origin(dists):
     }
     entry = pm.registry("layer").entry("toy")
     assert entry.plugin == "good" and issubclass(entry.obj, L.Layer)
-    assert pm.registry("metric").get("toy_metric") is len
+    toy_metric = pm.registry("metric").get("toy_metric")
+    assert type(toy_metric).__name__ == "ToyMetric" and toy_metric(["a", "b"], [["a", "c"]]).value == 2.0
     assert "lstm" in pm.registry("layer")  # the built-ins are still there
 
 
@@ -260,9 +318,15 @@ def test_a_hook_that_raises_is_left_out_with_everything_it_registered(dists):
         registry.add("half_done", Linear)
         raise RuntimeError("boom\\nsecond line")
 
+    class Never:
+        higher_is_better = True
+
+        def __call__(self, hypotheses, references):
+            raise AssertionError("a metric of a plugin that was left out is never called")
+
     @hookimpl
     def seqkit_register_metrics(registry):
-        registry.add("never", len)
+        registry.add("never", Never())
     """
     dists("seqkit-raises", {"raises": "raises_mod"}, {"raises_mod": source})
     dists("seqkit-good", {"good": "good_mod"}, {"good_mod": GOOD.format(layer="toy")})
@@ -377,9 +441,17 @@ def seqkit_register_layers(registry):
     registry.add("shared", Own)
     registry.add("{name}_own", Own)
 
+class Zero:
+    higher_is_better = True
+
+    def __call__(self, hypotheses, references):
+        from seqkit.metrics import MetricResult
+
+        return MetricResult(0.0, "Zero")
+
 @hookimpl
 def seqkit_register_metrics(registry):
-    registry.add("{name}_metric", lambda hyps, refs: 0.0, aliases=("shared_metric",))
+    registry.add("{name}_metric", Zero(), aliases=("shared_metric",))
 """
 
 

@@ -36,14 +36,16 @@ def _is_layer(obj: Any) -> str | None:
 
 
 def _subclass_of(base: Callable[[], type]) -> Callable[[Any], str | None]:
-    """A check that an object is a subclass of ``base()`` (imported when a plugin registers one)."""
+    """A check that an object is a concrete subclass of ``base()`` (imported when a plugin registers one): a
+    subclass with an abstract method left unimplemented could not be built."""
 
     def check(obj: Any) -> str | None:
         expected = base()
-        if isinstance(obj, type) and issubclass(obj, expected):
-            return None
-        what = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__} object"
-        return f"{what}, not a subclass of {expected.__module__.split('.')[0]}'s {expected.__qualname__}"
+        if not (isinstance(obj, type) and issubclass(obj, expected)):
+            what = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__} object"
+            return f"{what}, not a subclass of {expected.__module__.split('.')[0]}'s {expected.__qualname__}"
+        missing = sorted(getattr(obj, "__abstractmethods__", ()))
+        return f"the class {obj.__name__}, which does not implement {', '.join(missing)}" if missing else None
 
     return check
 
@@ -60,6 +62,28 @@ def _schedule() -> type:
     return Schedule
 
 
+def _translator() -> type:
+    from seqkit.models import Translator
+
+    return Translator
+
+
+def _tokenizer() -> type:
+    from seqkit.tokenizers import Tokenizer
+
+    return Tokenizer
+
+
+def _optimizer() -> type:
+    from seqkit.optim import Optimizer
+
+    return Optimizer
+
+
+def _is_callable(obj: Any) -> str | None:
+    return None if callable(obj) else f"a {type(obj).__name__} object, not a class or callable"
+
+
 def _is_manifest(obj: Any) -> str | None:
     from seqkit.corpora import Manifest
 
@@ -68,27 +92,13 @@ def _is_manifest(obj: Any) -> str | None:
     return f"a {type(obj).__name__} object, not a seqkit.corpora.Manifest (read one with load_manifest(path))"
 
 
-def _is_model(obj: Any) -> str | None:
-    from seqkit.models.base import Translator
-
-    if not (isinstance(obj, type) and issubclass(obj, Translator)):
-        what = f"the class {obj.__name__}" if isinstance(obj, type) else f"a {type(obj).__name__} object"
-        return f"{what}, which is not a seqkit.models.Translator subclass"
-    missing = sorted(obj.__abstractmethods__)
-    return f"the class {obj.__name__}, which does not implement {', '.join(missing)}" if missing else None
-
-
-def _is_callable(obj: Any) -> str | None:
-    return None if callable(obj) else f"a {type(obj).__name__} object, not a class or callable"
-
-
 #: registry kind -> (hook that fills it, check of each object)
 KINDS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "layer": ("seqkit_register_layers", _is_layer),
-    "model": ("seqkit_register_models", _is_model),
+    "model": ("seqkit_register_models", _subclass_of(_translator)),
     "corpus": ("seqkit_register_corpora", _is_manifest),
-    "tokenizer": ("seqkit_register_tokenizers", _is_callable),
-    "optimizer": ("seqkit_register_optimizers", _is_callable),
+    "tokenizer": ("seqkit_register_tokenizers", _subclass_of(_tokenizer)),
+    "optimizer": ("seqkit_register_optimizers", _subclass_of(_optimizer)),
     "updater": ("seqkit_register_updaters", _subclass_of(_updater)),
     "schedule": ("seqkit_register_schedules", _subclass_of(_schedule)),
     "decoding_strategy": ("seqkit_register_decoding_strategies", _is_callable),
