@@ -395,24 +395,34 @@ def metric_example() -> str:
 
 @pytest.fixture
 def plugins(tmp_path: Path) -> Path:
-    """A plugins folder: exact.py, docs/plugins.md's example, and broken.py, whose metrics break the contract."""
+    """A plugins folder: exact.py, docs/plugins.md's example; broken.py, whose metric keeps the contract as
+    registered but returns a float; and nodirection.py, whose metric has no higher_is_better."""
     folder = tmp_path / "plugins"
     folder.mkdir()
     (folder / "exact.py").write_text(metric_example(), encoding="utf-8")
     (folder / "broken.py").write_text(
         "from seqkit.plugins import hookimpl\n\n"
-        "class NoDirection:\n    def __call__(self, hypotheses, references):\n        return 1.0\n\n"
         "class Bare:\n    higher_is_better = True\n\n    def __call__(self, hypotheses, references):\n"
         "        return float(len(hypotheses))\n\n"
         "@hookimpl\ndef seqkit_register_metrics(registry):\n"
-        "    registry.add('no_direction', NoDirection())\n    registry.add('bare', Bare())\n",
+        "    registry.add('bare', Bare())\n",
+        encoding="utf-8",
+    )
+    (folder / "nodirection.py").write_text(
+        "from seqkit.plugins import hookimpl\n\n"
+        "class NoDirection:\n    def __call__(self, hypotheses, references):\n        return 1.0\n\n"
+        "@hookimpl\ndef seqkit_register_metrics(registry):\n    registry.add('no_direction', NoDirection())\n",
         encoding="utf-8",
     )
     return folder
 
 
-def run_with_plugins(capsys, monkeypatch, cwd: Path, folder: Path, *args: str) -> tuple[int, str, str]:
+def run_with_plugins(
+    capsys, monkeypatch, cwd: Path, folder: Path, *args: str, load: str = "exact,broken"
+) -> tuple[int, str, str]:
+    """``seqkit --plugins-dir folder bleu ARGS`` with the plugins ``load`` only (installed ones left out)."""
     monkeypatch.chdir(cwd)
+    monkeypatch.setenv("SEQKIT_LOAD_PLUGINS", load)
     capsys.readouterr()
     code = main(["--plugins-dir", str(folder), "bleu", *args])
     out, err = capsys.readouterr()
@@ -509,15 +519,23 @@ def test_m_takes_a_registered_metric_for_several_systems(files, plugins, capsys,
     ("args", "code", "message"),
     [
         (["-m", "exat"], 2, "seqkit bleu: error: -m exat: unknown metric 'exat'; did you mean 'exact'? known: bare, "
-         "bleu, chrf, exact, no_direction, ter"),
+         "bleu, chrf, exact, ter"),
         (["-m", "bleu", "exact", "-ci"], 2, "--confidence needs sacrebleu's metrics (bleu, chrf, ter); -m exact is "
          "not one of them"),
         (["hyp2.txt", "-m", "exact", "--paired-ar"], 2, "--paired-ar needs sacrebleu's metrics"),
-        (["-m", "no_direction"], 1, "metric 'no_direction' of plugin 'broken' is missing higher_is_better = True or "
-         "False"),
         (["-m", "bare"], 1, "metric 'bare' returned a float, not a seqkit.metrics.MetricResult"),
     ],
 )  # fmt: skip
 def test_a_bad_metric_is_one_line(files, plugins, capsys, monkeypatch, args, code, message):
     got, out, err = run_with_plugins(capsys, monkeypatch, files, plugins, "ref.txt", "-i", "hyp1.txt", *args)
     assert (got, out) == (code, "") and err.count("\n") == 1 and message in err, err
+
+
+def test_a_metric_without_higher_is_better_leaves_its_plugin_out(files, plugins, capsys, monkeypatch):
+    got, out, err = run_with_plugins(capsys, monkeypatch, files, plugins, "ref.txt", "-i", "hyp1.txt", "-m",
+                                     "no_direction", load="nodirection")  # fmt: skip
+    warning, error = err.splitlines()
+    assert (got, out) == (2, "") and warning.startswith("seqkit: warning: plugin 'nodirection' (file ")
+    assert warning.endswith(" is left out: metric 'no_direction' is missing higher_is_better = True or False (which "
+                            "way a better score goes)")  # fmt: skip
+    assert error == "seqkit bleu: error: -m no_direction: unknown metric 'no_direction'; known: bleu, chrf, ter"
