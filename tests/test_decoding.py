@@ -76,6 +76,28 @@ def test_beam_search_finds_the_exact_best_under_length_penalty(kind, alpha, seed
         assert hyps[0].score == pytest.approx(score)
 
 
+def test_a_beam_of_one_is_exactly_greedy_search_under_any_length_penalty():
+    """From BOS, EOS (0.5) narrowly beats a word (0.49) that EOS follows almost surely: greedy search stops at
+    once. A one-hypothesis beam under the gnmt penalty would keep the word open (its penalised bound beats the
+    finished score) and end with it; a beam of 1 is greedy search instead, whatever the penalty."""
+    p = np.full((5, 5), 0.001)
+    p[:, EOS] = 1.0
+    p[BOS] = [0.002, 0.5, 0.49, 0.004, 0.004]
+    model = BigramModel(np.log(p / p.sum(axis=1, keepdims=True)))
+    src = [np.array([0, 0]), np.array([1, 1, 1])]
+    greedy = greedy_search(model, src, max_len_ratio=2.0, max_len_offset=3)
+    assert greedy[0].tokens == []
+    for kind, alpha in (("gnmt", 0.6), ("gnmt", 2.0), ("normalize", 1.0), ("none", 0.0)):
+        beam1 = beam_search(model, src, beam=1, length_penalty_kind=kind, alpha=alpha, max_len_ratio=2.0,
+                            max_len_offset=3)  # fmt: skip
+        assert [b[0].tokens for b in beam1] == [h.tokens for h in greedy]
+        assert [b[0].log_prob for b in beam1] == [h.log_prob for h in greedy]
+        steps = [len(h.tokens) + 1 for h in greedy]  # both ended at EOS
+        assert [b[0].score for b in beam1] == pytest.approx(
+            [h.log_prob / length_penalty(kind, alpha, n) for h, n in zip(greedy, steps)]
+        )
+
+
 def test_beam_one_equals_greedy_and_nbest_is_sorted():
     rng = np.random.default_rng(3)
     model = BigramModel(rng.standard_normal((6, 6)))
@@ -119,6 +141,27 @@ def test_attention_weights_are_kept_for_every_output():
         assert hyp.attention.shape[0] in (len(hyp.tokens), len(hyp.tokens) + 1)  # + EOS unless cut at the limit
         np.testing.assert_allclose(hyp.attention.sum(axis=1), 1.0, rtol=1e-5)
     assert [h[0].attention.shape[1] for h in beam_search(model, src, keep_attention=True)] == [3, 1]
+
+
+def test_an_ensemble_averages_probabilities():
+    """Two bigram models that disagree: the ensemble's next-token distribution is the mean of theirs (so it sums
+    to 1), and a token one member rules out keeps the other's probability, halved."""
+    rng = np.random.default_rng(6)
+    a, b = (BigramModel(_log_softmax(rng.standard_normal((5, 5)))) for _ in range(2))
+    b.table[:, 4] = -np.inf
+    ensemble = Ensemble([a, b])
+    src = [np.array([0]), np.array([2])]
+    state = ensemble.initial_state(ensemble.encode(src))
+    prev = np.array([BOS, 3])
+    logp, _ = ensemble.step(state, prev)
+    pa, pb = (np.exp(m.step(s, prev)[0].data) for m, s in zip((a, b), state.members))
+    expected = np.log((pa + pb) / 2)
+    np.testing.assert_allclose(logp.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(logp.data).sum(axis=1), 1.0, rtol=1e-12)
+    assert np.isfinite(logp.data[:, 4]).all()
+    a.table[:, 4] = -np.inf  # a token both rule out stays out, without nan
+    logp = ensemble.step(state, prev)[0].data
+    assert (logp[:, 4] == -np.inf).all() and np.isfinite(logp[:, :4]).all()
 
 
 def test_ensemble_of_one_model_twice_equals_the_model():

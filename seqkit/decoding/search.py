@@ -1,20 +1,21 @@
-"""Greedy and beam search over the decoding interface (``encode``, ``initial_state``, ``step``).
+"""Greedy search, beam search and sampling over the decoding interface (``encode``, ``initial_state``, ``step``).
 
-Both are batched over sentences: one ``step`` call per time step for the whole batch (``B * beam`` rows),
-and sentences that are done leave the batch (``DecoderState.select``). Only the bookkeeping of finished
-hypotheses touches Python per event. Beam search compares finished hypotheses with the best score any open
-one could still reach under the length penalty, so it stops exactly when no open hypothesis can win.
+All are batched over sentences: one ``step`` call per time step for the whole batch (``B * beam`` rows, or
+``B * nbest`` samples), and sentences that are done leave the batch (``DecoderState.select``). Only the
+bookkeeping of finished hypotheses touches Python per event. Beam search compares finished hypotheses with
+the best score any open one could still reach under the length penalty, so it stops exactly when no open
+hypothesis can win.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy
 
-from seqkit.backend import to_device
+from seqkit.backend import get_array_module, to_device
 from seqkit.config import no_grad, using_config
 from seqkit.core.autograd import as_variable
 from seqkit.decoding.state import EnsembleState
@@ -45,8 +46,9 @@ def length_penalty(kind: str, alpha: float, length: numpy.ndarray | int) -> Any:
     raise ValueError(f"length_penalty must be one of {LENGTH_PENALTIES}, got {kind!r}")
 
 
-def _max_lengths(src: Sequence, ratio: float, offset: int) -> numpy.ndarray:
-    return (numpy.array([len(s) for s in src]) * ratio + offset).astype(int).clip(min=1)
+def max_lengths(src: Sequence, ratio: float, offset: int) -> numpy.ndarray:
+    """The longest output of each source sentence: ``int(len(source) * ratio + offset)``, at least 1 token."""
+    return (numpy.array([len(s) for s in src], dtype=float) * ratio + offset).astype(int).clip(min=1)
 
 
 #: Decoder rows (hypotheses x steps, at most) from which a search decodes with ``model.for_decoding()``: deriving
@@ -58,7 +60,7 @@ def for_search(model, src: Sequence, beam: int, max_len_ratio: float, max_len_of
     """``model.for_decoding()`` when a search of ``src`` with ``beam`` hypotheses per sentence may run at least
     ``PREPARE_ROWS`` decoder rows and the model offers it; ``model`` itself otherwise."""
     prepare = getattr(model, "for_decoding", None)
-    rows = int(_max_lengths(src, max_len_ratio, max_len_offset).sum()) * beam
+    rows = int(max_lengths(src, max_len_ratio, max_len_offset).sum()) * beam
     return prepare() if prepare is not None and rows >= PREPARE_ROWS else model
 
 
@@ -66,26 +68,34 @@ def _host(a) -> numpy.ndarray:
     return to_device(getattr(a, "data", a), "cpu")
 
 
-def greedy_search(
-    model, src: Sequence, *, max_len_ratio: float = 2.0, max_len_offset: int = 10, keep_attention: bool = False
-) -> list[Hypothesis]:
-    """The most probable token at every step, for each source sentence (a list of id arrays)."""
-    model = for_search(model, src, 1, max_len_ratio, max_len_offset)
+def _argmax(logp, rows: numpy.ndarray, t: int) -> tuple[numpy.ndarray, numpy.ndarray]:
+    best = logp.argmax(axis=1)
+    return _host(best), _host(logp[get_array_module(logp).arange(len(best)), best])
+
+
+def _sequential(model, src: Sequence, n: int, choose, max_len_ratio: float, max_len_offset: int,
+                keep_attention: bool) -> list[list[Hypothesis]]:  # fmt: skip
+    """``n`` hypotheses per sentence, each a row of its own that takes one token per step: the token
+    ``choose(logp, rows, t)`` picks (``logp`` the step's log-probabilities on the model's device, one line per
+    active row, ``rows`` the numbers of those rows, ``r // n`` their sentence; it returns the tokens and their
+    log-probabilities, on the host). A row ends at EOS or at its sentence's maximum length."""
+    if len(src) == 0:
+        return []
     with no_grad(), using_config("train", False):
-        B = len(src)
-        max_len = _max_lengths(src, max_len_ratio, max_len_offset)
+        R = len(src) * n
+        max_len = numpy.repeat(max_lengths(src, max_len_ratio, max_len_offset), n)
         state = model.initial_state(model.encode(src))
-        active = numpy.arange(B)
-        prev = numpy.full(B, model.bos_id)
-        tokens = [[] for _ in range(B)]
-        scores = numpy.zeros(B)
-        attention = [[] for _ in range(B)]
-        results: list[Hypothesis | None] = [None] * B
-        for t in range(int(max_len.max())):
+        if n > 1:
+            state = state.select(numpy.repeat(numpy.arange(len(src)), n))
+        active = numpy.arange(R)
+        prev = numpy.full(R, model.bos_id)
+        tokens = [[] for _ in range(R)]
+        scores = numpy.zeros(R)
+        attention = [[] for _ in range(R)]
+        results: list[Hypothesis | None] = [None] * R
+        for t in range(int(max_len.max(initial=0))):
             logp, state = model.step(state, prev)
-            logp = logp.data
-            best = _host(logp.argmax(axis=1))
-            best_lp = _host(logp[model.xp.arange(len(best)), model.xp.asarray(best)])
+            best, best_lp = choose(logp.data, active, t)
             weights = _host(state.attention) if keep_attention and state.attention is not None else None
             done = numpy.zeros(len(active), dtype=bool)
             for i, b in enumerate(active):
@@ -96,7 +106,7 @@ def greedy_search(
                     done[i] = True
                     if best[i] != model.eos_id:
                         tokens[b].append(int(best[i]))
-                    att = numpy.stack(attention[b])[:, : len(src[b])] if weights is not None else None
+                    att = numpy.stack(attention[b])[:, : len(src[b // n])] if weights is not None else None
                     results[b] = Hypothesis(tokens[b], float(scores[b]), float(scores[b]), att)
                 else:
                     tokens[b].append(int(best[i]))
@@ -106,7 +116,16 @@ def greedy_search(
             if done.any():
                 state = state.select(keep)
             active, prev = active[keep], best[keep]
-        return results
+        return [results[i * n : (i + 1) * n] for i in range(len(src))]
+
+
+def greedy_search(
+    model, src: Sequence, *, max_len_ratio: float = 2.0, max_len_offset: int = 10, keep_attention: bool = False
+) -> list[Hypothesis]:
+    """The most probable token at every step, for each source sentence (a list of id arrays)."""
+    model = for_search(model, src, 1, max_len_ratio, max_len_offset)
+    found = _sequential(model, src, 1, _argmax, max_len_ratio, max_len_offset, keep_attention)
+    return [hyps[0] for hyps in found]
 
 
 def beam_search(
@@ -121,7 +140,8 @@ def beam_search(
     max_len_offset: int = 10,
     keep_attention: bool = False,
 ) -> list[list[Hypothesis]]:
-    """The ``nbest`` best hypotheses per source sentence (best first) under a beam of ``beam``.
+    """The ``nbest`` best hypotheses per source sentence (best first) under a beam of ``beam``; a beam of 1 is
+    exactly ``greedy_search``.
 
     Scores are ``log_prob / length_penalty(length)``, length counting EOS. A sentence stops when its
     ``nbest``-th finished hypothesis beats the best score an open one could still reach (its log-probability
@@ -131,11 +151,20 @@ def beam_search(
     if beam < 1 or not 1 <= nbest <= beam:
         raise ValueError(f"need beam >= 1 and 1 <= nbest <= beam, got beam={beam}, nbest={nbest}")
     length_penalty(length_penalty_kind, alpha, 1)  # validates the kind
+    if len(src) == 0:
+        return []
+    if beam == 1:  # exactly greedy search; the score is penalised for the hypothesis' steps (EOS counted)
+        found = greedy_search(model, src, max_len_ratio=max_len_ratio, max_len_offset=max_len_offset,
+                              keep_attention=keep_attention)  # fmt: skip
+        steps = numpy.minimum([len(h.tokens) + 1 for h in found], max_lengths(src, max_len_ratio, max_len_offset))
+        for h, lp in zip(found, length_penalty(length_penalty_kind, alpha, steps)):
+            h.score = h.log_prob / float(lp)
+        return [[h] for h in found]
     model = for_search(model, src, beam, max_len_ratio, max_len_offset)
     with no_grad(), using_config("train", False):
         xp = model.xp
         B, K = len(src), beam
-        max_len = _max_lengths(src, max_len_ratio, max_len_offset)
+        max_len = max_lengths(src, max_len_ratio, max_len_offset)
         best_possible_lp = length_penalty(length_penalty_kind, alpha, max_len)
         state = model.initial_state(model.encode(src))
         scores = numpy.zeros((B, 1))  # one hypothesis per sentence at first; up to K after the first step
@@ -205,6 +234,53 @@ def beam_search(
         return [sorted(f, key=lambda h: -h.score)[:nbest] for f in finished]
 
 
+def sample_search(
+    model,
+    src: Sequence,
+    *,
+    nbest: int = 1,
+    seed: int = 0,
+    truncate: Callable[[numpy.ndarray], numpy.ndarray] | None = None,
+    temperature: float = 1.0,
+    max_len_ratio: float = 2.0,
+    max_len_offset: int = 10,
+    keep_attention: bool = False,
+) -> list[list[Hypothesis]]:
+    """``nbest`` samples per source sentence, most probable first: at every step a token drawn from the model's
+    distribution divided by ``temperature`` and cut by ``truncate`` (host log-probabilities ``(rows, V)`` to the
+    same with the excluded tokens at ``-inf``). ``score`` and ``log_prob`` are the model's own log-probability.
+
+    Sample ``j`` of a sentence draws its numbers from ``source_generator(seed, sentence, j)``, so the same seed
+    gives the same samples, whatever else is in the batch.
+    """
+    if nbest < 1 or temperature <= 0:
+        raise ValueError(f"need nbest >= 1 and temperature > 0, got nbest={nbest}, temperature={temperature}")
+    model = for_search(model, src, nbest, max_len_ratio, max_len_offset)
+    max_len = max_lengths(src, max_len_ratio, max_len_offset)
+    uniform = numpy.zeros((len(src) * nbest, int(max_len.max(initial=0))))
+    for r in range(len(uniform)):
+        n = max_len[r // nbest]
+        uniform[r, :n] = source_generator(seed, src[r // nbest], r % nbest).random(n)
+
+    def draw(logp, rows: numpy.ndarray, t: int) -> tuple[numpy.ndarray, numpy.ndarray]:
+        logp = _host(logp).astype(numpy.float64)
+        cut = logp / temperature
+        if truncate is not None:
+            cut = truncate(cut)
+        cdf = numpy.cumsum(numpy.exp(cut - cut.max(axis=1, keepdims=True)), axis=1)
+        token = (cdf <= uniform[rows, t, None] * cdf[:, -1:]).sum(axis=1)
+        return token, logp[numpy.arange(len(token)), token]
+
+    found = _sequential(model, src, nbest, draw, max_len_ratio, max_len_offset, keep_attention)
+    return [sorted(hyps, key=lambda h: -h.score) for hyps in found]
+
+
+def source_generator(seed: int, source, sample: int = 0) -> numpy.random.Generator:
+    """A NumPy generator for sample ``sample`` of the sentence ``source`` (its token ids) under ``seed``: a
+    function of those alone, so a sentence draws the same numbers in any batch and any order."""
+    return numpy.random.default_rng([seed, sample, len(source), *(int(t) for t in source)])
+
+
 def _top(total, width: int, xp) -> tuple[numpy.ndarray, numpy.ndarray]:
     """The ``width`` best of each row's ``K * V`` candidates ``total`` (n, K, V), best first, on the host:
     ``(flat indices, scores)``, ties broken by the lower index.
@@ -243,8 +319,9 @@ def _top(total, width: int, xp) -> tuple[numpy.ndarray, numpy.ndarray]:
 
 
 class Ensemble:
-    """Several models decoded as one: the average of their log-probabilities at every step. The models must
-    share vocabularies and BOS/EOS ids; attention weights are the first model's."""
+    """Several models decoded as one: at every step the average of their next-token probabilities (a mixture,
+    itself a distribution), as log-probabilities. The models must share vocabularies and BOS/EOS ids;
+    attention weights are the first model's."""
 
     def __init__(self, models: Sequence) -> None:
         if not models:
@@ -271,8 +348,16 @@ class Ensemble:
 
     def step(self, state: EnsembleState, prev_tokens):
         outputs = [m.step(s, prev_tokens) for m, s in zip(self.models, state.members)]
-        logp = sum(o[0].data for o in outputs) * (1.0 / len(outputs))
+        xp = self.xp
+        logps = xp.stack([o[0].data for o in outputs])
+        top = logps.max(axis=0)
+        top = xp.where(xp.isfinite(top), top, 0)  # a token every member rules out stays at -inf
+        with numpy.errstate(divide="ignore"):  # log(0): -inf for a token every member rules out
+            logp = top + xp.log(xp.exp(logps - top).mean(axis=0))
         return as_variable(logp), EnsembleState([o[1] for o in outputs])
 
 
-__all__ = ["Ensemble", "Hypothesis", "LENGTH_PENALTIES", "beam_search", "for_search", "greedy_search", "length_penalty"]
+__all__ = [
+    "Ensemble", "Hypothesis", "LENGTH_PENALTIES", "beam_search", "for_search", "greedy_search", "length_penalty",
+    "max_lengths", "sample_search", "source_generator",
+]  # fmt: skip

@@ -79,3 +79,12 @@ def seqkit_register_models(registry) -> None:
 
     registry.add("seq2seq", models.Seq2Seq, options=models.Seq2SeqOptions)
     registry.add("rnnlm", models.RNNLM, options=models.RNNLMOptions)
+
+
+@hookimpl
+def seqkit_register_decoding_strategies(registry) -> None:
+    import seqkit.decoding as D
+
+    registry.add("greedy", D.Greedy)
+    registry.add("beam", D.Beam, options=D.BeamOptions)
+    registry.add("sampling", D.Sampling, options=D.SamplingOptions)

@@ -80,16 +80,18 @@ def _optimizer() -> type:
     return Optimizer
 
 
-def _is_callable(obj: Any) -> str | None:
-    return None if callable(obj) else f"a {type(obj).__name__} object, not a class or callable"
-
-
 def _is_manifest(obj: Any) -> str | None:
     from seqkit.corpora import Manifest
 
     if isinstance(obj, Manifest):
         return None
     return f"a {type(obj).__name__} object, not a seqkit.corpora.Manifest (read one with load_manifest(path))"
+
+
+def _decoding_strategy() -> type:
+    from seqkit.decoding import DecodingStrategy
+
+    return DecodingStrategy
 
 
 #: registry kind -> (hook that fills it, check of each object)
@@ -101,7 +103,7 @@ KINDS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "optimizer": ("seqkit_register_optimizers", _subclass_of(_optimizer)),
     "updater": ("seqkit_register_updaters", _subclass_of(_updater)),
     "schedule": ("seqkit_register_schedules", _subclass_of(_schedule)),
-    "decoding_strategy": ("seqkit_register_decoding_strategies", _is_callable),
+    "decoding_strategy": ("seqkit_register_decoding_strategies", _subclass_of(_decoding_strategy)),
     # seqkit.metrics (with sacrebleu) is imported when the metric registry is built, not with the manager
     "metric": ("seqkit_register_metrics", lambda obj: importlib.import_module("seqkit.metrics").check_metric(obj)),
 }
