@@ -16,8 +16,8 @@ dropout, naming the updater in ``[updater]``), then checks:
   arrays (arrays only as values of dicts, at any depth); the whole training state goes through a checkpoint's
   form (JSON text and copied arrays) into a fresh updater built from other initial weights, and the next
   updates of both are bitwise the same: losses, model, optimizer state and updater state, arrays included;
-- ``check_resume_after_kill``: ``python -m seqkit train`` in a subprocess, killed with SIGKILL right after a
-  snapshot in the middle of the second epoch, then resumed with ``--resume``, ends with the final checkpoint
+- ``check_resume_after_kill``: ``seqkit train`` in a subprocess that SIGKILLs itself the moment a snapshot in
+  the middle of the second epoch is in place (no race with the machine's speed), then resumed with ``--resume``, ends with the final checkpoint
   of an uninterrupted run (model weights, optimizer, schedule, updater state, random state) bitwise, and
   logs the same losses at the same iterations.
 
@@ -46,7 +46,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,6 +61,20 @@ from seqkit.training import Trainer, Updater, load_checkpoint
 ALPHABET = "abcdefgh"
 #: training pairs of the kit's task (about 50 batches an epoch)
 TRAIN_PAIRS = 1200
+#: ``python -c KILL_AFTER_LINK NAME ARGS...`` runs ``seqkit ARGS...`` and SIGKILLs itself right after the
+#: checkpoint file ``NAME`` is linked into place (numbered snapshots are hard links to ``last.npz``)
+KILL_AFTER_LINK = """
+import os, signal, sys
+from seqkit.cli import main
+name, link = sys.argv.pop(1), os.link
+def link_then_die(source, target, *args, **kwargs):
+    link(source, target, *args, **kwargs)
+    if os.path.basename(target) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+os.link = link_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
 #: iterations between the kit's snapshots (``training.snapshot_every``)
 SNAPSHOT_EVERY = 4
 #: the kit's recipe, but for ``[updater]``; the resume check kills the run in its second epoch of three
@@ -463,13 +476,10 @@ class UpdaterCase:
         if target >= 2 * per_epoch:
             raise AssertionError(f"{self.who}: {per_epoch} updates an epoch leave no snapshot mid-epoch to kill at")
         snapshot = killed / "checkpoints" / f"snapshot_{target}.npz"
+        # the process kills itself the moment the snapshot is linked: the exact point, whatever the machine's speed
+        killing = [sys.executable, "-c", KILL_AFTER_LINK, snapshot.name, *command[3:]]
         with open(directory / "killed.err", "w+b") as err:
-            proc = subprocess.Popen([*command, str(killed)], stdout=subprocess.DEVNULL, stderr=err)
-            deadline = time.monotonic() + timeout
-            while not snapshot.exists() and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.001)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            proc = subprocess.run([*killing, str(killed)], stdout=subprocess.DEVNULL, stderr=err, timeout=timeout)
             if proc.returncode != -signal.SIGKILL:
                 err.seek(0)
                 raise AssertionError(
