@@ -36,3 +36,10 @@ def seqkit_register_metrics(registry: Registry) -> None:
     from seqkit_example.metric import TokenF1
 
     registry.add("token_f1", TokenF1())
+
+
+@hookimpl
+def seqkit_register_updaters(registry: Registry) -> None:
+    from seqkit_example.updater import Lookahead, LookaheadOptions
+
+    registry.add("lookahead", Lookahead, options=LookaheadOptions)
