@@ -70,14 +70,39 @@ class TrainingOptions:
 
 @dataclasses.dataclass
 class DecodingOptions:
-    """``[decoding]``: beam search for validation BLEU, the test set and ``seqkit translate``."""
+    """``[decoding]``: how validation BLEU, the test set and ``seqkit translate`` decode: the keys below, and
+    the options of the strategy beside them (for ``beam``: ``beam``, ``length_penalty``, ``alpha``; for
+    ``sampling``: ``top_k``, ``top_p``, ``temperature``, ``seed``; `seqkit plugins` lists every strategy's)."""
 
-    beam: int = 5  # hypotheses kept per sentence (1: greedy)
-    length_penalty: str = "gnmt"  # gnmt | normalize | none
-    alpha: float = 0.6  # strength of the gnmt length penalty ((5 + length) / 6) ** alpha
+    strategy: str = "beam"  # a registered decoding strategy: greedy, beam, sampling, or a plugin's
     max_len_ratio: float = 1.5  # longest output: max_len_ratio x source length + max_len_offset
     max_len_offset: int = 10  # (see max_len_ratio)
     batch_size: int = 64  # sentences decoded together
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_len_ratio < 0:
+            raise ValueError(f"batch_size must be at least 1 and max_len_ratio at least 0, got batch_size="
+                             f"{self.batch_size}, max_len_ratio={self.max_len_ratio}")
+
+
+def load_decoding(table: dict[str, Any], registry: Registry, where: str) -> dict[str, Any]:
+    """A ``[decoding]`` table (``strategy``, the ``DecodingOptions`` keys and the strategy's options), checked
+    and filled: ``{"strategy": NAME, max_len_ratio, max_len_offset, batch_size, *the strategy's options}``.
+    A table without ``strategy`` is beam search's, as schema 1 wrote it."""
+    shared = {f.name for f in dataclasses.fields(DecodingOptions)}
+    values = dataclasses.asdict(build_options(DecodingOptions, {k: v for k, v in table.items() if k in shared}, where))
+    options = {k: v for k, v in table.items() if k not in shared}
+    name = values.pop("strategy")
+    return _component({"strategy": name, **options}, "decoding strategy", registry, where, name, extra=values,
+                      key="strategy")  # fmt: skip
+
+
+def decoding_parts(decoding: dict[str, Any]) -> tuple[str, dict[str, Any], DecodingOptions]:
+    """A filled ``[decoding]`` table (``load_decoding``) as the strategy's name, its options and the
+    ``DecodingOptions``."""
+    shared = {f.name for f in dataclasses.fields(DecodingOptions)}
+    options = {k: v for k, v in decoding.items() if k not in shared}
+    return decoding["strategy"], options, DecodingOptions(**{k: v for k, v in decoding.items() if k in shared})
 
 
 @dataclasses.dataclass
@@ -102,7 +127,7 @@ class Recipe:
     updater: dict[str, Any]
     schedule: dict[str, Any]
     training: TrainingOptions
-    decoding: DecodingOptions
+    decoding: dict[str, Any]
     evaluation: EvaluationOptions
 
     def identity(self) -> str:
@@ -187,29 +212,30 @@ def build_options(cls: type, table: dict[str, Any], where: str, *, skip: tuple[s
         raise UserError(f"{where}: {e}") from None
 
 
-def _component(table: dict, kind: str, registry, where: str, default: str, extra: dict | None = None) -> dict[str, Any]:
-    """A ``[section]`` naming a registered component: its name plus its options, validated and filled.
-    ``extra``: keys the section allows besides the component's options, with their defaults."""
+def _component(table: dict, kind: str, registry, where: str, default: str, extra: dict | None = None, *,
+               key: str = "name") -> dict[str, Any]:  # fmt: skip
+    """A ``[section]`` naming a registered component under ``key``: its name plus its options, validated and
+    filled. ``extra``: keys the section allows besides the component's options, with their defaults."""
     extra = extra or {}
     table = dict(table)
     own = {k: table.pop(k, v) for k, v in extra.items()}
     for k, v in own.items():
         if type(v) is not type(extra[k]):
             raise UserError(f"{where}.{k}: expected {type(extra[k]).__name__}, got {type(v).__name__} {v!r}")
-    name = table.get("name", default)
+    name = table.get(key, default)
     if not isinstance(name, str):
-        raise UserError(f"{where}.name: expected the name of a registered {kind}, got {name!r}")
+        raise UserError(f"{where}.{key}: expected the name of a registered {kind}, got {name!r}")
     try:
         entry = registry.entry(name)
     except KeyError as e:
-        raise UserError(f"{where}.name: {e}") from None
-    options = {k: v for k, v in table.items() if k != "name"}
+        raise UserError(f"{where}.{key}: {e}") from None
+    options = {k: v for k, v in table.items() if k != key}
     if entry.options is None:
         if options:
             raise UserError(f"{where}: {kind} {name!r} takes no options, got {', '.join(sorted(options))}")
-        return {"name": name, **own}
+        return {key: name, **own}
     built = build_options(entry.options, options, where)
-    return {"name": name, **own, **dataclasses.asdict(built)}
+    return {key: name, **own, **dataclasses.asdict(built)}
 
 
 def load_recipe(path: str | Path, overrides: list[str] = (), *, registries: Callable[[str], Registry]) -> Recipe:
@@ -264,7 +290,7 @@ def load_recipe(path: str | Path, overrides: list[str] = (), *, registries: Call
         data=data,
         **components,
         training=build_options(TrainingOptions, section["training"], f"{where}: training"),
-        decoding=build_options(DecodingOptions, section["decoding"], f"{where}: decoding"),
+        decoding=load_decoding(section["decoding"], registries("decoding_strategy"), f"{where}: decoding"),
         evaluation=build_options(EvaluationOptions, section["evaluation"], f"{where}: evaluation"),
     )
     _check(recipe, where, registries)
@@ -273,8 +299,6 @@ def load_recipe(path: str | Path, overrides: list[str] = (), *, registries: Call
 
 def _check(r: Recipe, where: str, registries) -> None:
     """The rules between keys that types cannot express, checked before anything is written or trained."""
-    from seqkit.decoding import LENGTH_PENALTIES
-
     t = r.training
     rules = [
         (t.epochs >= 1 and t.eval_every >= 1 and t.log_every >= 1 and t.keep >= 1, "training: epochs, eval_every, "
@@ -283,9 +307,6 @@ def _check(r: Recipe, where: str, registries) -> None:
          "training: max_tokens must be at least 1, snapshot_every, max_sentences and patience at least 0"),
         (r.evaluation.dev_bleu or r.evaluation.monitor == LOSS, f"evaluation.monitor = {r.evaluation.monitor!r} "
          "needs evaluation.dev_bleu = true (the dev set is decoded and scored only then)"),
-        (r.decoding.beam >= 1 and r.decoding.batch_size >= 1, "decoding: beam and batch_size must be at least 1"),
-        (r.decoding.length_penalty in LENGTH_PENALTIES, f"decoding.length_penalty {r.decoding.length_penalty!r}: "
-         f"expected one of {', '.join(LENGTH_PENALTIES)}"),
         (r.data.empty in ("skip", "error"), f"data.empty {r.data.empty!r}: expected 'skip' or 'error'"),
     ]  # fmt: skip
     _check_monitor(r.evaluation.monitor, where, registries)

@@ -25,12 +25,11 @@ from seqkit import random as seqkit_random
 from seqkit.backend import resolve_device
 from seqkit.config import using_config
 from seqkit.data import BatchIterator, ParallelData, load_parallel, normalize, read_parallel
-from seqkit.decoding import Hypothesis, beam_search
-from seqkit.decoding.search import for_search
+from seqkit.decoding import Ensemble, Hypothesis, for_search
 from seqkit.distributed import Communicator
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
-from seqkit.recipes import DecodingOptions, Recipe, load_recipe, monitored_metric
+from seqkit.recipes import Recipe, decoding_parts, load_decoding, load_recipe, monitored_metric
 from seqkit.tokenizers import TokenizerPair
 
 if TYPE_CHECKING:
@@ -156,23 +155,38 @@ class Run:
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
     # ---- translating -------------------------------------------------------------------------------------------
-    def translate(self, sentences: Sequence[str], decoding: DecodingOptions | None = None, *, nbest: int = 1,
+    def translate(self, sentences: Sequence[str], decoding: dict[str, Any] | None = None, *, nbest: int = 1,
                   keep_attention: bool = False, progress: Callable[[int], None] | None = None,
-                  ) -> list[list[Hypothesis]]:  # fmt: skip
-        """N-best hypotheses (with ``text`` set, detokenised) for each sentence; an empty sentence gives one empty
-        hypothesis. Sentences are decoded in batches of similar length."""
-        d = decoding or self.recipe.decoding
+                  ensemble: Sequence[Run] = ()) -> list[list[Hypothesis]]:  # fmt: skip
+        """N-best hypotheses (with ``text`` set, detokenised) for each sentence, found by the strategy of
+        ``decoding`` (a ``[decoding]`` table as a recipe has it, e.g. ``{"strategy": "sampling", "top_k": 10}``;
+        default the recipe's) with this run's model, or with the average of its model and those of the runs in
+        ``ensemble`` (which must share its tokenizers). An empty sentence gives one empty hypothesis. Sentences
+        are decoded in batches of similar length."""
+        registry = self.pm.registry("decoding_strategy")
+        name, options, d = decoding_parts(self.recipe.decoding if decoding is None else
+                                          load_decoding(decoding, registry, "decoding"))  # fmt: skip
+        strategy = registry.get(name)(**options)
+        if strategy.max_nbest is not None and nbest > strategy.max_nbest:
+            most = f"{strategy.max_nbest} hypothes{'is' if strategy.max_nbest == 1 else 'es'}"
+            raise UserError(f"decoding strategy {name!r} gives at most {most} per sentence, not nbest = {nbest}")
+        mine = (self.tokenizers.source.fingerprint(), self.tokenizers.target.fingerprint())
+        for other in ensemble:
+            if (other.tokenizers.source.fingerprint(), other.tokenizers.target.fingerprint()) != mine:
+                raise UserError(f"{other.directory}: its tokenizers differ from those of {self.directory}; an "
+                                "ensemble's runs must share them")  # fmt: skip
+        model = Ensemble([self.model, *(r.model for r in ensemble)]) if ensemble else self.model
         ids = [self.tokenizers.source.encode(normalize(s)) if s.strip() else [] for s in sentences]
         results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sentences]
         order = [i for i in sorted(range(len(ids)), key=lambda i: len(ids[i])) if ids[i]]
         everything = [ids[i] for i in order]  # the decoder's weight layouts are derived once for all batches
-        model = for_search(self.model, everything, d.beam, d.max_len_ratio, d.max_len_offset)
+        width = nbest if strategy.max_nbest is None else strategy.max_nbest
+        model = for_search(model, everything, width, d.max_len_ratio, d.max_len_offset)
         for start in range(0, len(order), d.batch_size):
             chunk = order[start : start + d.batch_size]
-            found = beam_search(model, [numpy.asarray(ids[i]) for i in chunk], beam=d.beam, nbest=nbest,
-                                length_penalty_kind=d.length_penalty, alpha=d.alpha,
-                                max_len_ratio=d.max_len_ratio, max_len_offset=d.max_len_offset,
-                                keep_attention=keep_attention)  # fmt: skip
+            found = strategy.search(model, [numpy.asarray(ids[i]) for i in chunk], nbest=nbest,
+                                    max_len_ratio=d.max_len_ratio, max_len_offset=d.max_len_offset,
+                                    keep_attention=keep_attention)  # fmt: skip
             for i, hyps in zip(chunk, found):
                 results[i] = hyps
             if progress is not None:
@@ -182,8 +196,9 @@ class Run:
                 h.text = self.tokenizers.target.decode(h.tokens)
         return results
 
-    def translate_texts(self, sentences: Sequence[str], decoding: DecodingOptions | None = None) -> list[str]:
-        return [hyps[0].text for hyps in self.translate(sentences, decoding)]
+    def translate_texts(self, sentences: Sequence[str], decoding: dict[str, Any] | None = None, *,
+                        ensemble: Sequence[Run] = ()) -> list[str]:  # fmt: skip
+        return [hyps[0].text for hyps in self.translate(sentences, decoding, ensemble=ensemble)]
 
     # ---- training -------------------------------------------------------------------------------------------
     def train(self, *, resume: bool = False, progress: bool | None = None, log: Callable[[str], None] = print) -> dict:
@@ -270,14 +285,19 @@ class Run:
         names = dict.fromkeys(["bleu", monitored_metric(self.recipe.evaluation.monitor) or "bleu"])
         return {name: get_metric(self.pm.registry("metric"), name) for name in names}
 
-    def evaluate(self, split: str, decoding: DecodingOptions | None = None) -> dict[str, Any]:
-        """Translate a split and score it: BLEU and chrF (detokenised, rounded to 2 decimals) and, when
-        ``evaluation.monitor`` names another metric, that one too (as ``NAME`` and ``NAME_signature``, rounded
-        to 4 decimals); ``monitor`` repeats ``evaluation.monitor``. Writes ``translations/SPLIT.txt``."""
+    def evaluate(self, split: str, decoding: dict[str, Any] | None = None, *, metrics: Sequence[str] = (),
+                 ensemble: Sequence[Run] = ()) -> dict[str, Any]:  # fmt: skip
+        """Translate a split (as ``translate`` does) and score it: BLEU and chrF (detokenised, rounded to 2
+        decimals) and each registered metric named in ``metrics`` or by ``evaluation.monitor`` (as ``NAME``
+        and ``NAME_signature``, rounded to 4 decimals); ``monitor`` repeats ``evaluation.monitor``. Writes
+        ``translations/SPLIT.txt``."""
         from seqkit.metrics import bleu, chrf, compute, get_metric
 
+        names = [n for n in dict.fromkeys([*metrics, monitored_metric(self.recipe.evaluation.monitor)])
+                 if n is not None and n not in ("bleu", "chrf")]  # fmt: skip
+        scorers = {name: get_metric(self.pm.registry("metric"), name) for name in names}  # unknown: before decoding
         sources, references = self.texts(split)
-        hypotheses = self.translate_texts(sources, decoding)
+        hypotheses = self.translate_texts(sources, decoding, ensemble=ensemble)
         out = self.directory / "translations" / f"{split}.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(out) as f:
@@ -285,9 +305,8 @@ class Run:
         b, c = bleu(hypotheses, [references]), chrf(hypotheses, [references])
         results = {"split": split, "sentences": len(sources), "bleu": round(b.value, 2), "bleu_signature": b.signature,
                    "chrf": round(c.value, 2), "chrf_signature": c.signature}  # fmt: skip
-        name = monitored_metric(self.recipe.evaluation.monitor)
-        if name is not None and name not in results:
-            result = compute(name, get_metric(self.pm.registry("metric"), name), hypotheses, [references])
+        for name, metric in scorers.items():
+            result = compute(name, metric, hypotheses, [references])
             results.update({name: round(float(result.value), 4), f"{name}_signature": result.signature})
         return {**results, "monitor": self.recipe.evaluation.monitor, "translations": str(out)}
 

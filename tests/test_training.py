@@ -270,7 +270,7 @@ def test_a_failed_checkpoint_write_leaves_the_old_one_intact(tmp_path, monkeypat
          r"registered metric \(bleu, chrf, ter\); did you mean 'val/chrf'\?"),
         ("evaluation.monitor='val/perplexity'", "unknown metric 'perplexity'"),
         ("evaluation.dev_bleu=false", "needs evaluation.dev_bleu = true"),
-        ("decoding.length_penalty='wu'", "decoding.length_penalty 'wu': expected one of"),
+        ("decoding.length_penalty='wu'", "decoding: length_penalty 'wu': expected one of"),
         ("updater.name='standart'", "updater.name: unknown updater 'standart'; did you mean 'standard'"),
         ("schedule.name='cosin'", "schedule.name: unknown schedule 'cosin'; did you mean 'cosine'"),
     ],

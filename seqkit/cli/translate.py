@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import sys
@@ -14,14 +15,33 @@ from seqkit.errors import UserError
 from seqkit.io import atomic_write
 
 
-def _decoding(args: argparse.Namespace, run):
-    import dataclasses
+def _decoding(args: argparse.Namespace, run) -> dict:
+    """The run's ``[decoding]`` with the command line's changes: ``--strategy`` (another strategy starts from
+    its own defaults), the shorthands ``--beam``, ``--alpha``, ``--length-penalty``, ``--batch-size``, and
+    ``--set decoding.KEY=VALUE``. ``Run.translate`` checks the result as a recipe's."""
+    from seqkit.recipes import DecodingOptions, parse_override
 
-    d = run.recipe.decoding
-    changes = {
-        k: getattr(args, k) for k in ("beam", "alpha", "length_penalty", "batch_size") if getattr(args, k) is not None
-    }
-    return dataclasses.replace(d, **changes)
+    sets = {}
+    for text in args.set or []:
+        keys, value = parse_override(text)
+        if len(keys) != 2 or keys[0] != "decoding":
+            raise UserError(f"--set {text!r}: {args.command} sets decoding keys only, e.g. --set decoding.top_k=10")
+        sets[keys[1]] = value
+    table = dict(run.recipe.decoding)
+    strategy = args.strategy or sets.pop("strategy", None)
+    if strategy is not None and strategy != table["strategy"]:
+        shared = {f.name for f in dataclasses.fields(DecodingOptions)}
+        table = {k: v for k, v in table.items() if k in shared} | {"strategy": strategy}
+    table |= {k: getattr(args, k) for k in ("beam", "alpha", "length_penalty", "batch_size")
+              if getattr(args, k) is not None}  # fmt: skip
+    table |= sets
+    return table
+
+
+def _ensemble(args: argparse.Namespace) -> list:
+    from seqkit.runs import Run
+
+    return [Run.open(d, args.plugin_manager, args.checkpoint, args.device) for d in args.ensemble or []]
 
 
 def _read_input(path: str | None) -> list[str]:
@@ -58,7 +78,7 @@ def run_translate(args: argparse.Namespace) -> int:
 
         bar = tqdm(total=sum(1 for s in sentences if s.strip()), file=sys.stderr, unit="sent", leave=False)
     results = run.translate(sentences, _decoding(args, run), nbest=args.nbest, keep_attention=bool(args.attention),
-                            progress=bar.update if bar else None)  # fmt: skip
+                            progress=bar.update if bar else None, ensemble=_ensemble(args))  # fmt: skip
     if bar:
         bar.close()
     lines = []
@@ -91,12 +111,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from seqkit.runs import Run
 
     run = Run.open(args.run_dir, args.plugin_manager, args.checkpoint, args.device)
-    results = run.evaluate(args.split, _decoding(args, run))
+    results = run.evaluate(args.split, _decoding(args, run), metrics=args.metrics or (), ensemble=_ensemble(args))
     if args.format == "json":
         print(json.dumps(results, indent=2))
     else:
         print(f"{args.split}: BLEU = {results['bleu']:.2f}  ({results['bleu_signature']})")
         print(f"{args.split}: chrF = {results['chrf']:.2f}  ({results['chrf_signature']})")
+        for name in dict.fromkeys(args.metrics or ()):
+            if name not in ("bleu", "chrf"):
+                print(f"{args.split}: {name} = {results[name]:.4f}  ({results[f'{name}_signature']})")
     return 0
 
 
@@ -127,10 +150,17 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--checkpoint", default="best", help="best (default), last, averaged, or a checkpoint file")
     p.add_argument("--device", help="cpu or cuda:N (default: the recipe's training.device)")
-    p.add_argument("--beam", type=int, help="beam size (default: the recipe's)")
-    p.add_argument("--alpha", type=float, help="length penalty strength (default: the recipe's)")
-    p.add_argument("--length-penalty", choices=("gnmt", "normalize", "none"), help="length penalty kind")
+    p.add_argument("--strategy", metavar="NAME",
+                   help="decoding strategy: greedy, beam, sampling, or a plugin's (default: the recipe's)")
+    p.add_argument("--beam", type=int, help="beam size, for --strategy beam (same as --set decoding.beam=N)")
+    p.add_argument("--alpha", type=float, help="length penalty strength, for --strategy beam")
+    p.add_argument("--length-penalty", choices=("gnmt", "normalize", "none"),
+                   help="length penalty kind, for --strategy beam")
     p.add_argument("--batch-size", type=int, help="sentences decoded together")
+    p.add_argument("--set", action="append", metavar="decoding.KEY=VALUE",
+                   help="set a [decoding] key: the strategy's options (e.g. decoding.top_k=10) or the shared ones")
+    p.add_argument("--ensemble", nargs="+", metavar="RUN_DIR",
+                   help="decode with the average of this run's model and these runs' (same tokenizers)")
 
 
 def add_parser(sub) -> None:
@@ -150,6 +180,8 @@ def add_parser(sub) -> None:
     _run_arguments(p)
     p.add_argument("--split", default="test", help="train, dev, test (default), or another split of the corpus")
     p.add_argument("--format", choices=("text", "json"), default="text", help="how to print the scores (default text)")
+    p.add_argument("-m", "--metrics", nargs="+", metavar="NAME",
+                   help="also score these registered metrics (ter, a plugin's, ...), beside BLEU and chrF")
     p.set_defaults(run=run_evaluate)
     p = sub.add_parser("average", help="average the weights of a run's newest snapshots",
                        epilog="example:\n  seqkit average --run runs/quickstart --last 3\n"
