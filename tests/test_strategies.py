@@ -192,10 +192,10 @@ def runs(tmp_path_factory):
     return base
 
 
-def _translate(runs, capsys, *args, lines="a b c d\n\nl k\ne f g\n"):
+def _translate(runs, capsys, *args, lines="a b c d\n\nl k\ne f g\n", before=()):
     source = runs / "in.txt"
     source.write_text(lines)
-    code = main(["translate", "--run", str(runs / "a"), "-i", str(source), *args])
+    code = main([*before, "translate", "--run", str(runs / "a"), "-i", str(source), *args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -259,3 +259,16 @@ def test_evaluate_scores_any_registered_metric(runs, capsys):
     assert isinstance(results["ter"], float) and results["ter_signature"].startswith("nrefs:1")
     assert main(["evaluate", "--run", str(runs / "a"), "-m", "terr"]) == 2
     assert "unknown metric 'terr'; did you mean 'ter'?" in capsys.readouterr().err
+
+
+def test_the_decoding_plugin_of_the_docs(runs, tmp_path, capsys):
+    """docs/plugins.md's epsilon sampling (the python block after ``<!-- example: decoding plugin -->``) as a
+    plugin file: it passes the kit and decodes in seqkit translate."""
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    example = text.split("<!-- example: decoding plugin -->\n```python\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+    (tmp_path / "epsilon.py").write_text(example, encoding="utf-8")
+    registry = get_plugin_manager(plugins_dir=tmp_path, strict=True, environ={}).registry("decoding_strategy")
+    StrategyCase("epsilon_sampling", {"epsilon": 0.05}, registry=registry).check_all()
+    code, out, err = _translate(runs, capsys, "--strategy", "epsilon_sampling", "--nbest", "2", "--set",
+                                "decoding.epsilon=0.1", before=["--plugins-dir", str(tmp_path)])  # fmt: skip
+    assert code == 0 and len(out.splitlines()) == 2 * 3 + 1, err
