@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from seqkit import recipes
-from seqkit.layers import AttentionLayer, RecurrentLayer
+from seqkit.layers import AttentionLayer, RNNLayer
 from seqkit.plugins import options
 
 FIRST_PARTY = "example,mpi"
@@ -90,7 +90,7 @@ def recipes_reference(pm) -> str:
             out += options_table(entry.options) if entry.options else ["No options."]
     out += ["", "## Names a recipe may use", "", "| key | kind | names |", "|---|---|---|"]
     for key, kind, base in (("data.corpus", "corpus", None),
-                            ("model.encoder, model.decoder", "layer", RecurrentLayer),
+                            ("model.encoder, model.decoder", "layer", RNNLayer),
                             ("model.attention", "layer", AttentionLayer),
                             ("updater.name", "updater", None), ("schedule.name", "schedule", None)):  # fmt: skip
         names = pm.registry(kind).names()

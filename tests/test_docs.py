@@ -86,7 +86,7 @@ def test_docgen_documents_a_plugin_file_with_its_commands(tmp_path, capsys):
         "from seqkit.plugins import hookimpl\n\n\n"
         "@hookimpl\n"
         "def seqkit_register_commands(subparsers):\n"
-        "    subparsers.add_parser('hello', help='say hello')\n"
+        "    subparsers.add_parser('hello', help='say hello').set_defaults(run=lambda args: print('hello'))\n"
     )
     assert docgen.main(["--plugin", "hello", "--plugins-dir", str(tmp_path)]) == 0
     text = capsys.readouterr().out

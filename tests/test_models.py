@@ -199,15 +199,15 @@ def test_a_layer_of_the_wrong_kind_is_a_one_line_error_naming_option_layer_and_b
         ({"attention": "linear"}, "model.attention: layer 'linear' (seqkit.layers.basic.Linear) does not extend "
          "seqkit.layers.AttentionLayer"),
         ({"encoder": "lstm_cell"}, "model.encoder: layer 'lstm_cell' (seqkit.layers.rnn.LSTMCell) does not extend "
-         "seqkit.layers.RecurrentLayer"),
+         "seqkit.layers.RNNLayer"),
         ({"decoder": "a_factory"}, "model.decoder: layer 'a_factory' (a function) does not extend "
-         "seqkit.layers.RecurrentLayer"),
+         "seqkit.layers.RNNLayer"),
     ]  # fmt: skip
     for options, message in cases:
         with pytest.raises(UserError) as error:
             Seq2Seq(5, 5, Seq2SeqOptions(embed_size=4, hidden_size=4, **options), layers=registry)
         assert str(error.value) == message
-    with pytest.raises(UserError, match=r"^model\.rnn: layer 'bahdanau' .* does not extend .*RecurrentLayer$"):
+    with pytest.raises(UserError, match=r"^model\.rnn: layer 'bahdanau' .* does not extend .*RNNLayer$"):
         RNNLM(5, RNNLMOptions(rnn="bahdanau"))
 
 

@@ -16,7 +16,7 @@ import seqkit.functions as F
 from seqkit import Parameter, initializers
 from seqkit.backend import get_array_module
 from seqkit.core import FunctionNode
-from seqkit.layers import GRU, Layer
+from seqkit.layers import GRU, Layer, RNNLayer
 from seqkit.plugins import Registry
 from seqkit.plugins.manager import KINDS
 from seqkit.testing import LayerCase, LayerTests, RNNLayerTests, check_layer
@@ -56,7 +56,7 @@ def test_an_unknown_name_suggests_the_closest(seqkit_plugin_manager):
 
 
 # ---- broken layers are caught --------------------------------------------------------------------------------
-class ToyRNN(Layer):
+class ToyRNN(RNNLayer):
     """A correct tanh RNN (one layer, one direction), one sequence at a time; the subclasses below each break one
     thing."""
 
@@ -194,6 +194,21 @@ class FusedDisagrees(GRU):
         return F.gru_recurrence(gx, weights.W_hh, weights.b_hh * 0, init[0], batch_sizes, reverse)
 
 
+class NotAnRNNLayer(Layer):
+    """A ToyRNN wrapped in a plain Layer: it computes the right thing, but models do not take it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__()
+        self.rnn = ToyRNN(*args, **kwargs)
+        self.out_size, self.directions = self.rnn.out_size, 1
+
+    def __call__(self, xs, state=None, lengths=None):
+        return self.rnn(xs, state, lengths)
+
+    def step(self, x, state=None):
+        return self.rnn.step(x, state)
+
+
 class NotALayer:
     def __init__(self, in_size: int, hidden_size: int) -> None:
         pass
@@ -222,6 +237,7 @@ def toys() -> Registry:
         NoStep,
         StepForgets,
         FusedDisagrees,
+        NotAnRNNLayer,
     ):
         registry.add(cls.__name__, cls)
     registry.add("factory", factory_of_something_else)
@@ -249,6 +265,7 @@ def test_the_toy_rnn_passes(toys, tmp_path):
         ("OnlyOutputs", "check_rnn_contract", r"layer\(xs\) must return \(ys, final_state\), got list"),
         ("NoOutSize", "check_rnn_contract", "needs an int attribute out_size > 0, got None"),
         ("AcceptsEmpty", "check_rnn_contract", "an empty list must raise ValueError, but the call succeeded"),
+        ("NotAnRNNLayer", "check_rnn_contract", "models take as encoder or decoder only a seqkit.layers.RNNLayer"),
         ("factory", "check_gradients", "the factory returned a NotALayer, not a Layer"),
         ("AlwaysFloat32", "check_rnn_contract", r"recipes build RNN layers as factory\(in_size, hidden_size, num_l"),
         ("PaddedGarbage", "check_rnn_contract", "padded vs list input, sequence 0: differ by up to"),

@@ -11,7 +11,7 @@ from seqkit.layers.attention import (
 )
 from seqkit.layers.basic import Dropout, Embedding, LayerNorm, Linear, Sequential
 from seqkit.layers.layer import Layer, LayerList, load, save, sidecar_path
-from seqkit.layers.rnn import GRU, LSTM, GRUCell, LSTMCell, RecurrentLayer, RecurrentWeight
+from seqkit.layers.rnn import GRU, LSTM, GRUCell, LSTMCell, RecurrentLayer, RecurrentWeight, RNNLayer
 
 #: seqkit's own layers by name, each with its aliases: the built-in entries of the ``layer`` registry
 #: (``seqkit.plugins.builtin`` registers them) and all a model finds when it is built without a registry.
@@ -35,6 +35,6 @@ BUILTIN_LAYERS: dict[str, tuple[type[Layer], tuple[str, ...]]] = {
 __all__ = [
     "AdditiveAttention", "AttentionLayer", "DotAttention", "GeneralAttention", "MultiHeadAttention",
     "ScaledDotProductAttention", "lengths_to_mask",
-    "GRU", "LSTM", "RecurrentLayer", "RecurrentWeight", "Dropout", "Embedding", "GRUCell", "LSTMCell", "Layer",
-    "LayerList", "LayerNorm", "Linear", "Sequential", "load", "save", "sidecar_path", "BUILTIN_LAYERS",
+    "GRU", "LSTM", "RecurrentLayer", "RecurrentWeight", "RNNLayer", "Dropout", "Embedding", "GRUCell", "LSTMCell",
+    "Layer", "LayerList", "LayerNorm", "Linear", "Sequential", "load", "save", "sidecar_path", "BUILTIN_LAYERS",
 ]  # fmt: skip

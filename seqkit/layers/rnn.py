@@ -98,7 +98,32 @@ def _check_list(name: str, xs) -> tuple[list[int], int]:
     return [s[0] for s in shapes], shapes[0][1]
 
 
-class RecurrentLayer(Layer, metaclass=abc.ABCMeta):
+class RNNLayer(Layer, metaclass=abc.ABCMeta):
+    """What a model needs from the RNN a recipe names as its encoder or decoder (``model.encoder``,
+    ``model.decoder``, ``model.rnn``): the RNN sub-kind of layers. Built as ``cls(in_size, hidden_size,
+    num_layers, *, bidirectional=..., dropout=...)``; ``seqkit.testing.RNNLayerTests`` checks the whole contract.
+    ``RecurrentLayer`` implements it from a cell; a layer made of other layers (a residual stack of LSTMs)
+    extends this class directly."""
+
+    #: True when the state is a pair ``(h, c)`` (an LSTM's), False when it is ``h`` alone
+    has_cell: ClassVar[bool] = False
+    #: the width of each output step: ``directions * hidden_size``
+    out_size: int
+    #: 2 for a bidirectional layer, else 1
+    directions: int
+
+    @abc.abstractmethod
+    def __call__(self, xs, state=None, lengths=None):
+        """``xs`` a list of ``(T_i, in_size)`` sequences, or a padded ``(B, T, in_size)`` batch with ``lengths``;
+        ``state`` None or the initial state, each part ``(num_layers * directions, B, hidden_size)``. Returns
+        ``(ys, final_state)``: ``ys`` in the form of ``xs`` (zeros past each length when padded)."""
+
+    @abc.abstractmethod
+    def step(self, x, state=None):
+        """One time step of a unidirectional layer for decoding: ``x`` ``(B, in_size)`` -> ``(y, state)``."""
+
+
+class RecurrentLayer(RNNLayer):
     """The base of a multi-layer, optionally bidirectional RNN over whole variable-length sequences.
 
     A subclass declares what differs between RNNs; the base does the rest (parameters, packing, both
@@ -118,7 +143,6 @@ class RecurrentLayer(Layer, metaclass=abc.ABCMeta):
     """
 
     gates: ClassVar[int]
-    has_cell: ClassVar[bool] = False
     weight_table: ClassVar[dict[str, RecurrentWeight]]
     #: the named tuple ``weights()`` returns, made from ``weight_table`` for each subclass
     Weights: ClassVar[type]

@@ -11,7 +11,7 @@ import seqkit.functions as F
 from seqkit.core.autograd import Variable
 from seqkit.decoding.state import DecoderState
 from seqkit.errors import UserError
-from seqkit.layers import Embedding, Linear, RecurrentLayer
+from seqkit.layers import Embedding, Linear, RNNLayer
 from seqkit.models.base import Translator, default_layers, layer_class, pad_batch
 from seqkit.registry import Registry
 
@@ -22,7 +22,7 @@ class RNNLMOptions:
 
     embed_size: int = 256  # token embedding size
     hidden_size: int = 512  # RNN size
-    rnn: str = "lstm"  # a registered RNN layer (a seqkit.layers.RecurrentLayer), unidirectional
+    rnn: str = "lstm"  # a registered RNN layer (a seqkit.layers.RNNLayer), unidirectional
     layers: int = 2  # stacked RNN layers
     dropout: float = 0.2  # on embeddings, between RNN layers, and before the output projection
     tie_embeddings: bool = False  # share the embedding with the output projection
@@ -43,7 +43,7 @@ class RNNLM(Translator):
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         layers = default_layers() if layers is None else layers
         self.embed = Embedding(vocab, o.embed_size, padding_idx=pad_id)
-        rnn = layer_class(layers, "rnn", o.rnn, RecurrentLayer)
+        rnn = layer_class(layers, "rnn", o.rnn, RNNLayer)
         self.rnn = rnn(o.embed_size, o.hidden_size, o.layers, dropout=o.dropout)
         self.out = Linear(o.hidden_size, vocab)
         if o.tie_embeddings:

@@ -19,7 +19,7 @@ import seqkit.functions as F
 from seqkit.core.autograd import Variable
 from seqkit.decoding.state import DecoderState
 from seqkit.errors import UserError
-from seqkit.layers import AttentionLayer, Embedding, Linear, RecurrentLayer, lengths_to_mask
+from seqkit.layers import AttentionLayer, Embedding, Linear, RNNLayer, lengths_to_mask
 from seqkit.models.base import Translator, default_layers, layer_class, pad_batch
 
 
@@ -29,10 +29,10 @@ class Seq2SeqOptions:
 
     embed_size: int = 256  # source and target embedding size
     hidden_size: int = 512  # encoder RNN size per direction, and decoder RNN size
-    encoder: str = "lstm"  # a registered RNN layer (a seqkit.layers.RecurrentLayer)
+    encoder: str = "lstm"  # a registered RNN layer (a seqkit.layers.RNNLayer)
     encoder_layers: int = 2  # stacked encoder RNN layers
     bidirectional: bool = True  # bidirectional encoder
-    decoder: str = "lstm"  # a registered RNN layer (a seqkit.layers.RecurrentLayer), unidirectional
+    decoder: str = "lstm"  # a registered RNN layer (a seqkit.layers.RNNLayer), unidirectional
     decoder_layers: int = 2  # stacked decoder RNN layers
     attention: str = "general_attention"  # a registered attention layer (a seqkit.layers.AttentionLayer)
     attention_heads: int = 8  # heads, for an attention layer that has several
@@ -69,8 +69,8 @@ class Seq2Seq(Translator):
         E, H = o.embed_size, o.hidden_size
         self.src_embed = Embedding(src_vocab, E, padding_idx=pad_id)
         self.tgt_embed = Embedding(tgt_vocab, E, padding_idx=pad_id)
-        encoder = layer_class(layers, "encoder", o.encoder, RecurrentLayer)
-        decoder = layer_class(layers, "decoder", o.decoder, RecurrentLayer)
+        encoder = layer_class(layers, "encoder", o.encoder, RNNLayer)
+        decoder = layer_class(layers, "decoder", o.decoder, RNNLayer)
         attention = layer_class(layers, "attention", o.attention, AttentionLayer)
         self.encoder = encoder(E, H, o.encoder_layers, bidirectional=o.bidirectional, dropout=o.dropout)
         memory_size = self.encoder.out_size

@@ -48,7 +48,7 @@ from seqkit.backend import Device, get_device, to_device
 from seqkit.config import config, no_grad, using_config
 from seqkit.core.autograd import Variable
 from seqkit.layers.layer import Layer, load, save
-from seqkit.layers.rnn import RecurrentLayer
+from seqkit.layers.rnn import RecurrentLayer, RNNLayer
 from seqkit.registry import Registry
 
 Shapes = list[tuple[int, ...]] | tuple[int, ...]
@@ -169,6 +169,7 @@ class LayerCase:
         """What a recipe needs from an encoder or decoder RNN layer (seqkit's models build and call ``LSTM`` and
         ``GRU`` this way):
 
+        - it is a ``seqkit.layers.RNNLayer``;
         - the factory accepts ``(in_size, hidden_size, num_layers, *, bidirectional=..., dropout=...)``;
         - ints ``out_size`` and ``directions`` (1 or 2); ``has_cell`` true exactly when the state is a tuple;
         - ``layer(xs, state=None) -> (ys, final_state)`` for a list ``xs`` of ``(T_i, in)`` arrays or Variables in
@@ -193,6 +194,9 @@ class LayerCase:
                 f"dropout=...), which this one does not accept ({e})"
             ) from None
         layer = self.build()
+        if not isinstance(layer, RNNLayer):
+            raise AssertionError(f"{who}: models take as encoder or decoder only a seqkit.layers.RNNLayer subclass, "
+                                 f"not {type(layer).__name__}")  # fmt: skip
         xs = self.inputs()
         out_size, directions = getattr(layer, "out_size", None), getattr(layer, "directions", None)
         if not isinstance(out_size, int) or out_size < 1:
