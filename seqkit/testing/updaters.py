@@ -16,10 +16,10 @@ dropout, naming the updater in ``[updater]``), then checks:
   arrays (arrays only as values of dicts, at any depth); the whole training state goes through a checkpoint's
   form (JSON text and copied arrays) into a fresh updater built from other initial weights, and the next
   updates of both are bitwise the same: losses, model, optimizer state and updater state, arrays included;
-- ``check_resume_after_kill``: ``seqkit train`` in a subprocess that SIGKILLs itself the moment a snapshot in
-  the middle of the second epoch is in place (no race with the machine's speed), then resumed with ``--resume``, ends with the final checkpoint
-  of an uninterrupted run (model weights, optimizer, schedule, updater state, random state) bitwise, and
-  logs the same losses at the same iterations.
+- ``check_resume_after_kill``: ``seqkit train`` in a subprocess that SIGKILLs itself the moment a snapshot in the
+  middle of the second epoch is in place (no race with the machine's speed), then resumed with ``--resume``, ends
+  with the final checkpoint of an uninterrupted run (model weights, optimizer, schedule, updater state, random
+  state) bitwise, and logs the same losses at the same iterations.
 
 With pytest, subclass ``UpdaterTests``::
 
