@@ -43,3 +43,17 @@ def seqkit_register_updaters(registry: Registry) -> None:
     from seqkit_example.updater import Lookahead, LookaheadOptions
 
     registry.add("lookahead", Lookahead, options=LookaheadOptions)
+
+
+@hookimpl
+def seqkit_register_schedules(registry: Registry) -> None:
+    from seqkit_example.schedule import CosineRestarts, CosineRestartsOptions
+
+    registry.add("cosine_restarts", CosineRestarts, options=CosineRestartsOptions)
+
+
+@hookimpl
+def seqkit_register_decoding_strategies(registry: Registry) -> None:
+    from seqkit_example.strategy import TypicalOptions, TypicalSampling
+
+    registry.add("typical_sampling", TypicalSampling, options=TypicalOptions)
