@@ -54,6 +54,15 @@ def _origin(entry) -> str:
     return f"(from {'seqkit' if entry.plugin == 'seqkit' else 'plugin ' + repr(entry.plugin)}{aliases})"
 
 
+def _component_entries(registry, key: str) -> list[str]:
+    """A subsection per registered component, by name: where it comes from and its options table."""
+    out = []
+    for entry in sorted(registry.entries(), key=lambda e: e.name):
+        out += ["", f"### `{key} = \"{entry.name}\"` {_origin(entry)}", ""]
+        out += options_table(entry.options) if entry.options else ["No options."]
+    return out
+
+
 def recipes_reference(pm) -> str:
     """``docs/recipes.md``."""
     out = [
@@ -80,19 +89,20 @@ def recipes_reference(pm) -> str:
         if section in simple:
             cls = simple[section]
             out += [inspect.cleandoc(cls.__doc__ or "").split(": ", 1)[-1], "", *options_table(cls)]
+            if section == "decoding":  # its strategy is a component too, named by `strategy`
+                out += _component_entries(pm.registry("decoding_strategy"), "strategy")
             continue
         kind, default = components[section]
         out.append(f"`name`: a registered {kind} (default `{recipes._toml_value(default)}`).")
         if section == "tokenizer":
             out.append("`joint` (`bool`, default `true`): one vocabulary learnt from both languages.")
-        for entry in sorted(pm.registry(kind).entries(), key=lambda e: e.name):
-            out += ["", f"### `name = \"{entry.name}\"` {_origin(entry)}", ""]
-            out += options_table(entry.options) if entry.options else ["No options."]
+        out += _component_entries(pm.registry(kind), "name")
     out += ["", "## Names a recipe may use", "", "| key | kind | names |", "|---|---|---|"]
     for key, kind, base in (("data.corpus", "corpus", None),
                             ("model.encoder, model.decoder", "layer", RNNLayer),
                             ("model.attention", "layer", AttentionLayer),
-                            ("updater.name", "updater", None), ("schedule.name", "schedule", None)):  # fmt: skip
+                            ("updater.name", "updater", None), ("schedule.name", "schedule", None),
+                            ("decoding.strategy", "decoding_strategy", None)):  # fmt: skip
         names = pm.registry(kind).names()
         if base is not None:  # the layers a model accepts there: subclasses of the base it asks for
             names = [n for n in names if isinstance(obj := pm.registry(kind).get(n), type) and issubclass(obj, base)]

@@ -71,8 +71,7 @@ class TrainingOptions:
 @dataclasses.dataclass
 class DecodingOptions:
     """``[decoding]``: how validation BLEU, the test set and ``seqkit translate`` decode: the keys below, and
-    the options of the strategy beside them (for ``beam``: ``beam``, ``length_penalty``, ``alpha``; for
-    ``sampling``: ``top_k``, ``top_p``, ``temperature``, ``seed``; `seqkit plugins` lists every strategy's)."""
+    the options of the strategy beside them, listed under each strategy."""
 
     strategy: str = "beam"  # a registered decoding strategy: greedy, beam, sampling, or a plugin's
     max_len_ratio: float = 1.5  # longest output: max_len_ratio x source length + max_len_offset
