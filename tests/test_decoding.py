@@ -22,6 +22,9 @@ class BigramModel:
     def __init__(self, table: np.ndarray) -> None:
         self.table = table  # (V, V) log-probabilities of next given previous
 
+    def for_decoding(self):
+        return self
+
     def encode(self, src):
         return {"sentence": np.array([int(s[0]) for s in src])}
 

@@ -1,4 +1,5 @@
-"""Greedy search, beam search and sampling over the decoding interface (``encode``, ``initial_state``, ``step``).
+"""Greedy search, beam search and sampling over the decoding interface (``encode``, ``initial_state``, ``step``,
+``for_decoding``).
 
 All are batched over sentences: one ``step`` call per time step for the whole batch (``B * beam`` rows, or
 ``B * nbest`` samples), and sentences that are done leave the batch (``DecoderState.select``). Only the
@@ -58,10 +59,9 @@ PREPARE_ROWS = 64
 
 def for_search(model, src: Sequence, beam: int, max_len_ratio: float, max_len_offset: int):
     """``model.for_decoding()`` when a search of ``src`` with ``beam`` hypotheses per sentence may run at least
-    ``PREPARE_ROWS`` decoder rows and the model offers it; ``model`` itself otherwise."""
-    prepare = getattr(model, "for_decoding", None)
+    ``PREPARE_ROWS`` decoder rows; ``model`` itself otherwise."""
     rows = int(max_lengths(src, max_len_ratio, max_len_offset).sum()) * beam
-    return prepare() if prepare is not None and rows >= PREPARE_ROWS else model
+    return model.for_decoding() if rows >= PREPARE_ROWS else model
 
 
 def _host(a) -> numpy.ndarray:
@@ -337,8 +337,8 @@ class Ensemble:
         return self.models[0].xp
 
     def for_decoding(self) -> Ensemble:
-        """The ensemble of the members' ``for_decoding()`` (each member that offers it)."""
-        return Ensemble([m.for_decoding() if hasattr(m, "for_decoding") else m for m in self.models])
+        """The ensemble of the members' ``for_decoding()``."""
+        return Ensemble([m.for_decoding() for m in self.models])
 
     def encode(self, src):
         return [m.encode(src) for m in self.models]

@@ -51,10 +51,10 @@ PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
 
 class ToyTranslator:
-    """A decoding model (``encode``, ``initial_state``, ``step``, ``bos_id``, ``eos_id``, ``xp``) over ``V``
-    tokens whose next-token log-probabilities depend on the previous token, the source sentence and the step:
-    EOS grows likelier as the output passes the source's length (``eos_bias`` added to its logit;
-    ``-numpy.inf`` rules EOS out). Attention weights peak at the source position of the step. Each row is
+    """A decoding model (``encode``, ``initial_state``, ``step``, ``for_decoding``, ``bos_id``, ``eos_id``,
+    ``xp``) over ``V`` tokens whose next-token log-probabilities depend on the previous token, the source
+    sentence and the step: EOS grows likelier as the output passes the source's length (``eos_bias`` added to its
+    logit; ``-numpy.inf`` rules EOS out). Attention weights peak at the source position of the step. Each row is
     computed on its own, so a row's numbers do not depend on the batch."""
 
     bos_id, eos_id = BOS, EOS
@@ -66,6 +66,10 @@ class ToyTranslator:
         self.table = rng.standard_normal((vocab_size, vocab_size)) * 1.5
         self.embed = rng.standard_normal((vocab_size, vocab_size))
         self.table[:, [PAD, UNK, BOS]] = -numpy.inf  # never output
+
+    def for_decoding(self) -> ToyTranslator:
+        """The model itself: it has no weight layouts to derive."""
+        return self
 
     def encode(self, src):
         bias = numpy.stack([self.embed[numpy.asarray(s, dtype=int)].mean(axis=0) for s in src]) if src else None
