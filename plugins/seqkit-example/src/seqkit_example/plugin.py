@@ -53,6 +53,23 @@ def seqkit_register_schedules(registry: Registry) -> None:
 
 
 @hookimpl
+def seqkit_register_corpora(registry: Registry) -> None:
+    from pathlib import Path
+
+    from seqkit.corpora import load_manifest
+
+    manifest = load_manifest(Path(__file__).with_name("corpora") / "numbers-de-en.toml")  # files bundled beside it
+    registry.add(manifest.name, manifest)
+
+
+@hookimpl
+def seqkit_register_commands(subparsers) -> None:
+    from seqkit_example.cli import add_parser
+
+    add_parser(subparsers)
+
+
+@hookimpl
 def seqkit_register_decoding_strategies(registry: Registry) -> None:
     from seqkit_example.strategy import TypicalOptions, TypicalSampling
 
