@@ -27,7 +27,8 @@ LENGTH_PENALTIES = ("none", "gnmt", "normalize")
 @dataclasses.dataclass
 class Hypothesis:
     """One output: ``tokens`` (no BOS/EOS), ``score`` (length-penalised), ``log_prob`` (sum), and the
-    attention weights ``(len(tokens) + 1, S)`` (the last row for EOS) when they were kept."""
+    attention weights ``(steps, S)`` when they were kept: one row per decoder step, so ``len(tokens) + 1`` rows
+    (the last for EOS) when the hypothesis ended at EOS, ``len(tokens)`` when it reached its maximum length."""
 
     tokens: list[int]
     score: float
