@@ -18,6 +18,13 @@ def seqkit_register_layers(registry: Registry) -> None:
 
 
 @hookimpl
+def seqkit_register_models(registry: Registry) -> None:
+    from seqkit_example.model import RNNEncDec, RNNEncDecOptions
+
+    registry.add("rnn_encdec", RNNEncDec, options=RNNEncDecOptions)
+
+
+@hookimpl
 def seqkit_register_tokenizers(registry: Registry) -> None:
     from seqkit_example.tokenizer import ByteTokenizer, ByteTokenizerOptions
 
