@@ -1,7 +1,8 @@
-"""The plugin as seqkit sees it once the distribution is installed: found through its entry point, its three
-components listed by `seqkit plugins`."""
+"""The plugin as seqkit sees it once the distribution is installed: found through its entry point, one
+component of every kind listed by `seqkit plugins`."""
 
 import importlib.metadata
+import json
 
 from seqkit.cli import main
 
@@ -11,8 +12,15 @@ def test_entry_point_is_installed():
     assert ep.value == "seqkit_example.plugin" and ep.dist.name == "seqkit-example"
 
 
-def test_seqkit_plugins_lists_the_three_components(capsys):
-    assert main(["plugins"]) == 0
-    out = capsys.readouterr().out
-    block = out[out.index("example (seqkit-example") :]
-    assert "  layer: mgu\n" in block and "  tokenizer: utf8_bytes\n" in block
+def test_seqkit_plugins_lists_one_component_of_every_kind(capsys):
+    from seqkit.plugins.manager import KINDS
+
+    assert main(["plugins", "--json"]) == 0
+    (mine,) = [r for r in json.loads(capsys.readouterr().out) if r["name"] == "example"]
+    assert mine["error"] is None and not mine["conflicts"]
+    assert mine["provides"] == {
+        "layer": ["mgu"], "model": ["rnn_encdec"], "corpus": ["numbers-de-en"], "tokenizer": ["utf8_bytes"],
+        "optimizer": ["lion"], "updater": ["lookahead"], "schedule": ["cosine_restarts"],
+        "decoding_strategy": ["typical_sampling"], "metric": ["token_f1"], "command": ["numbers-corpus"],
+    }  # fmt: skip
+    assert set(mine["provides"]) == {*KINDS, "command"}
