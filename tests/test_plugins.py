@@ -900,6 +900,7 @@ def test_the_example_plugin_builds_installs_and_is_listed(tmp_path):
     out = subprocess.run(
         [sys.executable, "-c", script, str(target)], env=env, check=True, capture_output=True, text=True
     ).stdout
-    assert "example (seqkit-example 0.1.0)\n  layer: mgu\n    aliases: minimal_gated_unit\n" in out
+    block = out[out.index("example (seqkit-example 0.1.0)\n") :]
+    assert "\n  layer: mgu\n    aliases: minimal_gated_unit\n" in block
     lowercase = "    option lowercase: bool = false  lowercase the text before taking its bytes\n"
-    assert out.endswith(f"  tokenizer: utf8_bytes\n{lowercase}")
+    assert f"\n  tokenizer: utf8_bytes\n{lowercase}" in block and "\n  command: numbers-corpus\n" in block
