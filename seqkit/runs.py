@@ -38,10 +38,6 @@ if TYPE_CHECKING:
 TOKENIZER_DIR = "tokenizer"
 
 
-def _options(entry_options: type | None, values: dict[str, Any]):
-    return entry_options(**{k: v for k, v in values.items() if k != "name"}) if entry_options else None
-
-
 class Run:
     """A run directory with its recipe, tokenizers and model (weights as last loaded)."""
 
@@ -335,7 +331,7 @@ def build_model(recipe: Recipe, tokenizers: TokenizerPair | None, pm):
     from seqkit.data import BOS, EOS, PAD
 
     entry = pm.registry("model").entry(recipe.model["name"])
-    options = _options(entry.options, recipe.model)
+    options = entry.options(**_options_of(recipe.model)) if entry.options else None
     src_v, tgt_v = (8, 8) if tokenizers is None else (tokenizers.source.vocab_size, tokenizers.target.vocab_size)
     return entry.obj.build(options, source_vocab=src_v, target_vocab=tgt_v, pad_id=PAD, bos_id=BOS, eos_id=EOS,
                            layers=pm.registry("layer"))  # fmt: skip
