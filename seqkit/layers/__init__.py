@@ -12,6 +12,14 @@ from seqkit.layers.attention import (
 from seqkit.layers.basic import Dropout, Embedding, LayerNorm, Linear, Sequential
 from seqkit.layers.layer import Layer, LayerList, load, save, sidecar_path
 from seqkit.layers.rnn import GRU, LSTM, GRUCell, LSTMCell, RecurrentLayer, RecurrentWeight, RNNLayer
+from seqkit.layers.transformer import (
+    CrossAttention,
+    SelfAttention,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+    attention_keep_mask,
+    sinusoidal_positions,
+)
 
 #: seqkit's own layers by name, each with its aliases: the built-in entries of the ``layer`` registry
 #: (``seqkit.plugins.builtin`` registers them) and all a model finds when it is built without a registry.
@@ -37,4 +45,6 @@ __all__ = [
     "ScaledDotProductAttention", "lengths_to_mask",
     "GRU", "LSTM", "RecurrentLayer", "RecurrentWeight", "RNNLayer", "Dropout", "Embedding", "GRUCell", "LSTMCell",
     "Layer", "LayerList", "LayerNorm", "Linear", "Sequential", "load", "save", "sidecar_path", "BUILTIN_LAYERS",
+    "CrossAttention", "SelfAttention", "TransformerDecoderLayer", "TransformerEncoderLayer", "attention_keep_mask",
+    "sinusoidal_positions",
 ]  # fmt: skip
