@@ -8,9 +8,13 @@ import numpy
 import pytest
 from helpers import gradcheck
 
+import seqkit.functions as F
+import seqkit.random
 from seqkit.config import no_grad, using_config
 from seqkit.core.autograd import Variable
 from seqkit.core.backward import grad
+from seqkit.decoding import DecoderState, beam_search, greedy_search
+from seqkit.errors import UserError
 from seqkit.layers import (
     CrossAttention,
     SelfAttention,
@@ -19,6 +23,11 @@ from seqkit.layers import (
     attention_keep_mask,
     sinusoidal_positions,
 )
+from seqkit.models import Transformer, TransformerLM, TransformerLMOptions, TransformerOptions
+from seqkit.plugins import get_plugin_manager
+from seqkit.recipes import load_recipe
+from seqkit.runs import build_model
+from seqkit.testing.models import ModelTests
 
 D, HEADS, FFN = 8, 2, 12
 
@@ -265,3 +274,239 @@ def test_steps_equal_the_whole_sequence():
             assert w.shape == (B * 2, S) and (w.data[2:, 2] == 0.0).all()
             numpy.testing.assert_allclose(w.data.sum(axis=1), 1.0, rtol=1e-12)
         assert c_dec[0].shape == (B * 2, HEADS, T, D // HEADS)
+
+
+# ---- the models ----------------------------------------------------------------------------------------------
+SMALL = {"d_model": 8, "heads": 2, "encoder_layers": 2, "decoder_layers": 2, "ffn_size": 12, "dropout": 0.1}
+SMALL_LM = {"d_model": 8, "heads": 2, "layers": 2, "ffn_size": 12, "dropout": 0.1}
+
+
+class TestTransformerKit(ModelTests):
+    name = "transformer"
+    options = SMALL
+
+
+class TestTransformerLMKit(ModelTests):
+    name = "transformer_lm"
+    options = SMALL_LM
+
+
+def _model(cls=Transformer, vocab=(14, 14), seed=0, **options):
+    seqkit.random.seed(seed)
+    with using_config("dtype", "float64"):
+        if cls is Transformer:
+            model = Transformer(*vocab, TransformerOptions(**{**SMALL, **options}))
+        else:
+            model = TransformerLM(vocab[1], TransformerLMOptions(**{**SMALL_LM, **options}))
+    _randomize_biases(model, _rng(seed))
+    return model
+
+
+def _randomize_biases(model, rng):
+    """Random biases and norms (zeros and ones at first), so that the tests see every term."""
+    for name, p in model.named_params():
+        if p.ndim == 1:
+            p.data[...] = rng.standard_normal(p.shape) * 0.2 + (1.0 if name.endswith("gamma") else 0.0)
+
+
+def _sentences(n, seed, vocab=14, longest=6):
+    rng = _rng(seed)
+    return [rng.integers(4, vocab, size=int(k)) for k in rng.integers(1, longest + 1, size=n)]
+
+
+def _teacher_forced_steps(model, src, tgt):
+    """The mean negative log-probability of each target (plus EOS) from ``step`` calls, row by row."""
+    state = model.initial_state(model.encode(src))
+    longest = max(len(t) for t in tgt) + 1
+    ins = numpy.full((len(tgt), longest), model.pad_id)
+    outs = numpy.full((len(tgt), longest), -1)
+    for b, t in enumerate(tgt):
+        ins[b, : len(t) + 1] = [model.bos_id, *t]
+        outs[b, : len(t) + 1] = [*t, model.eos_id]
+    total, count = 0.0, 0
+    for t in range(longest):
+        logp, state = model.step(state, ins[:, t])
+        real = outs[:, t] >= 0
+        total -= logp.data[numpy.nonzero(real)[0], outs[real, t]].sum()
+        count += int(real.sum())
+    return total / count, count
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"norm_first": False, "activation": "gelu"}, {"positions": "learned", "share_embeddings": True},
+     {"tie_output": True, "decoder_layers": 1}],
+    ids=["pre-norm", "post-norm-gelu", "learned-shared", "tied"],
+)  # fmt: skip
+def test_loss_equals_step_by_step_decoding(options):
+    model = _model(**options)
+    src, tgt = _sentences(4, 1), _sentences(4, 2)
+    with using_config("train", False), no_grad():
+        loss, n = model.loss(src, tgt)
+        stepped, m = _teacher_forced_steps(model, src, tgt)
+    assert n == m == sum(len(t) + 1 for t in tgt)
+    assert float(loss.data) == pytest.approx(stepped, rel=1e-12)
+
+
+@pytest.mark.parametrize("options", [{}, {"norm_first": False, "positions": "learned", "tie_output": True}])
+def test_lm_loss_equals_step_by_step_decoding(options):
+    model = _model(TransformerLM, **options)
+    sentences = _sentences(4, 3)
+    with using_config("train", False), no_grad():
+        loss, n = model.loss(sentences)
+        stepped, m = _teacher_forced_steps(model, sentences, sentences)
+    assert n == m
+    assert float(loss.data) == pytest.approx(stepped, rel=1e-12)
+
+
+class Uncached:
+    """A decoding model that re-runs the whole prefix through ``model.decode`` at every step (no cache): the
+    reference for the cached ``step``."""
+
+    def __init__(self, model):
+        self.model, self.bos_id, self.eos_id, self.xp = model, model.bos_id, model.eos_id, model.xp
+
+    def for_decoding(self):
+        return self
+
+    def encode(self, src):
+        return self.model.encode(src) if isinstance(self.model, Transformer) else {"batch": len(src)}
+
+    def initial_state(self, encoded):
+        if isinstance(self.model, Transformer):
+            B = encoded["memory"].shape[0]
+            sources = {"memory": encoded["memory"], "padding": encoded["padding"]}
+        else:
+            B, sources = encoded["batch"], {}
+        return DecoderState({"prefix": numpy.zeros((B, 0), dtype=numpy.int64)}, sources)
+
+    def step(self, state, prev):
+        prefix = numpy.concatenate([state.rows["prefix"], numpy.asarray(prev)[:, None]], axis=1)
+        if isinstance(self.model, Transformer):
+            g = state.group
+            encoded = {k: numpy.repeat(getattr(v, "data", v), g, axis=0) for k, v in state.sources.items()}
+            h = self.model.decode(prefix, encoded)
+        else:
+            h = self.model.decode(prefix)
+        logp = F.log_softmax(self.model._logits(h[:, -1]), axis=1)
+        return logp, state.after_step(prefix=prefix)
+
+
+@pytest.mark.parametrize("cls", [Transformer, TransformerLM])
+def test_cached_and_uncached_decoding_agree(cls):
+    model = _model(cls)
+    src = _sentences(5, 4)
+    for search, kwargs in ((greedy_search, {}), (beam_search, {"beam": 3, "nbest": 2})):
+        cached = search(model, src, max_len_offset=3, **kwargs)
+        uncached = search(Uncached(model), src, max_len_offset=3, **kwargs)
+        for a, b in zip(cached, uncached):
+            for x, y in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b]):
+                assert x.tokens == y.tokens
+                assert x.log_prob == pytest.approx(y.log_prob, rel=1e-12, abs=1e-12)
+
+
+def test_beam_search_is_batch_invariant():
+    model = _model(norm_first=False)
+    src = _sentences(16, 5, longest=8)
+    batched = beam_search(model, src, beam=4, nbest=2, keep_attention=True)
+    for i in (0, 5, 15):
+        alone = beam_search(model, [src[i]], beam=4, nbest=2, keep_attention=True)[0]
+        for a, b in zip(alone, batched[i]):
+            assert a.tokens == b.tokens
+            assert a.score == pytest.approx(b.score, rel=1e-12)
+            numpy.testing.assert_allclose(a.attention, b.attention, rtol=1e-10, atol=1e-12)
+            numpy.testing.assert_allclose(a.attention.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_cache_reorders_with_the_beam():
+    """``state.select`` takes each layer's cache rows: a selected state steps as its rows stepped alone."""
+    model = _model()
+    src = _sentences(2, 6)
+    with using_config("train", False), no_grad():
+        state = model.initial_state(model.encode(src))
+        _, state = model.step(state, [model.bos_id] * 2)
+        _, state = model.step(state.select(numpy.array([0, 0, 1, 1])), [5, 6, 7, 8])
+        picked = state.select(numpy.array([1, 1, 2, 3]))
+        logp, _ = model.step(picked, [9, 9, 9, 9])
+        assert picked.group == 2 and picked.rows["cache"][0].shape[:3] == (4, 2, 2)
+        alone = model.initial_state(model.encode(src[:1]))
+        _, alone = model.step(alone, [model.bos_id])
+        _, alone = model.step(alone, [6])
+        want, _ = model.step(alone, [9])
+    numpy.testing.assert_allclose(logp.data[0], want.data[0], rtol=1e-12)
+    numpy.testing.assert_allclose(logp.data[1], want.data[0], rtol=1e-12)
+
+
+def test_embeddings_shared_and_tied():
+    shared = _model(share_embeddings=True)
+    assert shared.src_embed.W is shared.tgt_embed.W is shared.out.W
+    tied = _model(tie_output=True)
+    assert tied.tgt_embed.W is tied.out.W and tied.src_embed.W is not tied.tgt_embed.W
+    assert "out.W" not in shared.state_dict()
+    lm = _model(TransformerLM, tie_output=True)
+    assert lm.out.W is lm.embed.W
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"heads": 3}, "model.heads (3) must divide model.d_model (8)"),
+     ({"activation": "tanh"}, "model.activation must be one of"),
+     ({"positions": "rotary"}, "model.positions must be one of"),
+     ({"dropout": 1.0}, "model.dropout must be in [0, 1)"),
+     ({"encoder_layers": 0}, "model.encoder_layers must be an integer >= 1"),
+     ({"label_smoothing": -0.1}, "model.label_smoothing must be in [0, 1)")],
+)  # fmt: skip
+def test_bad_options_are_one_line_errors(options, message):
+    with pytest.raises(UserError) as e:
+        _model(**options)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_shared_embeddings_need_one_vocabulary():
+    with pytest.raises(UserError, match=r"share_embeddings needs one vocabulary size, got 14 \(source\) and 15") as e:
+        _model(vocab=(14, 15), share_embeddings=True)
+    assert "\n" not in str(e.value)
+
+
+def test_learned_positions_stop_at_max_positions():
+    model = _model(positions="learned", max_positions=4)
+    with pytest.raises(UserError, match=r"needs 5 positions, model\.max_positions is 4"):
+        model.loss([numpy.array([4, 5])], [numpy.array([4, 5, 6, 7])])
+
+
+def test_label_smoothing_changes_the_loss():
+    src, tgt = _sentences(3, 7), _sentences(3, 8)
+    with using_config("train", False):
+        plain = float(_model().loss(src, tgt)[0].data)
+        smoothed = float(_model(label_smoothing=0.1).loss(src, tgt)[0].data)
+    assert smoothed != pytest.approx(plain)
+
+
+def test_training_dropout_is_active_and_eval_is_deterministic():
+    model = _model(dropout=0.3, attention_dropout=0.2, activation_dropout=0.2)
+    src, tgt = _sentences(3, 9), _sentences(3, 10)
+    a, b = (float(model.loss(src, tgt)[0].data) for _ in range(2))
+    assert a != b
+    with using_config("train", False):
+        assert float(model.loss(src, tgt)[0].data) == float(model.loss(src, tgt)[0].data)
+
+
+@pytest.mark.parametrize("name, options", [("transformer", SMALL), ("transformer_lm", SMALL_LM)])
+def test_built_from_a_recipe(tmp_path, name, options):
+    keys = "\n".join(f"{k} = {v!r}" for k, v in {**options, "norm_first": False, "positions": "learned"}.items())
+    path = tmp_path / "recipe.toml"
+    path.write_text(f'schema = 2\n[model]\nname = "{name}"\n{keys.replace("False", "false")}\n')
+    pm = get_plugin_manager(environ={"SEQKIT_LOAD_PLUGINS": ""})
+    recipe = load_recipe(path, registries=pm.registry)
+    model = build_model(recipe, None, pm)
+    assert type(model) is (Transformer if name == "transformer" else TransformerLM)
+    assert model.options.norm_first is False and model.options.positions == "learned"
+    assert model.options.d_model == 8
+
+
+def test_for_decoding_copy_decodes_the_same():
+    model = _model(tie_output=True)
+    src = _sentences(3, 11)
+    want = beam_search(model, src, beam=3)
+    got = beam_search(model.for_decoding(), src, beam=3)
+    assert [h[0].tokens for h in got] == [h[0].tokens for h in want]

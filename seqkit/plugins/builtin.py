@@ -79,6 +79,8 @@ def seqkit_register_models(registry) -> None:
 
     registry.add("seq2seq", models.Seq2Seq, options=models.Seq2SeqOptions)
     registry.add("rnnlm", models.RNNLM, options=models.RNNLMOptions)
+    registry.add("transformer", models.Transformer, options=models.TransformerOptions)
+    registry.add("transformer_lm", models.TransformerLM, options=models.TransformerLMOptions)
 
 
 @hookimpl

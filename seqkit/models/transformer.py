@@ -1,0 +1,338 @@
+"""The Transformer (Vaswani et al. 2017): the encoder-decoder ``transformer`` and the decoder-only language model
+``transformer_lm``.
+
+Token embeddings scaled by ``sqrt(d_model)`` plus sinusoidal or learned positions, dropout, a stack of
+``seqkit.layers.TransformerEncoderLayer`` / ``TransformerDecoderLayer`` (pre-norm by default, then a final layer
+norm; post-norm as an option), and the output projection (optionally the target embedding itself). Training
+runs every layer once over the whole padded batch, with key-padding and causal masks; decoding (``step``) runs
+one position per call against each decoder layer's cache of keys and values, kept per hypothesis in the
+``DecoderState``'s rows so that ``state.select`` reorders it with the beam, and the memory's keys and values,
+projected once per source at ``initial_state``.
+
+Token ids are Python lists of integer arrays, one per sentence, without BOS/EOS; the models add them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy
+
+import seqkit.functions as F
+from seqkit import initializers
+from seqkit.core.autograd import Variable
+from seqkit.decoding.state import DecoderState
+from seqkit.errors import UserError
+from seqkit.layers import (
+    Embedding,
+    LayerList,
+    LayerNorm,
+    Linear,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+    lengths_to_mask,
+    sinusoidal_positions,
+)
+from seqkit.layers.transformer import ACTIVATIONS
+from seqkit.models.base import Translator, pad_batch
+from seqkit.registry import Registry
+
+POSITIONS = ("sinusoidal", "learned")
+
+
+@dataclasses.dataclass
+class TransformerOptions:
+    """Options of the ``transformer`` model (recipe section ``[model]``)."""
+
+    d_model: int = 512  # embedding and hidden size of every layer
+    heads: int = 8  # attention heads (each of d_model / heads features); must divide d_model
+    encoder_layers: int = 6  # stacked encoder layers
+    decoder_layers: int = 6  # stacked decoder layers
+    ffn_size: int = 2048  # hidden size of each layer's feed-forward block
+    dropout: float = 0.1  # on embeddings and on each attention and feed-forward block's output
+    attention_dropout: float = 0.0  # on the attention weights
+    activation_dropout: float = 0.0  # on the feed-forward block's hidden activations
+    activation: str = "relu"  # the feed-forward block's activation: "relu" or "gelu"
+    norm_first: bool = True  # pre-norm layers and a final layer norm; False: post-norm (the original Transformer)
+    positions: str = "sinusoidal"  # position encodings: "sinusoidal" (fixed) or "learned" (an embedding)
+    max_positions: int = 1024  # longest sentence (tokens + BOS or EOS) with learned positions
+    share_embeddings: bool = False  # one embedding for source, target and output (needs equal vocabulary sizes)
+    tie_output: bool = False  # the output projection is the target embedding
+    label_smoothing: float = 0.0  # share of the target probability spread over the vocabulary
+
+
+@dataclasses.dataclass
+class TransformerLMOptions:
+    """Options of the ``transformer_lm`` model (recipe section ``[model]``)."""
+
+    d_model: int = 512  # embedding and hidden size of every layer
+    heads: int = 8  # attention heads (each of d_model / heads features); must divide d_model
+    layers: int = 6  # stacked causal self-attention layers
+    ffn_size: int = 2048  # hidden size of each layer's feed-forward block
+    dropout: float = 0.1  # on embeddings and on each attention and feed-forward block's output
+    attention_dropout: float = 0.0  # on the attention weights
+    activation_dropout: float = 0.0  # on the feed-forward block's hidden activations
+    activation: str = "relu"  # the feed-forward block's activation: "relu" or "gelu"
+    norm_first: bool = True  # pre-norm layers and a final layer norm; False: post-norm
+    positions: str = "sinusoidal"  # position encodings: "sinusoidal" (fixed) or "learned" (an embedding)
+    max_positions: int = 1024  # longest sentence (tokens + BOS or EOS) with learned positions
+    tie_output: bool = False  # the output projection is the token embedding
+    label_smoothing: float = 0.0  # share of the target probability spread over the vocabulary
+
+
+def _check_options(o: Any, layer_counts: dict[str, int]) -> None:
+    """``UserError`` (one line naming the option) for options no Transformer can be built with."""
+    sizes = {"d_model": o.d_model, "heads": o.heads, "ffn_size": o.ffn_size, "max_positions": o.max_positions}
+    for name, value in {**sizes, **layer_counts}.items():
+        if not isinstance(value, int) or value < 1:
+            raise UserError(f"model.{name} must be an integer >= 1, got {value!r}")
+    if o.d_model % o.heads:
+        raise UserError(f"model.heads ({o.heads}) must divide model.d_model ({o.d_model})")
+    for name in ("dropout", "attention_dropout", "activation_dropout"):
+        if not 0.0 <= getattr(o, name) < 1.0:
+            raise UserError(f"model.{name} must be in [0, 1), got {getattr(o, name)!r}")
+    if not 0.0 <= o.label_smoothing < 1.0:
+        raise UserError(f"model.label_smoothing must be in [0, 1), got {o.label_smoothing!r}")
+    if o.activation not in ACTIVATIONS:
+        raise UserError(f"model.activation must be one of {sorted(ACTIVATIONS)}, got {o.activation!r}")
+    if o.positions not in POSITIONS:
+        raise UserError(f"model.positions must be one of {list(POSITIONS)}, got {o.positions!r}")
+
+
+class _TransformerBase(Translator):
+    """Embeddings with positions, the layer options, and the final projection shared by both models."""
+
+    options: Any
+
+    def _layer_kwargs(self) -> dict[str, Any]:
+        o = self.options
+        return dict(dropout=o.dropout, attention_dropout=o.attention_dropout, activation_dropout=o.activation_dropout,
+                    activation=o.activation, norm_first=o.norm_first)  # fmt: skip
+
+    def _token_embedding(self, vocab: int) -> Embedding:
+        # N(0, 1 / d_model), scaled by sqrt(d_model) in use: unit variance, as the positions' scale
+        d = self.options.d_model
+        return Embedding(vocab, d, padding_idx=self.pad_id, initialW=initializers.normal(d**-0.5))
+
+    def _position_embedding(self) -> Embedding | None:
+        o = self.options
+        return Embedding(o.max_positions, o.d_model, initialW=initializers.normal(o.d_model**-0.5))
+
+    def _embed(self, embedding: Embedding, positions: Embedding | None, ids, start: int = 0) -> Variable:
+        """``ids`` ``(B, T)`` (or ``(R,)``, one step at position ``start``) -> scaled embeddings plus positions,
+        after dropout."""
+        o = self.options
+        T = ids.shape[1] if ids.ndim == 2 else 1
+        x = embedding(ids) * math.sqrt(o.d_model)
+        if positions is None:
+            pe = self._sinusoid(start + T, x.dtype)[start : start + T]
+        else:
+            if start + T > o.max_positions:
+                raise UserError(f"a sentence needs {start + T} positions, model.max_positions is {o.max_positions}")
+            pe = positions.W[start : start + T]
+        if ids.ndim == 1:
+            pe = F.reshape(pe, (o.d_model,)) if isinstance(pe, Variable) else pe.reshape(o.d_model)
+        return F.dropout(x + pe, o.dropout)
+
+    def _sinusoid(self, length: int, dtype):
+        """The sinusoidal table of at least ``length`` positions, on the parameters' device, kept between calls."""
+        xp = self.xp
+        key = (xp.__name__, str(self.device), numpy.dtype(dtype).str)
+        table = self._tables.get(key)
+        if table is None or len(table) < length:
+            n = max(length, 2 * len(table) if table is not None else 0, 256)
+            table = xp.asarray(sinusoidal_positions(n, self.options.d_model, dtype))
+            self._tables[key] = table
+        return table
+
+    def _logits(self, h) -> Variable:
+        return self.out(self.final_norm(h) if self.options.norm_first else h)
+
+    def _cross_entropy(self, h, ids_out, lengths) -> tuple[Variable, int]:
+        """Mean (label-smoothed) cross-entropy of the decoder's outputs ``h`` ``(B, T, D)`` at real positions."""
+        B, T, _ = h.shape
+        rows = numpy.concatenate([b * T + numpy.arange(n) for b, n in enumerate(lengths)])
+        real = F.gather_rows(F.reshape(h, (B * T, -1)), rows)
+        targets = ids_out.reshape(-1)[self.xp.asarray(rows)]
+        loss = F.softmax_cross_entropy(self._logits(real), targets, label_smoothing=self.options.label_smoothing)
+        return loss, len(rows)
+
+    def _teacher_forcing(self, tgt: list):
+        tgt_in = [numpy.concatenate([[self.bos_id], numpy.asarray(t, dtype=numpy.int64)]) for t in tgt]
+        tgt_out = [numpy.concatenate([numpy.asarray(t, dtype=numpy.int64), [self.eos_id]]) for t in tgt]
+        ids_in, lengths = pad_batch(tgt_in, self.pad_id, self.xp)
+        ids_out, _ = pad_batch(tgt_out, self.pad_id, self.xp)
+        return ids_in, ids_out, lengths
+
+    def _empty_caches(self, layers: LayerList, rows: int) -> tuple:
+        """Every layer's self-attention keys and values before the first step: ``(k_0, v_0, k_1, v_1, ...)``."""
+        dtype = self.out.W.dtype
+        return tuple(a for layer in layers for a in layer.self_attn.empty_cache(rows, self.xp, dtype))
+
+
+class Transformer(_TransformerBase):
+    """Transformer encoder-decoder. ``src_vocab``/``tgt_vocab``: vocabulary sizes (equal with
+    ``share_embeddings``); ``layers`` is accepted for the models' common signature (no layer is looked up by
+    name). Raises ``UserError`` (one line naming the option) for inconsistent options."""
+
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        options: TransformerOptions | None = None,
+        *,
+        pad_id: int = 0,
+        bos_id: int = 2,
+        eos_id: int = 3,
+        layers: Registry | None = None,
+    ) -> None:
+        super().__init__()
+        o = options or TransformerOptions()
+        self.options = o
+        self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
+        _check_options(o, {"encoder_layers": o.encoder_layers, "decoder_layers": o.decoder_layers})
+        if o.share_embeddings and src_vocab != tgt_vocab:
+            raise UserError(
+                f"model.share_embeddings needs one vocabulary size, got {src_vocab} (source) and {tgt_vocab} (target);"
+                " use a joint tokenizer"
+            )
+        object.__setattr__(self, "_tables", {})
+        D = o.d_model
+        self.src_embed = self._token_embedding(src_vocab)
+        self.tgt_embed = self.src_embed if o.share_embeddings else self._token_embedding(tgt_vocab)
+        self.src_positions = self._position_embedding() if o.positions == "learned" else None
+        self.tgt_positions = self._position_embedding() if o.positions == "learned" else None
+        kwargs = self._layer_kwargs()
+        self.encoder = LayerList(TransformerEncoderLayer(D, o.heads, o.ffn_size, **kwargs)
+                                 for _ in range(o.encoder_layers))  # fmt: skip
+        self.decoder = LayerList(TransformerDecoderLayer(D, o.heads, o.ffn_size, **kwargs)
+                                 for _ in range(o.decoder_layers))  # fmt: skip
+        if o.norm_first:
+            self.encoder_norm = LayerNorm(D)
+            self.final_norm = LayerNorm(D)
+        self.out = Linear(D, tgt_vocab)
+        if o.share_embeddings or o.tie_output:
+            self.out.W = self.tgt_embed.W
+
+    # ---- the decoding interface ------------------------------------------------------------------------------
+    def encode(self, src: list) -> dict:
+        """The encoder's output ``memory`` ``(B, S, D)`` and the source ``padding`` ``(B, S)`` (True at padding)."""
+        ids, lengths = pad_batch(src, self.pad_id, self.xp)
+        padding = ~lengths_to_mask(lengths, ids.shape[1], xp=self.xp)
+        x = self._embed(self.src_embed, self.src_positions, ids)
+        for layer in self.encoder:
+            x = layer(x, padding)
+        if self.options.norm_first:
+            x = self.encoder_norm(x)
+        return {"memory": x, "padding": padding}
+
+    def initial_state(self, encoded: dict) -> DecoderState:
+        """Per source: every decoder layer's memory keys and values and the source padding; per row: every
+        decoder layer's (empty) self-attention cache."""
+        memory = encoded["memory"]
+        kv = tuple(a for layer in self.decoder for a in layer.memory_keys_values(memory))
+        sources = {"memory_kv": kv, "padding": encoded["padding"]}
+        return DecoderState({"cache": self._empty_caches(self.decoder, memory.shape[0])}, sources)
+
+    def step(self, state: DecoderState, prev_tokens) -> tuple[Variable, DecoderState]:
+        """One decoder position for every row: ``prev_tokens`` ``(R,)`` -> log-probabilities ``(R, V)`` and the
+        state with each layer's cache one position longer; ``attention`` is the last layer's cross-attention,
+        averaged over heads ``(R, S)``."""
+        cache, kv = state.rows["cache"], state.sources["memory_kv"]
+        padding = state.sources["padding"]
+        x = self._embed(self.tgt_embed, self.tgt_positions, self.xp.asarray(prev_tokens), cache[0].shape[2])
+        new, last = [], len(self.decoder) - 1
+        weights = None
+        for i, layer in enumerate(self.decoder):
+            out = layer.step(x, kv[2 * i : 2 * i + 2], padding, cache[2 * i : 2 * i + 2], need_weights=i == last)
+            x = out[0]
+            new.extend(out[1])
+            if i == last:
+                weights = out[2]
+        return F.log_softmax(self._logits(x), axis=1), state.after_step(weights, cache=tuple(new))
+
+    # ---- training ---------------------------------------------------------------------------------------------
+    def loss(self, src: list, tgt: list) -> tuple[Variable, int]:
+        """Mean (label-smoothed) cross-entropy per target token under teacher forcing, and the number of target
+        tokens (each sentence's tokens plus EOS)."""
+        encoded = self.encode(src)
+        ids_in, ids_out, lengths = self._teacher_forcing(tgt)
+        return self._cross_entropy(self.decode(ids_in, encoded), ids_out, lengths)
+
+    def decode(self, ids_in, encoded: dict) -> Variable:
+        """The decoder over whole target prefixes ``ids_in`` ``(B, T)`` (BOS first) in one pass: its last layer's
+        outputs ``(B, T, D)``, before the final norm and the output projection."""
+        memory, padding = encoded["memory"], encoded["padding"]
+        x = self._embed(self.tgt_embed, self.tgt_positions, ids_in)
+        for layer in self.decoder:
+            x = layer(x, memory, padding)
+        return x
+
+
+class TransformerLM(_TransformerBase):
+    """Decoder-only Transformer language model over sentences of token ids (BOS/EOS added by the model): causal
+    ``TransformerEncoderLayer``s. As a decoding model it ignores its source (``encode`` fixes the batch size),
+    as ``rnnlm`` does."""
+
+    def __init__(
+        self, vocab: int, options: TransformerLMOptions | None = None, *, pad_id: int = 0, bos_id: int = 2,
+        eos_id: int = 3, layers: Registry | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        o = options or TransformerLMOptions()
+        self.options = o
+        self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
+        _check_options(o, {"layers": o.layers})
+        object.__setattr__(self, "_tables", {})
+        self.embed = self._token_embedding(vocab)
+        self.positions = self._position_embedding() if o.positions == "learned" else None
+        kwargs = self._layer_kwargs()
+        self.layers = LayerList(TransformerEncoderLayer(o.d_model, o.heads, o.ffn_size, **kwargs)
+                                for _ in range(o.layers))  # fmt: skip
+        if o.norm_first:
+            self.final_norm = LayerNorm(o.d_model)
+        self.out = Linear(o.d_model, vocab)
+        if o.tie_output:
+            self.out.W = self.embed.W
+
+    @classmethod
+    def build(
+        cls, options: Any, *, source_vocab: int, target_vocab: int, pad_id: int, bos_id: int, eos_id: int,
+        layers: Registry,
+    ) -> TransformerLM:  # fmt: skip
+        """A language model of the target side: ``source_vocab`` is not used."""
+        return cls(target_vocab, options, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, layers=layers)
+
+    def loss(self, sentences: list, _unused: list | None = None) -> tuple[Variable, int]:
+        """Mean (label-smoothed) cross-entropy per predicted token (each sentence's tokens plus EOS), and that
+        token count."""
+        ids_in, ids_out, lengths = self._teacher_forcing(sentences)
+        return self._cross_entropy(self.decode(ids_in), ids_out, lengths)
+
+    def decode(self, ids_in) -> Variable:
+        """The layers over whole prefixes ``ids_in`` ``(B, T)`` (BOS first), causally: ``(B, T, D)`` before the
+        final norm and the output projection. Padding follows the real tokens, so no real position sees it."""
+        x = self._embed(self.embed, self.positions, ids_in)
+        for layer in self.layers:
+            x = layer(x, causal=True)
+        return x
+
+    def encode(self, src: list) -> dict:
+        return {"batch": len(src)}
+
+    def initial_state(self, encoded: dict) -> DecoderState:
+        return DecoderState({"cache": self._empty_caches(self.layers, encoded["batch"])})
+
+    def step(self, state: DecoderState, prev_tokens) -> tuple[Variable, DecoderState]:
+        cache = state.rows["cache"]
+        x = self._embed(self.embed, self.positions, self.xp.asarray(prev_tokens), cache[0].shape[2])
+        new = []
+        for i, layer in enumerate(self.layers):
+            x, kv = layer.step(x, cache[2 * i : 2 * i + 2])
+            new.extend(kv)
+        return F.log_softmax(self._logits(x), axis=1), state.after_step(cache=tuple(new))
+
+
+__all__ = ["Transformer", "TransformerLM", "TransformerLMOptions", "TransformerOptions"]
