@@ -55,7 +55,7 @@ class TransformerOptions:
     attention_dropout: float = 0.0  # on the attention weights
     activation_dropout: float = 0.0  # on the feed-forward block's hidden activations
     activation: str = "relu"  # the feed-forward block's activation: "relu" or "gelu"
-    norm_first: bool = True  # pre-norm layers and a final layer norm; False: post-norm (the original Transformer)
+    norm_first: bool = True  # pre-norm layers and a final layer norm; false: post-norm (the original Transformer)
     positions: str = "sinusoidal"  # position encodings: "sinusoidal" (fixed) or "learned" (an embedding)
     max_positions: int = 1024  # longest sentence (tokens + BOS or EOS) with learned positions
     share_embeddings: bool = False  # one embedding for source, target and output (needs equal vocabulary sizes)
@@ -75,7 +75,7 @@ class TransformerLMOptions:
     attention_dropout: float = 0.0  # on the attention weights
     activation_dropout: float = 0.0  # on the feed-forward block's hidden activations
     activation: str = "relu"  # the feed-forward block's activation: "relu" or "gelu"
-    norm_first: bool = True  # pre-norm layers and a final layer norm; False: post-norm
+    norm_first: bool = True  # pre-norm layers and a final layer norm; false: post-norm
     positions: str = "sinusoidal"  # position encodings: "sinusoidal" (fixed) or "learned" (an embedding)
     max_positions: int = 1024  # longest sentence (tokens + BOS or EOS) with learned positions
     tie_output: bool = False  # the output projection is the token embedding
