@@ -33,7 +33,7 @@ def seqkit_register_layers(registry: Registry) -> None:
 
 @hookspec
 def seqkit_register_models(registry: Registry) -> None:
-    """Register models: ``seqkit.models.Translator`` subclasses that a recipe builds by name (seq2seq, rnnlm)."""
+    """Register models: ``seqkit.models.Translator`` subclasses that a recipe builds by name (seq2seq, transformer)."""
 
 
 # ---- data --------------------------------------------------------------------------------------------------
