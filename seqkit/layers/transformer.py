@@ -289,7 +289,8 @@ class TransformerDecoderLayer(_TransformerLayer):
     ``memory_padding_mask`` ``(B, S)`` True at padding -> ``(B, T, D)``. For decoding,
     ``layer.memory_keys_values(memory)`` once per source, then per step ``layer.step(x_t, memory_keys_values,
     memory_padding_mask, cache)`` -> ``(y_t, cache)`` (``need_weights=True``: ``(y_t, cache, weights)``, the
-    cross-attention weights averaged over heads ``(R, S)``); ``x_t`` ``(R, D)`` with ``R`` a multiple of the
+    cross-attention weights averaged over heads ``(R, S)``, or per head ``(R, heads, S)`` with
+    ``average_heads=False``); ``x_t`` ``(R, D)`` with ``R`` a multiple of the
     sources, ``group = R / sources`` consecutive rows per source; ``cache`` from ``self_attn.empty_cache(R)``.
     """
 
@@ -319,7 +320,8 @@ class TransformerDecoderLayer(_TransformerLayer):
         x = self._residual(x, self.norm2, lambda h: F.dropout(self.cross_attn(h, kv, keep)[0], self.dropout))
         return self._residual(x, self.norm3, self._ff)
 
-    def step(self, x, memory_keys_values, memory_padding_mask, cache, *, need_weights: bool = False):
+    def step(self, x, memory_keys_values, memory_padding_mask, cache, *, need_weights: bool = False,
+             average_heads: bool = True):  # fmt: skip
         xp = get_array_module(x)
         keep = attention_keep_mask(memory_padding_mask, None, xp)
         found = {}
@@ -336,7 +338,8 @@ class TransformerDecoderLayer(_TransformerLayer):
         x = self._residual(x, self.norm2, ca)
         y = self._residual(x, self.norm3, self._ff)
         if need_weights:
-            return y, found["cache"], F.mean(found["weights"], axis=1)
+            weights = found["weights"]  # (R, heads, S)
+            return y, found["cache"], F.mean(weights, axis=1) if average_heads else weights
         return y, found["cache"]
 
 

@@ -253,6 +253,32 @@ class Transformer(_TransformerBase):
                 weights = out[2]
         return F.log_softmax(self._logits(x), axis=1), state.after_step(weights, cache=tuple(new))
 
+    def cross_attention(self, src: list, tgt: list) -> list[numpy.ndarray]:
+        """Every decoder layer's cross-attention weights, per head, for each source ``src[b]`` and its output
+        ``tgt[b]`` (token ids without BOS/EOS), fed step by step as in decoding: float32 NumPy arrays
+        ``(decoder_layers, heads, len(tgt[b]) + 1, len(src[b]))``, row ``t`` the step that predicted token ``t``
+        (the last one EOS). The weights ``step`` reports are the last layer's averaged over heads."""
+        from seqkit.backend import to_device
+        from seqkit.config import no_grad, using_config
+
+        with using_config("train", False), no_grad():
+            state = self.initial_state(self.encode(src))
+            ids_in, _, lengths = self._teacher_forcing(tgt)
+            kv, padding = state.sources["memory_kv"], state.sources["padding"]
+            cache, steps = state.rows["cache"], []
+            for t in range(ids_in.shape[1]):
+                x = self._embed(self.tgt_embed, self.tgt_positions, ids_in[:, t], t)
+                new, layers = [], []
+                for i, layer in enumerate(self.decoder):
+                    x, c, w = layer.step(x, kv[2 * i : 2 * i + 2], padding, cache[2 * i : 2 * i + 2],
+                                         need_weights=True, average_heads=False)  # fmt: skip
+                    new.extend(c)
+                    layers.append(to_device(w.data, "cpu"))
+                cache = tuple(new)
+                steps.append(numpy.stack(layers, axis=1))  # (B, layers, heads, S)
+        maps = numpy.stack(steps, axis=3).astype(numpy.float32)  # (B, layers, heads, T, S)
+        return [maps[b, :, :, :n, : len(s)] for b, (n, s) in enumerate(zip(lengths, src))]
+
     # ---- training ---------------------------------------------------------------------------------------------
     def loss(self, src: list, tgt: list) -> tuple[Variable, int]:
         """Mean (label-smoothed) cross-entropy per target token under teacher forcing, and the number of target
