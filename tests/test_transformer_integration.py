@@ -145,3 +145,47 @@ def test_mixed_precision_trains_a_transformer(tmp_path):
     assert all(v.dtype == np.float32 for k, v in arrays.items() if k.startswith(("model/", "optimizer/")))
     scaler = meta["updater"]["scaler"]
     assert scaler["scale"] > 1 and scaler["good_steps"] >= 0
+
+
+# ---- 5. attention weights: translate --attention and report --------------------------------------------------
+def test_translate_attention_gives_every_layer_and_head(trained, tmp_path, seqkit_plugin_manager):
+    """A transformer's --attention file holds per sentence (layers, heads, steps, source pieces): every decoder
+    layer's cross-attention per head, its rows distributions over the source; the last layer's mean over heads
+    is what the decoder reported while searching."""
+    from seqkit.runs import Run
+
+    sentences = [*(trained.parent / "dev.src").read_text().splitlines()[:3], "", "a b"]
+    src = tmp_path / "in.txt"
+    src.write_text("".join(s + "\n" for s in sentences))
+    for suffix in (".npz", ".json"):
+        out = tmp_path / f"a{suffix}"
+        argv = ["translate", "--run", str(trained), "-i", str(src), "-o", str(tmp_path / "out.txt")]
+        assert main([*argv, "--attention", str(out)]) == 0
+        if suffix == ".npz":
+            with np.load(out) as f:
+                found = {k: f[k] for k in f.files}
+        else:
+            found = {k: np.asarray(v) for k, v in json.loads(out.read_text()).items()}
+        assert sorted(found) == ["sentence_0", "sentence_1", "sentence_2", "sentence_4"]  # not the empty line
+        results = Run.open(trained, seqkit_plugin_manager, "best").translate(sentences, keep_attention=True)
+        for i in (0, 1, 2, 4):
+            w, h = found[f"sentence_{i}"], results[i][0]
+            assert w.shape == (2, 2, len(h.attention), len(sentences[i].split())), i
+            np.testing.assert_allclose(w.sum(axis=-1), 1.0, rtol=1e-5)
+            np.testing.assert_allclose(w[-1].mean(axis=0), h.attention, atol=1e-6)
+            assert not np.allclose(w[:, 0], w[:, 1])  # the heads differ
+
+
+def test_report_plots_attention_per_layer_and_head(trained, capsys, monkeypatch):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    grids, subplots = [], plt.subplots
+
+    def recording(*args, **kwargs):
+        grids.append(args[:2])
+        return subplots(*args, **kwargs)
+
+    monkeypatch.setattr(plt, "subplots", recording)
+    assert main(["report", str(trained), "--attention", "2"]) == 0
+    written = {Path(p).name for p in capsys.readouterr().out.split()}
+    assert {"attention_0.png", "attention_1.png"} <= written
+    assert grids.count((2, 2)) == 2  # each sentence: a grid of decoder layers x heads

@@ -9,6 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy
+
 from seqkit.errors import UserError
 
 CURVES = (("loss", "training loss"), ("perplexity", "training perplexity"), ("lr", "learning rate"),
@@ -60,21 +62,30 @@ def plot_curves(entries: list[dict], out: Path) -> list[Path]:
 
 
 def plot_attention(run, sentences: list[str], out: Path) -> list[Path]:
-    """Heatmaps of the attention of the best hypothesis for each sentence (source pieces x output pieces)."""
+    """Heatmaps of the attention of the best hypothesis for each sentence (source pieces x output pieces): one,
+    or for a model with attention per layer and head (the transformer) a grid of them, a row per decoder layer
+    and a column per head."""
+    from seqkit.cli.translate import attention_weights
+
     plt = _pyplot()
     written = []
-    for i, (sentence, hyps) in enumerate(zip(sentences, run.translate(sentences, keep_attention=True))):
-        h = hyps[0]
-        if h.attention is None:
+    results = run.translate(sentences, keep_attention=True)
+    for i, (sentence, hyps, found) in enumerate(zip(sentences, results, attention_weights(run, sentences, results))):
+        if found is None:
             continue
         src_pieces = [run.tokenizers.source.decode([t]) for t in run.tokenizers.source.encode(sentence)]
-        out_pieces = [run.tokenizers.target.decode([t]) for t in h.tokens] + ["</s>"]
-        weights = h.attention[: len(out_pieces), : len(src_pieces)]
-        fig, ax = plt.subplots(figsize=(1 + 0.45 * len(src_pieces), 1 + 0.4 * len(out_pieces)))
-        ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0)
-        ax.set_xticks(range(len(src_pieces)), src_pieces, rotation=60, ha="right")
-        ax.set_yticks(range(len(out_pieces)), out_pieces)
-        ax.set_title(f"dev sentence {i}")
+        out_pieces = [run.tokenizers.target.decode([t]) for t in hyps[0].tokens] + ["</s>"]
+        grid = found if found.ndim == 4 else found[None, None]  # (layers, heads, steps, source)
+        layers, heads = grid.shape[:2]
+        width, height = 1 + 0.45 * len(src_pieces), 1 + 0.4 * len(out_pieces)
+        fig, axes = plt.subplots(layers, heads, figsize=(width * heads, height * layers), squeeze=False)
+        for (layer, head), ax in numpy.ndenumerate(axes):
+            ax.imshow(grid[layer, head, : len(out_pieces), : len(src_pieces)], cmap="Greys", vmin=0.0, vmax=1.0)
+            ax.set_xticks(range(len(src_pieces)), src_pieces, rotation=60, ha="right")
+            ax.set_yticks(range(len(out_pieces)), out_pieces)
+            if found.ndim == 4:
+                ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9)
+        fig.suptitle(f"dev sentence {i}") if found.ndim == 4 else axes[0, 0].set_title(f"dev sentence {i}")
         fig.tight_layout()
         path = out / f"attention_{i}.png"
         fig.savefig(path, dpi=100)

@@ -67,6 +67,23 @@ def _read_input(path: str | None) -> list[str]:
     return [line.rstrip("\r") for line in lines]
 
 
+def attention_weights(run, sentences: list[str], results: list) -> list[numpy.ndarray | None]:
+    """The attention weights of each sentence's best hypothesis (None for an empty sentence): the decoder's own,
+    ``(steps, source pieces)`` (seq2seq: its one attention), or for a model with ``cross_attention`` (the
+    transformer) every decoder layer's per head, ``(layers, heads, steps, source pieces)``."""
+    from seqkit.data import normalize
+
+    weights = [hyps[0].attention for hyps in results]
+    if not hasattr(run.model, "cross_attention"):
+        return weights
+    chosen = [i for i, w in enumerate(weights) if w is not None]
+    src = [numpy.asarray(run.tokenizers.source.encode(normalize(sentences[i]))) for i in chosen]
+    maps = run.model.cross_attention(src, [results[i][0].tokens for i in chosen]) if chosen else []
+    for i, m in zip(chosen, maps):
+        weights[i] = m[:, :, : len(weights[i])]  # the decoder's steps: one fewer without EOS at the length limit
+    return weights
+
+
 def run_translate(args: argparse.Namespace) -> int:
     from seqkit.runs import Run
 
@@ -97,7 +114,8 @@ def run_translate(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if args.attention:
-        weights = {f"sentence_{i}": h[0].attention for i, h in enumerate(results) if h[0].attention is not None}
+        found = attention_weights(run, sentences, results)
+        weights = {f"sentence_{i}": w for i, w in enumerate(found) if w is not None}
         if args.attention.endswith(".json"):
             with atomic_write(args.attention) as f:
                 json.dump({k: v.tolist() for k, v in weights.items()}, f)
@@ -172,7 +190,10 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", help="output file (default: stdout), written atomically")
     p.add_argument("--nbest", type=int, default=1, help="print N hypotheses per line as 'i ||| text ||| score'")
     p.add_argument("--scores", action="store_true", help="print 'score<TAB>text'")
-    p.add_argument("--attention", metavar="FILE", help="save attention weights (.npz, or .json)")
+    p.add_argument("--attention", metavar="FILE",
+                   help="save the best hypotheses' attention weights (.npz, or .json): per sentence (steps, source "
+                   "pieces), or for a transformer (layers, heads, steps, source pieces), every decoder layer's "
+                   "cross-attention per head")  # fmt: skip
     p.set_defaults(run=run_translate)
     p = sub.add_parser("evaluate", help="translate a split of the run's data and score it (BLEU, chrF)",
                        epilog="example:\n  seqkit evaluate --run runs/quickstart --split test",
