@@ -451,7 +451,9 @@ def test_embeddings_shared_and_tied():
     "options, message",
     [({"heads": 3}, "model.heads (3) must divide model.d_model (8)"),
      ({"activation": "tanh"}, "model.activation must be one of"),
-     ({"positions": "rotary"}, "model.positions must be one of"),
+     ({"positions": "rotary"}, "rotary"),
+     ({"positions": "linear"}, "model.positions: layer 'linear' (seqkit.layers.basic.Linear) does not extend "
+                               "seqkit.layers.PositionEncoding"),
      ({"dropout": 1.0}, "model.dropout must be in [0, 1)"),
      ({"encoder_layers": 0}, "model.encoder_layers must be an integer >= 1"),
      ({"label_smoothing": -0.1}, "model.label_smoothing must be in [0, 1)")],

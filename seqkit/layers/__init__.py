@@ -11,6 +11,7 @@ from seqkit.layers.attention import (
 )
 from seqkit.layers.basic import Dropout, Embedding, LayerNorm, Linear, Sequential
 from seqkit.layers.layer import Layer, LayerList, load, save, sidecar_path
+from seqkit.layers.positions import LearnedPositions, PositionEncoding, SinusoidalPositions, sinusoidal_positions
 from seqkit.layers.rnn import GRU, LSTM, GRUCell, LSTMCell, RecurrentLayer, RecurrentWeight, RNNLayer
 from seqkit.layers.transformer import (
     CrossAttention,
@@ -18,7 +19,6 @@ from seqkit.layers.transformer import (
     TransformerDecoderLayer,
     TransformerEncoderLayer,
     attention_keep_mask,
-    sinusoidal_positions,
 )
 
 #: seqkit's own layers by name, each with its aliases: the built-in entries of the ``layer`` registry
@@ -38,6 +38,8 @@ BUILTIN_LAYERS: dict[str, tuple[type[Layer], tuple[str, ...]]] = {
     "general_attention": (GeneralAttention, ("luong_general",)),
     "scaled_dot_attention": (ScaledDotProductAttention, ()),
     "multi_head_attention": (MultiHeadAttention, ()),
+    "sinusoidal": (SinusoidalPositions, ()),
+    "learned": (LearnedPositions, ()),
 }
 
 __all__ = [
@@ -46,5 +48,5 @@ __all__ = [
     "GRU", "LSTM", "RecurrentLayer", "RecurrentWeight", "RNNLayer", "Dropout", "Embedding", "GRUCell", "LSTMCell",
     "Layer", "LayerList", "LayerNorm", "Linear", "Sequential", "load", "save", "sidecar_path", "BUILTIN_LAYERS",
     "CrossAttention", "SelfAttention", "TransformerDecoderLayer", "TransformerEncoderLayer", "attention_keep_mask",
-    "sinusoidal_positions",
+    "sinusoidal_positions", "LearnedPositions", "PositionEncoding", "SinusoidalPositions",
 ]  # fmt: skip

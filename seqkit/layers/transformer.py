@@ -40,19 +40,9 @@ from seqkit.core.autograd import Parameter, Variable
 from seqkit.functions.attention import masked_softmax
 from seqkit.layers.basic import LayerNorm, Linear
 from seqkit.layers.layer import Layer
+from seqkit.layers.positions import sinusoidal_positions
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
-
-
-def sinusoidal_positions(length: int, d_model: int, dtype: Any = numpy.float64, start: int = 0) -> numpy.ndarray:
-    """The sinusoidal position encodings of positions ``start .. start + length - 1``, ``(length, d_model)``
-    NumPy: ``sin(p / 10000^(2i / d))`` in column ``2i`` and ``cos`` of the same in column ``2i + 1``."""
-    pos = numpy.arange(start, start + length, dtype=numpy.float64)[:, None]
-    rate = numpy.exp(numpy.arange(0, d_model, 2, dtype=numpy.float64) * (-math.log(10000.0) / d_model))
-    out = numpy.empty((length, d_model))
-    out[:, 0::2] = numpy.sin(pos * rate)
-    out[:, 1::2] = numpy.cos(pos * rate[: d_model // 2])
-    return out.astype(dtype)
 
 
 def attention_keep_mask(padding_mask=None, causal_size: int | None = None, xp=numpy):
@@ -82,10 +72,12 @@ def _zeros(size: int, dtype) -> Parameter:
     return Parameter(initializers.create(0.0, size, dtype))
 
 
-def _attend(q, k, v, keep, dropout: float):
+def _attend(q, k, v, keep, dropout: float, bias=None):
     """Heads ``q`` ``(B, H, Tq, dh)`` (already scaled), ``k``, ``v`` ``(B, H, Tk, dh)`` -> the weighted values
-    ``(B, H, Tq, dh)`` and the weights ``(B, H, Tq, Tk)``."""
-    weights = masked_softmax(F.matmul(q, k, transb=True), keep)
+    ``(B, H, Tq, dh)`` and the weights ``(B, H, Tq, Tk)``. ``bias`` (None, or broadcasting to the scores, e.g.
+    ``(H, Tq, Tk)``) is added to the scores before the masked softmax."""
+    scores = F.matmul(q, k, transb=True)
+    weights = masked_softmax(scores if bias is None else scores + bias, keep)
     heads = F.matmul(F.dropout(weights, dropout) if dropout else weights, v)
     return heads, weights
 
@@ -128,7 +120,9 @@ class SelfAttention(_Heads):
     ``attn(x, keep=None)``: ``x`` ``(B, T, D)``, ``keep`` a boolean mask broadcasting to ``(B, H, T, T)``, True
     where a query may attend (``attention_keep_mask``) -> ``(B, T, D)``. ``attn.step(x_t, cache)``: ``x_t``
     ``(R, D)``, ``cache`` ``(keys, values)`` ``(R, H, t, dh)`` of the earlier positions -> ``(R, D)`` and the
-    cache with this position appended; the query attends to every cached position and itself.
+    cache with this position appended; the query attends to every cached position and itself. Both take an
+    optional ``bias`` added to the scaled scores before the softmax: ``(H, T, T)`` for the call, ``(H, 1, t + 1)``
+    for a step (a position scheme's ``attention_bias``).
     """
 
     transposed_weights = ("W_qkv", "W_o")
@@ -141,17 +135,17 @@ class SelfAttention(_Heads):
         self.W_o = _weight((D, D), D, D, dtype)
         self.b_o = _zeros(D, dtype)
 
-    def __call__(self, x, keep=None) -> Variable:
+    def __call__(self, x, keep=None, bias=None) -> Variable:
         q, k, v = self._split(F.linear(x, self.W_qkv, self.b_qkv), 3)
-        heads, _ = _attend(q * self.scale, k, v, keep, self.dropout)
+        heads, _ = _attend(q * self.scale, k, v, keep, self.dropout, bias)
         return F.linear(_merge(heads, self.d_model), self.W_o, self.b_o)
 
-    def step(self, x, cache) -> tuple[Variable, tuple[Variable, Variable]]:
+    def step(self, x, cache, bias=None) -> tuple[Variable, tuple[Variable, Variable]]:
         R = x.shape[0]
         q, k, v = self._split(F.reshape(F.linear(x, self.W_qkv, self.b_qkv), (R, 1, -1)), 3)  # (R, H, 1, dh)
         k = F.concat([cache[0], k], axis=2)
         v = F.concat([cache[1], v], axis=2)
-        heads, _ = _attend(q * self.scale, k, v, None, self.dropout)
+        heads, _ = _attend(q * self.scale, k, v, None, self.dropout, bias)
         return F.linear(F.reshape(heads, (R, self.d_model)), self.W_o, self.b_o), (k, v)
 
     def empty_cache(self, rows: int, xp=numpy, dtype=None) -> tuple[Any, Any]:
@@ -249,7 +243,7 @@ class TransformerEncoderLayer(_TransformerLayer):
     *, causal=False)``: ``x`` ``(B, T, D)``, ``padding_mask`` ``(B, T)`` True at padding -> ``(B, T, D)``;
     ``causal`` lets each position attend only to itself and earlier ones. ``layer.step(x_t, cache)`` is one
     causal step (``x_t`` ``(R, D)``, ``cache`` as ``SelfAttention.step``'s, ``self_attn.empty_cache(R)`` at
-    first) -> ``(R, D)`` and the new cache.
+    first) -> ``(R, D)`` and the new cache. Both take ``bias=``, the self-attention's (``SelfAttention``).
     """
 
     def __init__(
@@ -263,16 +257,16 @@ class TransformerEncoderLayer(_TransformerLayer):
         self.norm1 = LayerNorm(d_model, eps, dtype)
         self.norm2 = LayerNorm(d_model, eps, dtype)
 
-    def __call__(self, x, padding_mask=None, *, causal: bool = False) -> Variable:
+    def __call__(self, x, padding_mask=None, *, causal: bool = False, bias=None) -> Variable:
         keep = attention_keep_mask(padding_mask, x.shape[1] if causal else None, get_array_module(x))
-        x = self._residual(x, self.norm1, lambda h: F.dropout(self.self_attn(h, keep), self.dropout))
+        x = self._residual(x, self.norm1, lambda h: F.dropout(self.self_attn(h, keep, bias), self.dropout))
         return self._residual(x, self.norm2, self._ff)
 
-    def step(self, x, cache) -> tuple[Variable, tuple[Variable, Variable]]:
+    def step(self, x, cache, *, bias=None) -> tuple[Variable, tuple[Variable, Variable]]:
         new_cache = []
 
         def sa(h):
-            out, kv = self.self_attn.step(h, cache)
+            out, kv = self.self_attn.step(h, cache, bias)
             new_cache.append(kv)
             return F.dropout(out, self.dropout)
 
@@ -292,6 +286,7 @@ class TransformerDecoderLayer(_TransformerLayer):
     cross-attention weights averaged over heads ``(R, S)``, or per head ``(R, heads, S)`` with
     ``average_heads=False``); ``x_t`` ``(R, D)`` with ``R`` a multiple of the
     sources, ``group = R / sources`` consecutive rows per source; ``cache`` from ``self_attn.empty_cache(R)``.
+    Both take ``bias=`` for the causal self-attention (``SelfAttention``); the cross-attention has none.
     """
 
     def __init__(
@@ -311,23 +306,23 @@ class TransformerDecoderLayer(_TransformerLayer):
         """The memory's keys and values for the cross-attention, ``(B, H, S, dh)`` each."""
         return self.cross_attn.memory_keys_values(memory)
 
-    def __call__(self, x, memory, memory_padding_mask=None) -> Variable:
+    def __call__(self, x, memory, memory_padding_mask=None, *, bias=None) -> Variable:
         xp = get_array_module(x)
         causal = attention_keep_mask(None, x.shape[1], xp)
         keep = attention_keep_mask(memory_padding_mask, None, xp)
         kv = self.memory_keys_values(memory)
-        x = self._residual(x, self.norm1, lambda h: F.dropout(self.self_attn(h, causal), self.dropout))
+        x = self._residual(x, self.norm1, lambda h: F.dropout(self.self_attn(h, causal, bias), self.dropout))
         x = self._residual(x, self.norm2, lambda h: F.dropout(self.cross_attn(h, kv, keep)[0], self.dropout))
         return self._residual(x, self.norm3, self._ff)
 
     def step(self, x, memory_keys_values, memory_padding_mask, cache, *, need_weights: bool = False,
-             average_heads: bool = True):  # fmt: skip
+             average_heads: bool = True, bias=None):  # fmt: skip
         xp = get_array_module(x)
         keep = attention_keep_mask(memory_padding_mask, None, xp)
         found = {}
 
         def sa(h):
-            out, found["cache"] = self.self_attn.step(h, cache)
+            out, found["cache"] = self.self_attn.step(h, cache, bias)
             return F.dropout(out, self.dropout)
 
         def ca(h):

@@ -1,13 +1,14 @@
 """The Transformer (Vaswani et al. 2017): the encoder-decoder ``transformer`` and the decoder-only language model
 ``transformer_lm``.
 
-Token embeddings scaled by ``sqrt(d_model)`` plus sinusoidal or learned positions, dropout, a stack of
-``seqkit.layers.TransformerEncoderLayer`` / ``TransformerDecoderLayer`` (pre-norm by default, then a final layer
-norm; post-norm as an option), and the output projection (optionally the target embedding itself). Training
-runs every layer once over the whole padded batch, with key-padding and causal masks; decoding (``step``) runs
-one position per call against each decoder layer's cache of keys and values, kept per hypothesis in the
-``DecoderState``'s rows so that ``state.select`` reorders it with the beam, and the memory's keys and values,
-projected once per source at ``initial_state``.
+Token embeddings scaled by ``sqrt(d_model)`` with a position scheme (``model.positions``, a registered
+``seqkit.layers.PositionEncoding``: sinusoidal, learned, or a plugin's, which may also bias self-attention),
+dropout, a stack of ``seqkit.layers.TransformerEncoderLayer`` / ``TransformerDecoderLayer`` (pre-norm by default,
+then a final layer norm; post-norm as an option), and the output projection (optionally the target embedding
+itself). Training runs every layer once over the whole padded batch, with key-padding and causal masks; decoding
+(``step``) runs one position per call against each decoder layer's cache of keys and values, kept per hypothesis
+in the ``DecoderState``'s rows so that ``state.select`` reorders it with the beam, and the memory's keys and
+values, projected once per source at ``initial_state``.
 
 Token ids are Python lists of integer arrays, one per sentence, without BOS/EOS; the models add them.
 """
@@ -30,16 +31,14 @@ from seqkit.layers import (
     LayerList,
     LayerNorm,
     Linear,
+    PositionEncoding,
     TransformerDecoderLayer,
     TransformerEncoderLayer,
     lengths_to_mask,
-    sinusoidal_positions,
 )
 from seqkit.layers.transformer import ACTIVATIONS
-from seqkit.models.base import Translator, pad_batch
+from seqkit.models.base import Translator, default_layers, layer_class, pad_batch
 from seqkit.registry import Registry
-
-POSITIONS = ("sinusoidal", "learned")
 
 
 @dataclasses.dataclass
@@ -56,7 +55,7 @@ class TransformerOptions:
     activation_dropout: float = 0.0  # on the feed-forward block's hidden activations
     activation: str = "relu"  # the feed-forward block's activation: "relu" or "gelu"
     norm_first: bool = True  # pre-norm layers and a final layer norm; false: post-norm (the original Transformer)
-    positions: str = "sinusoidal"  # position encodings: "sinusoidal" (fixed) or "learned" (an embedding)
+    positions: str = "sinusoidal"  # a registered position scheme (PositionEncoding): "sinusoidal", "learned", ...
     max_positions: int = 1024  # longest sentence (tokens + BOS or EOS) with learned positions
     share_embeddings: bool = False  # one embedding for source, target and output (needs equal vocabulary sizes)
     tie_output: bool = False  # the output projection is the target embedding
@@ -76,7 +75,7 @@ class TransformerLMOptions:
     activation_dropout: float = 0.0  # on the feed-forward block's hidden activations
     activation: str = "relu"  # the feed-forward block's activation: "relu" or "gelu"
     norm_first: bool = True  # pre-norm layers and a final layer norm; false: post-norm
-    positions: str = "sinusoidal"  # position encodings: "sinusoidal" (fixed) or "learned" (an embedding)
+    positions: str = "sinusoidal"  # a registered position scheme (PositionEncoding): "sinusoidal", "learned", ...
     max_positions: int = 1024  # longest sentence (tokens + BOS or EOS) with learned positions
     tie_output: bool = False  # the output projection is the token embedding
     label_smoothing: float = 0.0  # share of the target probability spread over the vocabulary
@@ -97,8 +96,6 @@ def _check_options(o: Any, layer_counts: dict[str, int]) -> None:
         raise UserError(f"model.label_smoothing must be in [0, 1), got {o.label_smoothing!r}")
     if o.activation not in ACTIVATIONS:
         raise UserError(f"model.activation must be one of {sorted(ACTIVATIONS)}, got {o.activation!r}")
-    if o.positions not in POSITIONS:
-        raise UserError(f"model.positions must be one of {list(POSITIONS)}, got {o.positions!r}")
 
 
 class _TransformerBase(Translator):
@@ -116,36 +113,34 @@ class _TransformerBase(Translator):
         d = self.options.d_model
         return Embedding(vocab, d, padding_idx=self.pad_id, initialW=initializers.normal(d**-0.5))
 
-    def _position_embedding(self) -> Embedding | None:
-        o = self.options
-        return Embedding(o.max_positions, o.d_model, initialW=initializers.normal(o.d_model**-0.5))
+    def _position_scheme(self, layers: Registry | None) -> type[PositionEncoding]:
+        """The class ``model.positions`` names (``UserError`` in one line unless a ``PositionEncoding``)."""
+        return layer_class(layers or default_layers(), "positions", self.options.positions, PositionEncoding)
 
-    def _embed(self, embedding: Embedding, positions: Embedding | None, ids, start: int = 0) -> Variable:
-        """``ids`` ``(B, T)`` (or ``(R,)``, one step at position ``start``) -> scaled embeddings plus positions,
+    def _positions(self, scheme: type[PositionEncoding]) -> PositionEncoding:
+        o = self.options
+        return scheme.from_sizes(o.d_model, o.heads, o.max_positions)
+
+    def _embed(self, embedding: Embedding, positions: PositionEncoding, ids, start: int = 0) -> Variable:
+        """``ids`` ``(B, T)`` (or ``(R,)``, one step at position ``start``) -> scaled embeddings with positions,
         after dropout."""
         o = self.options
-        T = ids.shape[1] if ids.ndim == 2 else 1
         x = embedding(ids) * math.sqrt(o.d_model)
-        if positions is None:
-            pe = self._sinusoid(start + T, x.dtype)[start : start + T]
-        else:
-            if start + T > o.max_positions:
-                raise UserError(f"a sentence needs {start + T} positions, model.max_positions is {o.max_positions}")
-            pe = positions.W[start : start + T]
-        if ids.ndim == 1:
-            pe = F.reshape(pe, (o.d_model,)) if isinstance(pe, Variable) else pe.reshape(o.d_model)
-        return F.dropout(x + pe, o.dropout)
+        if ids.ndim == 1:  # a step: (R, D) -> (R, 1, D) at position start, and back
+            return F.dropout(F.reshape(positions.embed(F.reshape(x, (-1, 1, o.d_model)), start), (-1, o.d_model)),
+                             o.dropout)  # fmt: skip
+        return F.dropout(positions.embed(x, start), o.dropout)
 
-    def _sinusoid(self, length: int, dtype):
-        """The sinusoidal table of at least ``length`` positions, on the parameters' device, kept between calls."""
+    def _bias(self, positions: PositionEncoding, queries: int, keys: int, start: int = 0):
+        """The scheme's self-attention bias for queries at ``start .. start + queries - 1`` against keys at
+        ``0 .. keys - 1``, in the parameters' dtype; None (without a call) for a scheme that never biases."""
+        if type(positions).attention_bias is PositionEncoding.attention_bias:
+            return None
         xp = self.xp
-        key = (xp.__name__, str(self.device), numpy.dtype(dtype).str)
-        table = self._tables.get(key)
-        if table is None or len(table) < length:
-            n = max(length, 2 * len(table) if table is not None else 0, 256)
-            table = xp.asarray(sinusoidal_positions(n, self.options.d_model, dtype))
-            self._tables[key] = table
-        return table
+        bias = positions.attention_bias(xp.arange(start, start + queries), xp.arange(keys))
+        if bias is None or isinstance(bias, Variable):
+            return bias
+        return bias.astype(self.out.W.dtype, copy=False)
 
     def _logits(self, h) -> Variable:
         return self.out(self.final_norm(h) if self.options.norm_first else h)
@@ -174,8 +169,8 @@ class _TransformerBase(Translator):
 
 class Transformer(_TransformerBase):
     """Transformer encoder-decoder. ``src_vocab``/``tgt_vocab``: vocabulary sizes (equal with
-    ``share_embeddings``); ``layers`` is accepted for the models' common signature (no layer is looked up by
-    name). Raises ``UserError`` (one line naming the option) for inconsistent options."""
+    ``share_embeddings``); ``layers``: the registry ``model.positions`` is looked up in (seqkit's own layers when
+    None). Raises ``UserError`` (one line naming the option) for inconsistent options."""
 
     def __init__(
         self,
@@ -198,12 +193,12 @@ class Transformer(_TransformerBase):
                 f"model.share_embeddings needs one vocabulary size, got {src_vocab} (source) and {tgt_vocab} (target);"
                 " use a joint tokenizer"
             )
-        object.__setattr__(self, "_tables", {})
+        positions = self._position_scheme(layers)
         D = o.d_model
         self.src_embed = self._token_embedding(src_vocab)
         self.tgt_embed = self.src_embed if o.share_embeddings else self._token_embedding(tgt_vocab)
-        self.src_positions = self._position_embedding() if o.positions == "learned" else None
-        self.tgt_positions = self._position_embedding() if o.positions == "learned" else None
+        self.src_positions = self._positions(positions)
+        self.tgt_positions = self._positions(positions)
         kwargs = self._layer_kwargs()
         self.encoder = LayerList(TransformerEncoderLayer(D, o.heads, o.ffn_size, **kwargs)
                                  for _ in range(o.encoder_layers))  # fmt: skip
@@ -222,8 +217,9 @@ class Transformer(_TransformerBase):
         ids, lengths = pad_batch(src, self.pad_id, self.xp)
         padding = ~lengths_to_mask(lengths, ids.shape[1], xp=self.xp)
         x = self._embed(self.src_embed, self.src_positions, ids)
+        bias = self._bias(self.src_positions, ids.shape[1], ids.shape[1])
         for layer in self.encoder:
-            x = layer(x, padding)
+            x = layer(x, padding, bias=bias)
         if self.options.norm_first:
             x = self.encoder_norm(x)
         return {"memory": x, "padding": padding}
@@ -242,11 +238,14 @@ class Transformer(_TransformerBase):
         averaged over heads ``(R, S)``."""
         cache, kv = state.rows["cache"], state.sources["memory_kv"]
         padding = state.sources["padding"]
-        x = self._embed(self.tgt_embed, self.tgt_positions, self.xp.asarray(prev_tokens), cache[0].shape[2])
+        t = cache[0].shape[2]
+        x = self._embed(self.tgt_embed, self.tgt_positions, self.xp.asarray(prev_tokens), t)
+        bias = self._bias(self.tgt_positions, 1, t + 1, t)
         new, last = [], len(self.decoder) - 1
         weights = None
         for i, layer in enumerate(self.decoder):
-            out = layer.step(x, kv[2 * i : 2 * i + 2], padding, cache[2 * i : 2 * i + 2], need_weights=i == last)
+            out = layer.step(x, kv[2 * i : 2 * i + 2], padding, cache[2 * i : 2 * i + 2], need_weights=i == last,
+                             bias=bias)  # fmt: skip
             x = out[0]
             new.extend(out[1])
             if i == last:
@@ -268,10 +267,11 @@ class Transformer(_TransformerBase):
             cache, steps = state.rows["cache"], []
             for t in range(ids_in.shape[1]):
                 x = self._embed(self.tgt_embed, self.tgt_positions, ids_in[:, t], t)
+                bias = self._bias(self.tgt_positions, 1, t + 1, t)
                 new, layers = [], []
                 for i, layer in enumerate(self.decoder):
                     x, c, w = layer.step(x, kv[2 * i : 2 * i + 2], padding, cache[2 * i : 2 * i + 2],
-                                         need_weights=True, average_heads=False)  # fmt: skip
+                                         need_weights=True, average_heads=False, bias=bias)  # fmt: skip
                     new.extend(c)
                     layers.append(to_device(w.data, "cpu"))
                 cache = tuple(new)
@@ -292,8 +292,9 @@ class Transformer(_TransformerBase):
         outputs ``(B, T, D)``, before the final norm and the output projection."""
         memory, padding = encoded["memory"], encoded["padding"]
         x = self._embed(self.tgt_embed, self.tgt_positions, ids_in)
+        bias = self._bias(self.tgt_positions, ids_in.shape[1], ids_in.shape[1])
         for layer in self.decoder:
-            x = layer(x, memory, padding)
+            x = layer(x, memory, padding, bias=bias)
         return x
 
 
@@ -311,9 +312,9 @@ class TransformerLM(_TransformerBase):
         self.options = o
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         _check_options(o, {"layers": o.layers})
-        object.__setattr__(self, "_tables", {})
+        positions = self._position_scheme(layers)
         self.embed = self._token_embedding(vocab)
-        self.positions = self._position_embedding() if o.positions == "learned" else None
+        self.positions = self._positions(positions)
         kwargs = self._layer_kwargs()
         self.layers = LayerList(TransformerEncoderLayer(o.d_model, o.heads, o.ffn_size, **kwargs)
                                 for _ in range(o.layers))  # fmt: skip
@@ -341,8 +342,9 @@ class TransformerLM(_TransformerBase):
         """The layers over whole prefixes ``ids_in`` ``(B, T)`` (BOS first), causally: ``(B, T, D)`` before the
         final norm and the output projection. Padding follows the real tokens, so no real position sees it."""
         x = self._embed(self.embed, self.positions, ids_in)
+        bias = self._bias(self.positions, ids_in.shape[1], ids_in.shape[1])
         for layer in self.layers:
-            x = layer(x, causal=True)
+            x = layer(x, causal=True, bias=bias)
         return x
 
     def encode(self, src: list) -> dict:
@@ -353,10 +355,12 @@ class TransformerLM(_TransformerBase):
 
     def step(self, state: DecoderState, prev_tokens) -> tuple[Variable, DecoderState]:
         cache = state.rows["cache"]
-        x = self._embed(self.embed, self.positions, self.xp.asarray(prev_tokens), cache[0].shape[2])
+        t = cache[0].shape[2]
+        x = self._embed(self.embed, self.positions, self.xp.asarray(prev_tokens), t)
+        bias = self._bias(self.positions, 1, t + 1, t)
         new = []
         for i, layer in enumerate(self.layers):
-            x, kv = layer.step(x, cache[2 * i : 2 * i + 2])
+            x, kv = layer.step(x, cache[2 * i : 2 * i + 2], bias=bias)
             new.extend(kv)
         return F.log_softmax(self._logits(x), axis=1), state.after_step(cache=tuple(new))
 
