@@ -13,8 +13,10 @@ from seqkit.plugins import Registry, hookimpl
 @hookimpl
 def seqkit_register_layers(registry: Registry) -> None:
     from seqkit_example.layers import MGU, MGUOptions
+    from seqkit_example.positions import ALiBi
 
     registry.add("mgu", MGU, options=MGUOptions, aliases=("minimal_gated_unit",))
+    registry.add("alibi", ALiBi)  # a position scheme: a Transformer recipe's model.positions = "alibi"
 
 
 @hookimpl
