@@ -227,6 +227,39 @@ def test_fused_projections_equal_separate_ones():
             numpy.testing.assert_allclose(got.data, want.data, rtol=1e-12, atol=1e-13)
 
 
+def test_attention_bias_is_added_to_the_scores_in_calls_and_steps():
+    """``scores + bias`` before the masked softmax, against NumPy; a cached step with the bias's last query row
+    gives the call's last position."""
+    rng = _rng(7)
+    B, T, dh = 2, 5, D // HEADS
+    sa = _randomize(SelfAttention(D, HEADS, dtype="float64"), rng)
+    x, bias = rng.standard_normal((B, T, D)), rng.standard_normal((HEADS, T, T))
+    q, k, v = (a.reshape(B, T, HEADS, dh).transpose(0, 2, 1, 3)
+               for a in numpy.split(x @ sa.W_qkv.data.T + sa.b_qkv.data, 3, axis=-1))  # fmt: skip
+    scores = numpy.where(numpy.tri(T, dtype=bool), q @ k.transpose(0, 1, 3, 2) / math.sqrt(dh) + bias, -numpy.inf)
+    weights = numpy.exp(scores - scores.max(-1, keepdims=True))
+    heads = (weights / weights.sum(-1, keepdims=True)) @ v
+    want = heads.transpose(0, 2, 1, 3).reshape(B, T, D) @ sa.W_o.data.T + sa.b_o.data
+    with no_grad():
+        got = sa(x, attention_keep_mask(None, T), bias)
+        cache = sa.empty_cache(B, dtype="float64")
+        for t in range(T):
+            y, cache = sa.step(x[:, t], cache, bias[:, t : t + 1, : t + 1])
+            numpy.testing.assert_allclose(y.data, want[:, t], rtol=1e-12, atol=1e-13)
+    numpy.testing.assert_allclose(got.data, want, rtol=1e-12, atol=1e-13)
+
+
+def test_position_schemes_are_registered_layers():
+    from seqkit.layers import BUILTIN_LAYERS, LearnedPositions, PositionEncoding, SinusoidalPositions
+
+    assert BUILTIN_LAYERS["sinusoidal"][0] is SinusoidalPositions and BUILTIN_LAYERS["learned"][0] is LearnedPositions
+    model = _model(positions="learned")
+    assert isinstance(model.src_positions, PositionEncoding) and model.src_positions.attention_bias(None, None) is None
+    assert sorted(n for n, _ in model.named_params() if "positions" in n) == ["src_positions.W", "tgt_positions.W"]
+    x = numpy.zeros((1, 3, D))
+    numpy.testing.assert_allclose(_model().tgt_positions.embed(x, 2), sinusoidal_positions(3, D, start=2)[None])
+
+
 def test_sinusoidal_positions_and_masks():
     pe = sinusoidal_positions(7, 6)
     p, i = 5, 2

@@ -64,7 +64,7 @@ class PositionEncoding(Layer, metaclass=abc.ABCMeta):
 
     def attention_bias(self, query_positions, key_positions) -> Any:
         """None (the default: no bias), or the additive bias ``(heads, Tq, Tk)`` of each query position against
-        each key position, in the scores' dtype."""
+        each key position (the models cast an array to the parameters' dtype)."""
         return None
 
     def __call__(self, x, offset: int = 0) -> Variable:
