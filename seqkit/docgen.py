@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from seqkit import recipes
-from seqkit.layers import AttentionLayer, RNNLayer
+from seqkit.layers import AttentionLayer, PositionEncoding, RNNLayer
 from seqkit.plugins import options
 
 FIRST_PARTY = "example,mpi"
@@ -101,6 +101,7 @@ def recipes_reference(pm) -> str:
     for key, kind, base in (("data.corpus", "corpus", None),
                             ("model.encoder, model.decoder", "layer", RNNLayer),
                             ("model.attention", "layer", AttentionLayer),
+                            ("model.positions", "layer", PositionEncoding),
                             ("updater.name", "updater", None), ("schedule.name", "schedule", None),
                             ("decoding.strategy", "decoding_strategy", None)):  # fmt: skip
         names = pm.registry(kind).names()

@@ -19,7 +19,7 @@ def test_seqkit_plugins_lists_one_component_of_every_kind(capsys):
     (mine,) = [r for r in json.loads(capsys.readouterr().out) if r["name"] == "example"]
     assert mine["error"] is None and not mine["conflicts"]
     assert mine["provides"] == {
-        "layer": ["mgu"], "model": ["rnn_encdec"], "corpus": ["numbers-de-en"], "tokenizer": ["utf8_bytes"],
+        "layer": ["mgu", "alibi"], "model": ["rnn_encdec"], "corpus": ["numbers-de-en"], "tokenizer": ["utf8_bytes"],
         "optimizer": ["lion"], "updater": ["lookahead"], "schedule": ["cosine_restarts"],
         "decoding_strategy": ["typical_sampling"], "metric": ["token_f1"], "command": ["numbers-corpus"],
     }  # fmt: skip
