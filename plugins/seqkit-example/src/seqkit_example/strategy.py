@@ -1,4 +1,4 @@
-"""Locally typical sampling (Meier et al., 2023, "Locally Typical Sampling"), a decoding strategy.
+"""Locally typical sampling (Meister et al., 2023, "Locally Typical Sampling"), a decoding strategy.
 
 At every step the tokens are ranked by how far their surprisal ``-log p`` lies from the distribution's
 entropy (the surprisal to expect), and a token is drawn from the closest ones that together make up ``mass``
