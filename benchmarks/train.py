@@ -84,11 +84,12 @@ def reference_batch(variant: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return src, tgt
 
 
-def recipe_batch(vocab: int, max_tokens: int, mean: float, shape: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def recipe_batch(vocab: int, max_tokens: int, mean: float, shape: float, seed: int = 1
+                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:  # fmt: skip
     """A typical batch of a recipe: 20,000 pairs of lengths ~ Gamma(shape, mean / shape) sorted by their cost (the
     longer side) and cut greedily at ``max_tokens`` padded tokens, as ``BatchIterator`` does; the batch holding
     the median pair."""
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     src_len, tgt_len = pair_lengths(rng, 20_000, mean, shape=shape)
     cost = np.maximum(src_len, tgt_len)
     order = np.argsort(cost, kind="stable")

@@ -62,7 +62,7 @@ import numpy as np  # noqa: E402
 import seqkit  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import blas_kernel, pair_lengths  # noqa: E402
+from train import blas_kernel, recipe_batch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SET = ROOT.parent / "shared" / "corpora" / "multi30k" / "test_2016_flickr.de.gz"
@@ -80,22 +80,7 @@ DECODE_ROWS = {"seqkit-beam": "seqkit beam {beam}", "torch-beam": "pytorch beam 
 # ---- data ---------------------------------------------------------------------------------------------------------
 def training_batch() -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The source and target id arrays (no BOS/EOS) of the training batch; always the same."""
-    rng = np.random.default_rng(0)
-    src_len, tgt_len = pair_lengths(rng, 20_000, 13.0)
-    cost = np.maximum(src_len, tgt_len)
-    order = np.argsort(cost, kind="stable")
-    batches, current, longest = [], [], 0
-    for position, i in enumerate(order):
-        if current and max(longest, cost[i]) * (len(current) + 1) > MAX_TOKENS:
-            batches.append(current)
-            current, longest = [], 0
-        current.append(position)
-        longest = max(longest, cost[i])
-    batches.append(current)
-    picked = order[next(b for b in batches if len(order) // 2 in b)]
-    src = [rng.integers(4, V, size=src_len[i]) for i in picked]
-    tgt = [rng.integers(4, V, size=tgt_len[i]) for i in picked]
-    return src, tgt
+    return recipe_batch(V, MAX_TOKENS, 13.0, 8.5, seed=0)
 
 
 def source_lengths(n: int) -> tuple[np.ndarray, str]:
