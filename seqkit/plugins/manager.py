@@ -36,8 +36,8 @@ def _is_layer(obj: Any) -> str | None:
 
 
 def _subclass_of(base: Callable[[], type]) -> Callable[[Any], str | None]:
-    """A check that an object is a concrete subclass of ``base()`` (imported when a plugin registers one): a
-    subclass with an abstract method left unimplemented could not be built."""
+    """A check that an object is a concrete subclass of ``base()`` (imported when a plugin registers one, so the
+    manager imports no kind's package): a subclass with an abstract method left unimplemented could not be built."""
 
     def check(obj: Any) -> str | None:
         expected = base()
@@ -50,36 +50,6 @@ def _subclass_of(base: Callable[[], type]) -> Callable[[Any], str | None]:
     return check
 
 
-def _updater() -> type:
-    from seqkit.training import Updater
-
-    return Updater
-
-
-def _schedule() -> type:
-    from seqkit.optim import Schedule
-
-    return Schedule
-
-
-def _translator() -> type:
-    from seqkit.models import Translator
-
-    return Translator
-
-
-def _tokenizer() -> type:
-    from seqkit.tokenizers import Tokenizer
-
-    return Tokenizer
-
-
-def _optimizer() -> type:
-    from seqkit.optim import Optimizer
-
-    return Optimizer
-
-
 def _is_manifest(obj: Any) -> str | None:
     from seqkit.corpora import Manifest
 
@@ -88,25 +58,22 @@ def _is_manifest(obj: Any) -> str | None:
     return f"a {type(obj).__name__} object, not a seqkit.corpora.Manifest (read one with load_manifest(path))"
 
 
-def _decoding_strategy() -> type:
-    from seqkit.decoding import DecodingStrategy
-
-    return DecodingStrategy
-
-
 #: registry kind -> (hook that fills it, check of each object)
 KINDS: dict[str, tuple[str, Callable[[Any], str | None]]] = {
     "layer": ("seqkit_register_layers", _is_layer),
-    "model": ("seqkit_register_models", _subclass_of(_translator)),
+    "model": ("seqkit_register_models", _subclass_of(lambda: importlib.import_module("seqkit.models").Translator)),
     "corpus": ("seqkit_register_corpora", _is_manifest),
-    "tokenizer": ("seqkit_register_tokenizers", _subclass_of(_tokenizer)),
-    "optimizer": ("seqkit_register_optimizers", _subclass_of(_optimizer)),
-    "updater": ("seqkit_register_updaters", _subclass_of(_updater)),
-    "schedule": ("seqkit_register_schedules", _subclass_of(_schedule)),
-    "decoding_strategy": ("seqkit_register_decoding_strategies", _subclass_of(_decoding_strategy)),
+    "tokenizer": ("seqkit_register_tokenizers",
+                  _subclass_of(lambda: importlib.import_module("seqkit.tokenizers").Tokenizer)),
+    "optimizer": ("seqkit_register_optimizers",
+                  _subclass_of(lambda: importlib.import_module("seqkit.optim").Optimizer)),
+    "updater": ("seqkit_register_updaters", _subclass_of(lambda: importlib.import_module("seqkit.training").Updater)),
+    "schedule": ("seqkit_register_schedules", _subclass_of(lambda: importlib.import_module("seqkit.optim").Schedule)),
+    "decoding_strategy": ("seqkit_register_decoding_strategies",
+                          _subclass_of(lambda: importlib.import_module("seqkit.decoding").DecodingStrategy)),
     # seqkit.metrics (with sacrebleu) is imported when the metric registry is built, not with the manager
     "metric": ("seqkit_register_metrics", lambda obj: importlib.import_module("seqkit.metrics").check_metric(obj)),
-}
+}  # fmt: skip
 
 
 class PluginWarning(UserWarning):
