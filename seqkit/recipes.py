@@ -84,13 +84,18 @@ class DecodingOptions:
                              f"{self.batch_size}, max_len_ratio={self.max_len_ratio}")
 
 
+def _split_decoding(table: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A ``[decoding]`` table as its ``DecodingOptions`` keys and the rest (the strategy's options)."""
+    shared = {f.name for f in dataclasses.fields(DecodingOptions)}
+    return {k: v for k, v in table.items() if k in shared}, {k: v for k, v in table.items() if k not in shared}
+
+
 def load_decoding(table: dict[str, Any], registry: Registry, where: str) -> dict[str, Any]:
     """A ``[decoding]`` table (``strategy``, the ``DecodingOptions`` keys and the strategy's options), checked
     and filled: ``{"strategy": NAME, max_len_ratio, max_len_offset, batch_size, *the strategy's options}``.
     A table without ``strategy`` is beam search's, as schema 1 wrote it."""
-    shared = {f.name for f in dataclasses.fields(DecodingOptions)}
-    values = dataclasses.asdict(build_options(DecodingOptions, {k: v for k, v in table.items() if k in shared}, where))
-    options = {k: v for k, v in table.items() if k not in shared}
+    shared, options = _split_decoding(table)
+    values = dataclasses.asdict(build_options(DecodingOptions, shared, where))
     name = values.pop("strategy")
     return _component({"strategy": name, **options}, "decoding strategy", registry, where, name, extra=values,
                       key="strategy")  # fmt: skip
@@ -99,9 +104,8 @@ def load_decoding(table: dict[str, Any], registry: Registry, where: str) -> dict
 def decoding_parts(decoding: dict[str, Any]) -> tuple[str, dict[str, Any], DecodingOptions]:
     """A filled ``[decoding]`` table (``load_decoding``) as the strategy's name, its options and the
     ``DecodingOptions``."""
-    shared = {f.name for f in dataclasses.fields(DecodingOptions)}
-    options = {k: v for k, v in decoding.items() if k not in shared}
-    return decoding["strategy"], options, DecodingOptions(**{k: v for k, v in decoding.items() if k in shared})
+    shared, options = _split_decoding(decoding)
+    return decoding["strategy"], options, DecodingOptions(**shared)
 
 
 @dataclasses.dataclass
