@@ -12,6 +12,7 @@ import seqkit.functions as F
 import seqkit.random
 from seqkit import Variable
 from seqkit.core.gradient_check import check_backward, check_double_backward
+from seqkit.functions.noise import BLOCK, apply_blocks, dropout_blocks, dropout_reference
 
 SETTINGS = settings(max_examples=25, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
@@ -232,6 +233,28 @@ def test_dropout_masks_differ_between_calls_and_repeat_after_seeding():
     assert not numpy.array_equal(a, b)
     seqkit.random.seed(5)
     numpy.testing.assert_array_equal(F.dropout(x, 0.5).data, a)
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+@pytest.mark.parametrize("shape", [(0,), (7,), (3, BLOCK + 5), (2, 3, BLOCK), (BLOCK + 1, 3)])
+@pytest.mark.parametrize("drawn_before", [0, 1])
+def test_dropout_blocks_equal_the_whole_array_reference_bitwise(dtype, shape, drawn_before):
+    """The CPU path's blocks give the reference's mask and output bit for bit, from the same generator state
+    (also after an odd number of float32 draws, which leaves half of a 64-bit draw for the next), on a
+    transposed (non-contiguous) input too; the gradient is ``g * mask`` bit for bit."""
+    rng = numpy.random.default_rng(3)
+    for x in (rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape[::-1]).astype(dtype).T):
+        a, b = numpy.random.default_rng(7), numpy.random.default_rng(7)
+        a.random(drawn_before, dtype=dtype)
+        b.random(drawn_before, dtype=dtype)
+        keep, y = dropout_blocks(x, 0.3, a)
+        mask, y_reference = dropout_reference(x, b.random(x.shape, dtype=dtype), 0.3)
+        assert keep.dtype == bool and y.dtype == dtype
+        numpy.testing.assert_array_equal(keep, mask != 0)
+        numpy.testing.assert_array_equal(y, y_reference)
+        assert a.random() == b.random()  # both generators moved on by as many numbers
+        g = rng.standard_normal(x.shape).astype(dtype)
+        numpy.testing.assert_array_equal(apply_blocks(g, keep, dtype(1 / 0.7)), g * mask)
 
 
 @SETTINGS

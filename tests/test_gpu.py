@@ -216,15 +216,15 @@ def test_softmax_cross_entropy_kernel_matches_the_cpu(where):
 
 @pytest.mark.parametrize("where", KERNELS)
 def test_dropout_kernel_matches_its_reference(where):
-    from seqkit.functions.noise import dropout_mask_kernel
+    from seqkit.functions.noise import dropout_mask_kernel, dropout_reference
 
     rng = np.random.default_rng(5)
     x, u = rng.standard_normal((64, 33)).astype(np.float32), rng.random((64, 33)).astype(np.float32)
     with kernels_on(where) as device:
         mask, y = dropout_mask_kernel(to_device(x, device), to_device(u, device), 0.3)
-    expected_mask = (u >= 0.3) * np.float32(1 / 0.7)
+    expected_mask, expected_y = dropout_reference(x, u, 0.3)
     np.testing.assert_allclose(to_device(mask, "cpu"), expected_mask, rtol=1e-6)
-    np.testing.assert_allclose(to_device(y, "cpu"), x * expected_mask, rtol=1e-6)
+    np.testing.assert_allclose(to_device(y, "cpu"), expected_y, rtol=1e-6)
 
 
 @pytest.mark.parametrize("where", KERNELS)
@@ -260,7 +260,8 @@ def test_adam_kernel_matches_the_cpu_update(where):
 def _function_and_layer_suite(*options):
     tests = Path(__file__).parent
     files = sorted(str(p) for p in tests.glob("test_functions_*.py")) + [
-        str(tests / name) for name in ("test_rnn.py", "test_attention.py", "test_layers_basic.py", "test_optim.py")
+        str(tests / name) for name in ("test_rnn.py", "test_attention.py", "test_layers_basic.py", "test_optim.py",
+                                          "test_transformer.py")
     ]
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, *files],
                           capture_output=True, text=True, timeout=1800)  # fmt: skip

@@ -1,20 +1,66 @@
 """Dropout (active only while ``config.train`` is True).
 
-The mask is made by NumPy code or, beside it, one fused CUDA kernel (``dropout_mask_kernel``, the mask and
-the output in one pass); ``Dropout.forward`` takes the kernel where ``use_kernels(xp)`` says so (CuPy
-arrays), and the NumPy lines are its reference.
+On a GPU the mask and the output come from one fused CUDA kernel (``dropout_mask_kernel``). On the CPU they
+are made block by block (``dropout_blocks``): each block's random numbers and scaled mask stay in cache, so
+the input is read once, the output written once and the mask kept as booleans, with the same values, bit for
+bit, as the whole-array reference (``dropout_reference``): the generator's stream does not depend on how its
+numbers are drawn in parts.
 """
 
 from __future__ import annotations
+
+import numpy
 
 from seqkit.backend import ElementwiseKernel, get_array_module, use_kernels
 from seqkit.config import config
 from seqkit.core.autograd import FunctionNode, Variable, as_variable
 from seqkit.random import generator
 
+#: elements per block of the CPU path: its float arrays (two of them) fit in a core's L2 cache
+BLOCK = 1 << 14
+
+
+def dropout_reference(x, u, ratio: float):
+    """``(mask, x * mask)`` from the uniform numbers ``u``: ``mask`` is ``1 / (1 - ratio)`` where ``u >= ratio``,
+    else 0 (the definition the kernel and the blocks follow)."""
+    mask = (u >= ratio) * x.dtype.type(1.0 / (1.0 - ratio))
+    return mask, x * mask
+
+
+def dropout_blocks(x: numpy.ndarray, ratio: float, gen: numpy.random.Generator):
+    """``(keep, y)``: ``dropout_reference(x, gen.random(x.shape, x.dtype), ratio)``'s ``mask != 0`` and ``y``,
+    made block by block."""
+    flat = numpy.ascontiguousarray(x).reshape(-1)
+    n, scale = flat.size, x.dtype.type(1.0 / (1.0 - ratio))
+    keep, y = numpy.empty(n, dtype=bool), numpy.empty_like(flat)
+    u, mask = numpy.empty(min(n, BLOCK), x.dtype), numpy.empty(min(n, BLOCK), x.dtype)
+    for start in range(0, n, BLOCK):
+        k = min(BLOCK, n - start)
+        block = slice(start, start + k)
+        gen.random(dtype=x.dtype, out=u[:k])
+        numpy.greater_equal(u[:k], ratio, out=keep[block])
+        numpy.multiply(keep[block], scale, out=mask[:k])
+        numpy.multiply(flat[block], mask[:k], out=y[block])
+    return keep.reshape(x.shape), y.reshape(x.shape)
+
+
+def apply_blocks(g: numpy.ndarray, keep: numpy.ndarray, scale) -> numpy.ndarray:
+    """``g * (keep * scale)`` block by block (``scale`` a NumPy scalar of the mask's dtype), as
+    ``dropout_blocks`` applies its mask."""
+    flat, flat_keep = numpy.ascontiguousarray(g).reshape(-1), keep.reshape(-1)
+    n = flat.size
+    out = numpy.empty(n, dtype=numpy.result_type(g.dtype, scale.dtype))
+    mask = numpy.empty(min(n, BLOCK), scale.dtype)
+    for start in range(0, n, BLOCK):
+        k = min(BLOCK, n - start)
+        block = slice(start, start + k)
+        numpy.multiply(flat_keep[block], scale, out=mask[:k])
+        numpy.multiply(flat[block], mask[:k], out=out[block])
+    return out.reshape(g.shape)
+
 
 class Dropout(FunctionNode):
-    """Keeps its scaled mask (the op's only state) for backward."""
+    """Keeps its mask (the op's only state) for backward: scaled, or as booleans and the scale on the CPU."""
 
     def __init__(self, ratio: float):
         self.ratio = ratio
@@ -22,15 +68,30 @@ class Dropout(FunctionNode):
     def forward(self, inputs):
         (x,) = inputs
         xp = get_array_module(x)
-        u = generator(xp).random(x.shape, dtype=x.dtype)
-        if use_kernels(xp):  # one fused kernel on a GPU; the lines below are its reference
-            self.mask, y = dropout_mask_kernel(x, u, self.ratio)
+        if use_kernels(xp):  # one fused kernel on a GPU
+            self.mask, y = dropout_mask_kernel(x, generator(xp).random(x.shape, dtype=x.dtype), self.ratio)
+            self.scale = None
             return (y,)
-        self.mask = (u >= self.ratio) * x.dtype.type(1.0 / (1.0 - self.ratio))
-        return (x * self.mask,)
+        self.mask, y = dropout_blocks(x, self.ratio, generator(xp))
+        self.scale = x.dtype.type(1.0 / (1.0 - self.ratio))
+        return (y,)
 
     def backward(self, indexes, grad_outputs):
-        return (grad_outputs[0] * self.mask,)
+        return (DropoutGrad(self.mask, self.scale).apply(grad_outputs)[0],)
+
+
+class DropoutGrad(FunctionNode):
+    """``g`` times the dropout mask; linear, so its own gradient is the same node again."""
+
+    def __init__(self, mask, scale) -> None:
+        self.mask, self.scale = mask, scale  # scale: None when the mask is scaled already (a GPU's)
+
+    def forward(self, inputs):
+        (g,) = inputs
+        return (g * self.mask if self.scale is None else apply_blocks(g, self.mask, self.scale),)
+
+    def backward(self, indexes, grad_outputs):
+        return (DropoutGrad(self.mask, self.scale).apply(grad_outputs)[0],)
 
 
 _DROPOUT_MASK = ElementwiseKernel(
@@ -42,7 +103,7 @@ _DROPOUT_MASK = ElementwiseKernel(
 
 
 def dropout_mask_kernel(x, u, ratio: float):
-    """``(mask, x * mask)`` where ``mask`` is ``1 / (1 - ratio)`` where ``u >= ratio``, else 0."""
+    """``dropout_reference(x, u, ratio)`` in one kernel."""
     t = x.dtype.type
     return _DROPOUT_MASK(x, u, t(ratio), t(1.0 / (1.0 - ratio)))
 
