@@ -12,6 +12,7 @@ Layout::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ from seqkit import random as seqkit_random
 from seqkit.backend import resolve_device
 from seqkit.config import using_config
 from seqkit.data import BatchIterator, ParallelData, load_parallel, normalize, read_parallel
-from seqkit.decoding import Ensemble, Hypothesis, for_search
+from seqkit.decoding import Ensemble, Hypothesis, Prefixed, for_search, force_decode
 from seqkit.distributed import Communicator
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
@@ -159,38 +160,99 @@ class Run:
         default the recipe's) with this run's model, or with the average of its model and those of the runs in
         ``ensemble`` (which must share its tokenizers). An empty sentence gives one empty hypothesis. Sentences
         are decoded in batches of similar length."""
+        return self.translator(decoding, nbest=nbest, keep_attention=keep_attention, ensemble=ensemble)(
+            sentences, progress)
+
+    def decoding_table(self, strategy: str | None = None, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The recipe's ``[decoding]`` table with ``changes`` (its keys, e.g. ``{"beam": 10}``); another
+        ``strategy`` than the recipe's starts from that strategy's defaults and the recipe's shared keys
+        (``DecodingOptions``). ``translator`` checks the result."""
+        from seqkit.recipes import DecodingOptions
+
+        table = dict(self.recipe.decoding)
+        if strategy is not None and strategy != table["strategy"]:
+            shared = {f.name for f in dataclasses.fields(DecodingOptions)}
+            table = {k: v for k, v in table.items() if k in shared} | {"strategy": strategy}
+        return table | (changes or {})
+
+    def translator(self, decoding: dict[str, Any] | None = None, *, nbest: int = 1, keep_attention: bool = False,
+                   ensemble: Sequence[Run] = ()) -> Callable[..., list[list[Hypothesis]]]:  # fmt: skip
+        """``translate`` with its settings checked once, now (``UserError`` for bad ones): a function of
+        ``(sentences, progress=None, prefixes=None)``, for input that arrives in parts. ``prefixes``: one text
+        per sentence that its translation must begin with (the model continues it; see ``Prefixed``)."""
         registry = self.pm.registry("decoding_strategy")
         name, options, d = decoding_parts(self.recipe.decoding if decoding is None else
                                           load_decoding(decoding, registry, "decoding"))  # fmt: skip
         strategy = registry.get(name)(**options)
+        if nbest < 1:
+            raise UserError(f"nbest must be at least 1, got {nbest}")
         if strategy.max_nbest is not None and nbest > strategy.max_nbest:
             most = f"{strategy.max_nbest} hypothes{'is' if strategy.max_nbest == 1 else 'es'}"
             raise UserError(f"decoding strategy {name!r} gives at most {most} per sentence, not nbest = {nbest}")
+        model = self._model(ensemble)
+        width = nbest if strategy.max_nbest is None else strategy.max_nbest
+
+        def translate(sentences: Sequence[str], progress: Callable[[int], None] | None = None,
+                      prefixes: Sequence[str] | None = None):  # fmt: skip
+            if prefixes is not None and len(prefixes) != len(sentences):
+                raise UserError(f"{len(prefixes)} prefixes for {len(sentences)} sentences")
+            ids = [self.tokenizers.source.encode(normalize(s)) if s.strip() else [] for s in sentences]
+            forced = [self.tokenizers.target.encode(normalize(p)) if p.strip() else [] for p in prefixes or ()]
+            results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sentences]
+            order = [i for i in sorted(range(len(ids)), key=lambda i: len(ids[i])) if ids[i]]
+            everything = [ids[i] for i in order]  # the decoder's weight layouts are derived once for all batches
+            prepared = for_search(model, everything, width, d.max_len_ratio, d.max_len_offset)
+            for start in range(0, len(order), d.batch_size):
+                chunk = order[start : start + d.batch_size]
+                chunk_model = Prefixed(prepared, [forced[i] for i in chunk]) if prefixes is not None else prepared
+                found = strategy.search(chunk_model, [numpy.asarray(ids[i]) for i in chunk], nbest=nbest,
+                                        max_len_ratio=d.max_len_ratio, max_len_offset=d.max_len_offset,
+                                        keep_attention=keep_attention)  # fmt: skip
+                for i, hyps in zip(chunk, found):
+                    results[i] = hyps
+                if progress is not None:
+                    progress(len(chunk))
+            for hyps in results:
+                for h in hyps:
+                    h.text = self.tokenizers.target.decode(h.tokens)
+            return results
+
+        return translate
+
+    def score(self, sources: Sequence[str], targets: Sequence[str], *, batch_size: int = 64,
+              ensemble: Sequence[Run] = ()) -> list[numpy.ndarray]:  # fmt: skip
+        """Forced decoding: for each pair, the log-probability of every token of the target's segmentation and
+        of EOS after it, given the source (``force_decode``), under this run's model or the ensemble's. The sum
+        of an array, taken step by step (``numpy.cumsum(a)[-1]``), is the ``log_prob`` a beam search reports when
+        it finds that target. An empty source is ``UserError``."""
+        if len(sources) != len(targets):
+            raise UserError(f"{len(sources)} sources but {len(targets)} targets")
+        if batch_size < 1:
+            raise UserError(f"batch_size must be at least 1, got {batch_size}")
+        model = self._model(ensemble)
+        src = [self.tokenizers.source.encode(normalize(s)) for s in sources]
+        tgt = [self.tokenizers.target.encode(normalize(t)) if t.strip() else [] for t in targets]
+        for number, ids in enumerate(src, 1):
+            if not ids:
+                raise UserError(f"source {number} is empty: nothing to score its target against")
+        results: list[numpy.ndarray] = [numpy.zeros(0)] * len(src)
+        order = sorted(range(len(src)), key=lambda i: len(src[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            found = force_decode(model, [numpy.asarray(src[i]) for i in chunk], [tgt[i] for i in chunk])
+            for i, lp in zip(chunk, found):
+                results[i] = lp
+        return results
+
+    def _model(self, ensemble: Sequence[Run]):
+        """This run's model, or the average of its and those of ``ensemble`` (``UserError`` unless they share
+        this run's tokenizers)."""
         mine = (self.tokenizers.source.fingerprint(), self.tokenizers.target.fingerprint())
         for other in ensemble:
             if (other.tokenizers.source.fingerprint(), other.tokenizers.target.fingerprint()) != mine:
                 raise UserError(f"{other.directory}: its tokenizers differ from those of {self.directory}; an "
                                 "ensemble's runs must share them")  # fmt: skip
-        model = Ensemble([self.model, *(r.model for r in ensemble)]) if ensemble else self.model
-        ids = [self.tokenizers.source.encode(normalize(s)) if s.strip() else [] for s in sentences]
-        results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sentences]
-        order = [i for i in sorted(range(len(ids)), key=lambda i: len(ids[i])) if ids[i]]
-        everything = [ids[i] for i in order]  # the decoder's weight layouts are derived once for all batches
-        width = nbest if strategy.max_nbest is None else strategy.max_nbest
-        model = for_search(model, everything, width, d.max_len_ratio, d.max_len_offset)
-        for start in range(0, len(order), d.batch_size):
-            chunk = order[start : start + d.batch_size]
-            found = strategy.search(model, [numpy.asarray(ids[i]) for i in chunk], nbest=nbest,
-                                    max_len_ratio=d.max_len_ratio, max_len_offset=d.max_len_offset,
-                                    keep_attention=keep_attention)  # fmt: skip
-            for i, hyps in zip(chunk, found):
-                results[i] = hyps
-            if progress is not None:
-                progress(len(chunk))
-        for hyps in results:
-            for h in hyps:
-                h.text = self.tokenizers.target.decode(h.tokens)
-        return results
+        return Ensemble([self.model, *(r.model for r in ensemble)]) if ensemble else self.model
 
     def translate_texts(self, sentences: Sequence[str], decoding: dict[str, Any] | None = None, *,
                         ensemble: Sequence[Run] = ()) -> list[str]:  # fmt: skip

@@ -338,6 +338,17 @@ def test_empty_hypotheses_are_an_error(files, capsys, monkeypatch):
     assert "<stdin> is empty" in one_line_error(capsys, monkeypatch, files, "ref.txt", stdin="")
 
 
+def test_a_bom_is_not_text(files, capsys, monkeypatch):
+    """A UTF-8 BOM before the first line (of a reference, a system, or stdin) scores as the file without it."""
+    plain = run_seqkit(capsys, monkeypatch, files, "ref.txt", "-i", "hyp1.txt")[1]
+    for name in ("ref.txt", "hyp1.txt"):
+        (files / f"bom-{name}").write_bytes(b"\xef\xbb\xbf" + (files / name).read_bytes())
+    code, out, _ = run_seqkit(capsys, monkeypatch, files, "bom-ref.txt", "-i", "bom-hyp1.txt")
+    assert code == 0 and out == plain
+    stdin = "\ufeff" + (files / "hyp1.txt").read_text(encoding="utf-8")
+    assert run_seqkit(capsys, monkeypatch, files, "ref.txt", stdin=stdin)[1] == plain
+
+
 def test_a_missing_file_is_named(files, capsys, monkeypatch):
     err = one_line_error(capsys, monkeypatch, files, "ref.txt", "-i", "nope.txt")
     assert "cannot read nope.txt: No such file or directory" in err

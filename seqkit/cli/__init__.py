@@ -9,6 +9,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 import warnings
@@ -40,10 +41,10 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
 def add_verbs(subparsers: argparse._SubParsersAction) -> list[str]:
     """Add the command line's own verbs, in the order ``seqkit --help`` lists them (each module of
     ``seqkit.cli`` has ``add_parser(subparsers)``); returns their names."""
-    from seqkit.cli import bleu, corpus, demo, plugins, report, tokenizer, train, translate
+    from seqkit.cli import bleu, corpus, demo, plugins, report, serve, tokenizer, train, translate
 
     before = set(subparsers.choices)
-    for module in (demo, plugins, bleu, corpus, tokenizer, train, translate, report):
+    for module in (demo, plugins, bleu, corpus, tokenizer, train, translate, serve, report):
         module.add_parser(subparsers)
     return sorted(set(subparsers.choices) - before)
 
@@ -66,8 +67,17 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"seqkit: {level}: {message}", file=sys.stderr if file is None else file)
 
 
+def _utf8_streams() -> None:
+    """Standard output and error in UTF-8 whatever the locale (``PYTHONIOENCODING`` or ``LANG=C`` included), as
+    every file seqkit writes is; errors shows an unencodable character as an escape rather than failing."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # a real text stream; tests may swap in a StringIO
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace" if stream is sys.stderr else "strict")
+
+
 def main(argv: list[str] | None = None) -> int:
     keep_freed_host_memory()  # a verb may train or translate for hours; SEQKIT_MALLOC=system opts out
+    _utf8_streams()
     pre = argparse.ArgumentParser(add_help=False)
     _global_options(pre)
     early, _ = pre.parse_known_args(argv)
@@ -95,10 +105,23 @@ def _main(argv: list[str] | None, early: argparse.Namespace) -> int:
         return distributed.current().fail(f"seqkit {args.command}: error: {e}", 2 if isinstance(e, UserError) else 1)
     except KeyboardInterrupt:
         return distributed.current().fail(f"seqkit {args.command}: interrupted", 130)
+    except BrokenPipeError:  # the reader went away (``seqkit ... | head``): stop quietly, as ``cat`` does
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, the status of a program the signal ended
     except Exception as e:
         _traceback_if_debug(args)
         message = f"seqkit {args.command}: {type(e).__name__}: {e} (rerun with --debug for the traceback)"
         return distributed.current().fail(message, 1)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush of what is left in its buffer does not
+    fail a second time on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout (a test's StringIO): nothing to flush
+        pass
 
 
 def _traceback_if_debug(args: argparse.Namespace) -> None:

@@ -39,8 +39,8 @@ METRICS = ("bleu", "chrf", "ter")
 
 def read_lines(path: str) -> list[str]:
     """The lines of a UTF-8 text file (``.gz`` read through gzip; ``-`` is stdin), split on ``\\n`` only and
-    without trailing whitespace, as sacrebleu reads them. Raises ``UserError`` naming the file when it cannot
-    be read, and the file and line for invalid UTF-8."""
+    without trailing whitespace, as sacrebleu reads them, and without a leading BOM (which sacrebleu keeps).
+    Raises ``UserError`` naming the file when it cannot be read, and the file and line for invalid UTF-8."""
     name = STDIN_NAME if path == STDIN else path
     try:
         if path == STDIN:
@@ -50,6 +50,8 @@ def read_lines(path: str) -> list[str]:
                 data = f.read()
     except (OSError, EOFError) as e:
         raise UserError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}") from e
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM marks the encoding; it is not text
+        data = data[3:]
     raw_lines = data.split(b"\n")
     if raw_lines[-1] == b"":
         raw_lines.pop()

@@ -10,10 +10,10 @@ are lists of id arrays (``padded()`` gives ``(B, T)`` + lengths). ``Vocabulary``
 
 from seqkit.data.batching import Batch, BatchIterator, pad
 from seqkit.data.dataset import DataReport, ParallelData, load_parallel
-from seqkit.data.text import ReadStats, normalize, open_binary, read_lines, read_parallel
+from seqkit.data.text import ReadStats, decode_lines, normalize, open_binary, read_lines, read_parallel
 from seqkit.tokenizers.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
 
 __all__ = [
     "BOS", "Batch", "BatchIterator", "DataReport", "EOS", "PAD", "ParallelData", "ReadStats", "SPECIALS", "UNK",
-    "Vocabulary", "load_parallel", "normalize", "open_binary", "pad", "read_lines", "read_parallel",
+    "Vocabulary", "decode_lines", "load_parallel", "normalize", "open_binary", "pad", "read_lines", "read_parallel",
 ]  # fmt: skip

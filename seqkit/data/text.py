@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import unicodedata
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,20 +41,26 @@ def read_lines(path: str | os.PathLike) -> Iterator[str]:
     Raises ``UserError`` naming the file and line for invalid UTF-8 or a broken gzip stream.
     """
     with open_binary(path) as f:
-        number = 0
-        try:
-            for number, raw in enumerate(f, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise UserError(
-                        f"{path}:{number}: invalid UTF-8 (byte 0x{raw[e.start]:02x} at byte {e.start + 1} of the line)"
-                    ) from None
-                if number == 1 and line.startswith("\ufeff"):
-                    line = line[1:]
-                yield line.rstrip("\r\n")
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
-            raise UserError(f"{path}: unreadable after line {number} ({e})") from None
+        yield from decode_lines(f, path)
+
+
+def decode_lines(f: IO[bytes], name: str | os.PathLike) -> Iterator[str]:
+    """The lines of the binary stream ``f`` (named ``name`` in errors) as ``read_lines`` gives a file's, each as
+    soon as its line end (or the stream's end) arrives: a pipe's lines are yielded while it is still open."""
+    number = 0
+    try:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise UserError(
+                    f"{name}:{number}: invalid UTF-8 (byte 0x{raw[e.start]:02x} at byte {e.start + 1} of the line)"
+                ) from None
+            if number == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            yield line.rstrip("\r\n")
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise UserError(f"{name}: unreadable after line {number} ({e})") from None
 
 
 @dataclass
@@ -102,4 +109,7 @@ def read_parallel(
         )
 
 
-__all__ = ["EMPTY_POLICIES", "NORMALIZATION", "ReadStats", "normalize", "open_binary", "read_lines", "read_parallel"]
+__all__ = [
+    "EMPTY_POLICIES", "NORMALIZATION", "ReadStats", "decode_lines", "normalize", "open_binary", "read_lines",
+    "read_parallel",
+]  # fmt: skip

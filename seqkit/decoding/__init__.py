@@ -6,8 +6,10 @@ from seqkit.decoding.search import (
     LENGTH_PENALTIES,
     Ensemble,
     Hypothesis,
+    Prefixed,
     beam_search,
     for_search,
+    force_decode,
     greedy_search,
     length_penalty,
     max_lengths,
@@ -19,6 +21,6 @@ from seqkit.decoding.strategies import Beam, BeamOptions, DecodingStrategy, Gree
 
 __all__ = [
     "LENGTH_PENALTIES", "Beam", "BeamOptions", "DecoderState", "DecodingStrategy", "Ensemble", "EnsembleState",
-    "Greedy", "Hypothesis", "Sampling", "SamplingOptions", "beam_search", "for_search", "greedy_search",
-    "length_penalty", "max_lengths", "sample_search", "source_generator",
+    "Greedy", "Hypothesis", "Prefixed", "Sampling", "SamplingOptions", "beam_search", "for_search", "force_decode",
+    "greedy_search", "length_penalty", "max_lengths", "sample_search", "source_generator",
 ]  # fmt: skip

@@ -276,6 +276,31 @@ def sample_search(
     return [sorted(hyps, key=lambda h: -h.score) for hyps in found]
 
 
+def force_decode(model, src: Sequence, tgt: Sequence) -> list[numpy.ndarray]:
+    """The model's log-probability of each token of ``tgt[b]`` and of EOS after it, given ``src[b]`` (arrays of
+    token ids, no source empty): one array of ``len(tgt[b]) + 1`` per sentence, in the model's dtype. The tokens
+    are fed one step at a time as the searches feed theirs, so ``numpy.cumsum(lp)[-1]`` (a sum in that dtype,
+    step by step) is the ``log_prob`` beam search reports for the same output."""
+    if len(src) == 0:
+        return []
+    with no_grad(), using_config("train", False):
+        xp, B = model.xp, len(src)
+        steps = max(len(t) for t in tgt) + 1
+        forced = numpy.full((B, steps), model.eos_id, dtype=numpy.int64)  # rows past their EOS go on with EOS
+        for b, t in enumerate(tgt):
+            forced[b, : len(t)] = t
+        state = model.initial_state(model.encode(src))
+        prev = numpy.full(B, model.bos_id)
+        rows = xp.arange(B)
+        found = []
+        for t in range(steps):
+            logp, state = model.step(state, prev)
+            prev = forced[:, t]
+            found.append(_host(logp.data[rows, xp.asarray(prev)]))
+        logps = numpy.stack(found, axis=1)
+        return [logps[b, : len(t) + 1] for b, t in enumerate(tgt)]
+
+
 def source_generator(seed: int, source, sample: int = 0) -> numpy.random.Generator:
     """A NumPy generator for sample ``sample`` of the sentence ``source`` (its token ids) under ``seed``: a
     function of those alone, so a sentence draws the same numbers in any batch and any order."""
@@ -358,7 +383,64 @@ class Ensemble:
         return as_variable(logp), EnsembleState([o[1] for o in outputs])
 
 
+
+@dataclasses.dataclass
+class PrefixState:
+    """A ``Prefixed`` model's state: its model's, and each row's forced tokens ``(rows, P)`` (-1 past the
+    prefix) with the number of steps taken ``t``."""
+
+    inner: Any
+    forced: numpy.ndarray
+    t: int = 0
+
+    @property
+    def attention(self) -> Any:
+        return self.inner.attention
+
+    def select(self, index) -> PrefixState:
+        return PrefixState(self.inner.select(index), self.forced[numpy.asarray(index)], self.t)
+
+
+class Prefixed:
+    """``model`` with each source's output forced to begin with a given prefix: while a row's prefix lasts,
+    every token but the prefix's next one gets log-probability ``-inf`` (the prefix's keeps the model's own),
+    so any search continues the prefix and scores it as the model does. ``prefixes[b]`` (token ids, may be
+    empty) belongs to the ``b``-th source of the batch ``encode`` gets."""
+
+    def __init__(self, model, prefixes: Sequence) -> None:
+        self.model, self.prefixes = model, prefixes
+        self.bos_id, self.eos_id = model.bos_id, model.eos_id
+        width = max((len(p) for p in prefixes), default=0)
+        self.forced = numpy.full((len(prefixes), width), -1, dtype=numpy.int64)
+        for b, p in enumerate(prefixes):
+            self.forced[b, : len(p)] = p
+
+    @property
+    def xp(self):
+        return self.model.xp
+
+    def for_decoding(self) -> Prefixed:
+        return Prefixed(self.model.for_decoding(), self.prefixes)
+
+    def encode(self, src):
+        if len(src) != len(self.forced):
+            raise ValueError(f"{len(self.forced)} prefixes for {len(src)} sources")
+        return self.model.encode(src)
+
+    def initial_state(self, encoded) -> PrefixState:
+        return PrefixState(self.model.initial_state(encoded), self.forced)
+
+    def step(self, state: PrefixState, prev_tokens):
+        logp, inner = self.model.step(state.inner, prev_tokens)
+        if state.t < state.forced.shape[1]:
+            xp = self.xp
+            token = xp.asarray(state.forced[:, state.t])
+            forcing = token >= 0
+            keep = xp.arange(logp.shape[1])[None, :] == token[:, None]
+            logp = as_variable(xp.where(forcing[:, None] & ~keep, -numpy.inf, logp.data).astype(logp.dtype))
+        return logp, PrefixState(inner, state.forced, state.t + 1)
+
 __all__ = [
-    "Ensemble", "Hypothesis", "LENGTH_PENALTIES", "beam_search", "for_search", "greedy_search", "length_penalty",
-    "max_lengths", "sample_search", "source_generator",
+    "Ensemble", "Hypothesis", "LENGTH_PENALTIES", "PrefixState", "Prefixed", "beam_search", "for_search",
+    "force_decode", "greedy_search", "length_penalty", "max_lengths", "sample_search", "source_generator",
 ]  # fmt: skip
