@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
     ("script", "header"),
     [("lstm.py", "x floor"), ("train.py", "ms/step"), ("decode.py", "sentences/s"),
      ("transformer.py", "x floor"), ("mpi.py", "all-reduce share"),
-     ("gpu.py --device cpu", "GPU timings on cpu")],  # on the CPU: every path of the script but the kernels
+     ("gpu.py --device cpu", "GPU timings on cpu"),  # on the CPU: every path of the script but the kernels
+     ("serve.py", "sentences/s")],
 )  # fmt: skip
 def test_benchmark_quick_run_prints_its_table(script, header):
     name, *args = script.split()
