@@ -32,3 +32,16 @@ def gradcheck(fn, xs, seed, *, double=True, no_grads=None):
         differentiable = [x for i, x in enumerate(xs) if x.dtype.kind == "f" and not (no_grads and no_grads[i])]
         ggxs = tuple(to_device(normal(rng, x.shape), DEVICE) for x in differentiable)
         check_double_backward(fn, xs, gys, ggxs, eps=1e-4, no_grads=no_grads, seed=seed)
+
+
+def train_toy_run(directory) -> None:
+    """recipes/toy-reverse.toml trained for one epoch into ``directory`` (no dev BLEU): a model whose outputs
+    differ from line to line, in seconds."""
+    from pathlib import Path
+
+    from seqkit.cli import main
+
+    toy = Path(__file__).resolve().parents[1] / "recipes" / "toy-reverse.toml"
+    quick = ["--set", "training.epochs=1", "--set", "evaluation.dev_bleu=false",
+             "--set", "evaluation.monitor='val/loss'"]  # fmt: skip
+    assert main(["train", str(toy), "--run-dir", str(directory), "--no-progress", *quick]) == 0

@@ -18,6 +18,7 @@ import pytest
 
 starlette = pytest.importorskip("starlette", reason="seqkit serve needs the [serve] extra (Starlette, uvicorn)")
 uvicorn = pytest.importorskip("uvicorn", reason="seqkit serve needs the [serve] extra (Starlette, uvicorn)")
+from helpers import train_toy_run  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402 (after the skip)
 
 from seqkit.cli import main  # noqa: E402
@@ -26,16 +27,13 @@ from seqkit.runs import Run  # noqa: E402
 from seqkit.serve import Limits, Service, make_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TOY = ROOT / "recipes" / "toy-reverse.toml"
 LINES = ["a b c d", "", "l k", "e f g", "q r s t u"]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("runs") / "toy"
-    quick = ["--set", "training.epochs=1", "--set", "evaluation.dev_bleu=false",
-             "--set", "evaluation.monitor='val/loss'"]  # fmt: skip
-    assert main(["train", str(TOY), "--run-dir", str(directory), "--no-progress", *quick]) == 0
+    train_toy_run(directory)
     return directory
 
 

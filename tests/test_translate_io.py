@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import train_toy_run
 
 from seqkit.cli import main
 from seqkit.decoding import beam_search, force_decode, max_lengths
@@ -20,7 +21,6 @@ from seqkit.plugins import get_plugin_manager
 from seqkit.runs import Run
 
 ROOT = Path(__file__).resolve().parents[1]
-TOY = ROOT / "recipes" / "toy-reverse.toml"
 LINES = "a b c d\n\nl k\ne f g\nq r s t u\n"
 
 
@@ -28,9 +28,7 @@ LINES = "a b c d\n\nl k\ne f g\nq r s t u\n"
 def run(tmp_path_factory):
     """A toy-reverse run trained for one epoch: a model whose outputs differ from line to line."""
     directory = tmp_path_factory.mktemp("runs") / "toy"
-    quick = ["--set", "training.epochs=1", "--set", "evaluation.dev_bleu=false",
-             "--set", "evaluation.monitor='val/loss'"]  # fmt: skip
-    assert main(["train", str(TOY), "--run-dir", str(directory), "--no-progress", *quick]) == 0
+    train_toy_run(directory)
     return directory
 
 

@@ -209,12 +209,12 @@ class Service:
         strategy = changes.pop("strategy", None)
         nbest = _typed(body, "nbest", int, 1)
         attention = _typed(body, "attention", bool, False)
+        key = (name, tuple(sorted(run.decoding_table(strategy, changes).items())), nbest, attention)
         try:
-            table = run.decoding_table(strategy, changes)
-            run.translator(table, nbest=nbest, keep_attention=attention)  # checks every setting now
+            self._translator(key)  # checks every setting now; the worker decodes with the same translator
         except UserError as e:
             raise BadRequest(str(e), _field_named(str(e), ["nbest", *DECODING_FIELDS])) from None
-        return (name, tuple(sorted(table.items())), nbest, attention)
+        return key
 
     async def translate(self, body: dict) -> dict:
         _known_fields(body, {"text", "model", "nbest", "attention", "prefix", *DECODING_FIELDS})
