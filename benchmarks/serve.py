@@ -12,8 +12,9 @@ Rows:
   last answer; p50 and p99 are the latencies of single requests. "same" counts the answers equal to the
   file's translation of their line (dynamic batching must not change a result).
 
-The server's ``--window-ms`` and ``--batch-tokens`` are its defaults unless given here. Run with 2 threads
-(set here unless already set): ``python benchmarks/serve.py --run runs/multi30k-en-de-transformer``
+The server's ``--window-ms``, ``--max-wait-ms`` and ``--batch-tokens`` are its defaults unless given here;
+"batch" is the sentences it decoded together, on average (from ``/health``). Run with 2 threads (set here
+unless already set): ``python benchmarks/serve.py --run runs/multi30k-en-de-transformer``
 (``--sentences 1000 --clients 1 8 32`` by default); ``--quick`` trains a toy run for one epoch and sends 32 of
 its test sentences with 1 and 4 clients (a smoke run).
 """
@@ -95,6 +96,12 @@ def clients(port: int, sentences: list[str], n: int) -> tuple[float, list[float]
     return wall, [x for per in latencies for x in per], out
 
 
+def health(port: int) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/health")
+    return json.loads(conn.getresponse().read())
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -118,6 +125,7 @@ def main() -> int:
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--window-ms", type=float, help="the server's --window-ms (default: its own)")
+    parser.add_argument("--max-wait-ms", type=float, help="the server's --max-wait-ms (default: its own)")
     parser.add_argument("--batch-tokens", type=int, help="the server's --batch-tokens (default: its own)")
     parser.add_argument("--quick", action="store_true", help="a toy run, 32 sentences, 1 and 4 clients")
     args = parser.parse_args()
@@ -136,6 +144,7 @@ def main() -> int:
         reference = [h[0].text for h in run.translate(sentences)]
         file_s = time.perf_counter() - start
         extra = [] if args.window_ms is None else ["--window-ms", str(args.window_ms)]
+        extra += [] if args.max_wait_ms is None else ["--max-wait-ms", str(args.max_wait_ms)]
         extra += [] if args.batch_tokens is None else ["--batch-tokens", str(args.batch_tokens)]
         port = free_port()
         server = start_server(args.run, port, extra)
@@ -143,21 +152,28 @@ def main() -> int:
         try:
             clients(port, sentences[:16], 4)  # warm-up
             for n in args.clients:
+                before = health(port)
                 wall, latencies, out = clients(port, sentences, n)
+                after = health(port)
+                batch = (after["sentences"] - before["sentences"]) / max(after["batches"] - before["batches"], 1)
                 same = sum(a == b for a, b in zip(out, reference))
-                rows.append((f"serve, {n} client{'s' * (n > 1)}", wall, latencies, same))
+                rows.append((f"serve, {n} client{'s' * (n > 1)}", wall, latencies, batch, same))
         finally:
             server.terminate()
             server.wait(timeout=60)
     print(f"{args.run}: {len(sentences)} sentences, decoding {json.dumps(run.recipe.decoding)}")
-    print(f"{'':24}{'sentences/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'x file':>8}{'same':>7}")
+    print(f"{'':24}{'sentences/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'batch':>7}{'x file':>8}{'same':>7}")
     file_rate = len(sentences) / file_s
-    print(f"{'translate (one file)':24}{file_rate:12.1f}{'':>9}{'':>9}{1.0:8.2f}{len(sentences):7d}")
-    for name, wall, latencies, same in rows:
+    batch_size = run.recipe.decoding["batch_size"]
+    print(f"{'translate (one file)':24}{file_rate:12.1f}{'':>9}{'':>9}{batch_size:7d}{1.0:8.2f}{len(sentences):7d}")
+    for name, wall, latencies, batch, same in rows:
         rate = len(sentences) / wall
         p50, p99 = percentile(latencies, 0.5) * 1e3, percentile(latencies, 0.99) * 1e3
-        print(f"{name:24}{rate:12.1f}{p50:9.0f}{p99:9.0f}{rate / file_rate:8.2f}{same:7d}")
-    print("(x file: sentences/s relative to translating the sentences as one file; same: answers equal to it)")
+        print(f"{name:24}{rate:12.1f}{p50:9.0f}{p99:9.0f}{batch:7.1f}{rate / file_rate:8.2f}{same:7d}")
+    print(
+        "(batch: sentences decoded together, on average; x file: sentences/s relative to translating the "
+        "sentences as one file; same: answers equal to it)"
+    )
     return 0
 
 

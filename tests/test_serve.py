@@ -3,6 +3,7 @@ dynamic batching under concurrent clients, and the web page in a real browser (C
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -24,7 +25,7 @@ from starlette.testclient import TestClient  # noqa: E402 (after the skip)
 from seqkit.cli import main  # noqa: E402
 from seqkit.plugins import get_plugin_manager  # noqa: E402
 from seqkit.runs import Run  # noqa: E402
-from seqkit.serve import Limits, Service, make_app  # noqa: E402
+from seqkit.serve import Batcher, Limits, Service, make_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LINES = ["a b c d", "", "l k", "e f g", "q r s t u"]
@@ -186,6 +187,39 @@ def test_concurrent_requests_share_batches(run_dir):
         health = json.loads(urllib.request.urlopen(f"{url}/health", timeout=60).read())
     assert [a["translations"][0]["text"] for a in answers] == alone
     assert health["sentences"] == 16 and health["batches"] < 16, health
+
+
+def _batches_of(arrivals_ms: list[float], limits: Limits) -> list[list[int]]:
+    """The batches (job numbers) a Batcher forms from jobs submitted at ``arrivals_ms`` (one token each)."""
+    decoded: list[list[int]] = []
+
+    def decode(key, sentences, prefixes):
+        decoded.append([int(s) for s in sentences])
+        return [[s] for s in sentences]
+
+    async def scenario():
+        batcher = Batcher(decode, limits, ThreadPoolExecutor(1))
+        batcher.start()
+
+        async def job(i: int, at: float):
+            await asyncio.sleep(at / 1000)
+            assert await batcher.submit("key", [str(i)], None, 1) == [[str(i)]]
+
+        await asyncio.gather(*(job(i, at) for i, at in enumerate(arrivals_ms)))
+        await batcher.stop()
+
+    asyncio.run(scenario())
+    return decoded
+
+
+def test_a_batch_stays_open_while_requests_keep_joining():
+    """Requests 20 ms apart join one batch with a 50 ms window however long the train (up to max_wait_ms);
+    a 300 ms pause opens a new batch; max_wait_ms and the token budget close a batch that would grow on."""
+    steady = [20.0 * i for i in range(10)]  # 180 ms from first to last, each within 50 ms of the one before
+    assert _batches_of([*steady, 500.0, 520.0], Limits(window_ms=50, max_wait_ms=1000)) == [list(range(10)), [10, 11]]
+    capped = _batches_of(steady, Limits(window_ms=50, max_wait_ms=90))
+    assert len(capped) >= 2 and capped[0] == list(range(len(capped[0]))) and len(capped[0]) <= 6, capped
+    assert _batches_of([0.0] * 5, Limits(window_ms=50, batch_tokens=2)) == [[0, 1], [2, 3], [4]]
 
 
 # ---- the page in a browser --------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be between 0 and 65535, got {args.port}")
     limits = Limits(max_lines=args.max_lines, max_line_chars=args.max_line_chars, batch_tokens=args.batch_tokens,
-                    window_ms=args.window_ms)  # fmt: skip
+                    window_ms=args.window_ms, max_wait_ms=args.max_wait_ms)  # fmt: skip
     runs = {}
     for spec in args.runs:
         name, _, directory = spec.rpartition("=")
@@ -48,5 +48,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-tokens", type=int, default=4000,
                    help="source tokens decoded together at most (default 4000)")  # fmt: skip
     p.add_argument("--window-ms", type=float, default=10.0,
-                   help="how long a request waits for others to share its decoder steps (default 10 ms)")  # fmt: skip
+                   help="a batch closes when no request has joined it for this long (default 10 ms)")  # fmt: skip
+    p.add_argument("--max-wait-ms", type=float, default=100.0,
+                   help="... or this long after it opened (default 100 ms)")  # fmt: skip
     p.set_defaults(run=run_serve)

@@ -6,11 +6,12 @@
   ``{"model": NAME, "scores": [{"log_prob": ..., "tokens": [...]}, ...]}`` (forced decoding, ``Run.score``);
 - ``GET /models``, ``GET /health``, and ``GET /`` the page (``page/``: plain HTML, JavaScript and CSS).
 
-Requests that arrive together share decoder steps: a ``Batcher`` holds the first request of a batch for at
-most ``Limits.window_ms`` while others join it, up to ``Limits.batch_tokens`` source tokens, then decodes the
-sentences of all the requests with the same model and settings as one input (each sentence's hypotheses do not
-depend on the others in its batch, so a response is what ``seqkit translate`` gives for its lines). Decoding
-runs in one worker thread, a batch at a time, while the event loop goes on accepting requests.
+Requests that arrive together share decoder steps: a ``Batcher`` holds a batch open while requests keep joining
+it (each within ``Limits.window_ms`` of the one before, for at most ``Limits.max_wait_ms``), up to
+``Limits.batch_tokens`` source tokens, then decodes the sentences of all the requests with the same model and
+settings as one input (each sentence's hypotheses do not depend on the others in its batch, so a response is
+what ``seqkit translate`` gives for its lines). Decoding runs in one worker thread, a batch at a time, while
+the event loop goes on accepting requests.
 
 Bad requests get a 4xx answer ``{"error": MESSAGE, "field": NAME}``; an exception while decoding becomes a 500
 answer for the requests of that batch and leaves the server running.
@@ -50,14 +51,16 @@ class Limits:
     max_line_chars: int = 2000  # characters in one line
     max_body_bytes: int = 1 << 20  # bytes in one request body
     batch_tokens: int = 4000  # source tokens decoded together at most (a longer request is one batch of its own)
-    window_ms: float = 10.0  # how long the first request of a batch waits for others to join
+    window_ms: float = 10.0  # a batch closes when no request has joined it for this long ...
+    max_wait_ms: float = 100.0  # ... or this long after it opened
 
     def __post_init__(self) -> None:
         for name in ("max_lines", "max_line_chars", "max_body_bytes", "batch_tokens"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not 0 <= self.window_ms <= 10_000:
-            raise UserError(f"window must be between 0 and 10000 ms, got {self.window_ms}")
+        for name in ("window_ms", "max_wait_ms"):
+            if not 0 <= getattr(self, name) <= 10_000:
+                raise UserError(f"{name.replace('_', '-')} must be between 0 and 10000, got {getattr(self, name)}")
 
 
 class BadRequest(Exception):
@@ -107,15 +110,19 @@ class Batcher:
         return await job.future
 
     async def _collect(self) -> list[_Job]:
-        """The next batch: the first waiting job, and every job that arrives before its window closes (or was
-        already waiting) while the batch stays within the token budget."""
+        """The next batch, opened when the first job is taken (the worker is free then): the jobs already
+        waiting, and every job that arrives within ``window_ms`` of the one before it or of the opening, for at
+        most ``max_wait_ms``, while the batch stays within the token budget. Clients that each wait for their
+        last answer before sending again so come back together into one batch (also those answered by the
+        batch just decoded, behind others that waited for it), however long they take to send."""
         loop = asyncio.get_running_loop()
         jobs = [await self.queue.get()]
+        opened = loop.time()
         tokens = jobs[0].tokens
-        deadline = jobs[0].arrived + self.limits.window_ms / 1000
+        last_call = opened + self.limits.max_wait_ms / 1000
         while tokens < self.limits.batch_tokens:
             try:
-                wait = deadline - loop.time()
+                wait = min(max(jobs[-1].arrived, opened) + self.limits.window_ms / 1000, last_call) - loop.time()
                 job = self.queue.get_nowait() if wait <= 0 else await asyncio.wait_for(self.queue.get(), wait)
             except (asyncio.QueueEmpty, TimeoutError):
                 break
