@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from typing import IO
 
@@ -40,6 +41,36 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     _fsync_directory(directory)
 
 
+class DirectoryLock:
+    """An exclusive OS-level lock on ``directory`` (``flock`` on ``directory/.lock``), held until ``release`` or
+    the process ends, however it ends. The file records the holder's pid and command line for the message
+    another process gets: ``BlockingIOError`` naming the holder when it is locked already. Where the platform
+    has no ``flock`` (Windows) nothing is locked."""
+
+    FILE = ".lock"
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.path = os.path.join(os.fspath(directory), self.FILE)
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            import fcntl
+        except ImportError:  # no flock here: one writer is the user's to ensure
+            return
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self._fd, 4096, 0).decode(errors="replace").strip() or "another process"
+            self.release()
+            raise BlockingIOError(f"{os.fspath(directory)} is in use by {holder}") from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"pid {os.getpid()}: {' '.join(sys.argv)}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+
 def _fsync_directory(directory: str) -> None:
     """Make the rename itself durable where the platform allows it (a no-op elsewhere)."""
     with contextlib.suppress(OSError, AttributeError):
@@ -50,4 +81,4 @@ def _fsync_directory(directory: str) -> None:
             os.close(fd)
 
 
-__all__ = ["atomic_write"]
+__all__ = ["DirectoryLock", "atomic_write"]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,7 +31,7 @@ from seqkit.data import BatchIterator, ParallelData, load_parallel, normalize, r
 from seqkit.decoding import Ensemble, Hypothesis, Prefixed, for_search, force_decode
 from seqkit.distributed import Communicator
 from seqkit.errors import UserError
-from seqkit.io import atomic_write
+from seqkit.io import DirectoryLock, atomic_write
 from seqkit.recipes import Recipe, decoding_parts, load_decoding, load_recipe, monitored_metric
 from seqkit.tokenizers import TokenizerPair
 
@@ -46,53 +48,45 @@ class Run:
                  comm: Communicator | None = None) -> None:  # fmt: skip
         self.directory, self.recipe, self.tokenizers, self.model, self.pm = directory, recipe, tokenizers, model, pm
         self.comm = comm or Communicator()
+        #: the lock on the directory of a run being trained (``Run.create``): one writer at a time
+        self.lock: DirectoryLock | None = None
 
     # ---- making and opening ----------------------------------------------------------------------------------
     @classmethod
     def create(cls, recipe: Recipe, directory: str | Path, pm, *, resume: bool = False,
                log: Callable[[str], None] = print, comm: Communicator | None = None) -> Run:  # fmt: skip
         """Set up ``directory`` for ``recipe``: write the resolved recipe, train or reuse the tokenizer, build the
-        model. An existing directory must hold the same recipe (``resume``) or be empty of one. With several
-        processes (``comm``), all must run the same seqkit and recipe; rank 0 writes, the others then read."""
+        model. An existing directory with checkpoints must hold the same recipe and be resumed (``resume``); one
+        without starts afresh. The run holds the directory's lock (``lock``) until ``close``: a second process
+        is refused. With several processes (``comm``), all must run the same seqkit and recipe; rank 0 writes,
+        the others then read."""
         from seqkit._version import __version__
 
         directory = Path(directory)
         comm = comm or Communicator()
-        text = recipe.to_toml()
         comm.check_same({"the seqkit version": __version__, "the resolved recipe": recipe.identity()})
         device = resolve_device(recipe.training.device)
         if device.kind == "cuda" and comm.size > 1:  # one process per GPU: the r-th process of a machine on GPU r
             device = resolve_device(f"cuda:{comm.local_rank}")
         build_model(recipe, None, pm)  # a bad model option fails here, before anything is written
-        tok_dir = directory / TOKENIZER_DIR
-        if comm.is_primary:
-            saved = directory / "recipe.toml"
-            if saved.exists():
-                # read back with this seqkit's defaults, so a key added since the run began does not count
-                if load_recipe(saved, registries=pm.registry).identity() != recipe.identity():
-                    raise UserError(
-                        f"{directory} holds a run of a different recipe; choose another --run-dir, or restore "
-                        f"{saved} to resume it"
-                    )
-                if not resume:
-                    raise UserError(f"{directory} already holds this recipe's run; add --resume to continue it")
-            elif resume:
-                raise UserError(f"{directory}: nothing to resume (no recipe.toml)")
-            directory.mkdir(parents=True, exist_ok=True)
-            with atomic_write(saved) as f:
-                f.write(text)
-            if not tok_dir.exists():
-                src_path, tgt_path = data_files(recipe, "train", pm)
-                entry = pm.registry("tokenizer").entry(recipe.tokenizer["name"])
-                options = {k: v for k, v in recipe.tokenizer.items() if k not in ("name", "joint")}
-                pairs = list(read_parallel(src_path, tgt_path, empty=recipe.data.empty))
-                log(f"training the {recipe.tokenizer['name']} tokenizer on {len(pairs)} sentence pairs")
-                TokenizerPair.train(entry.obj, options, [p[0] for p in pairs], [p[1] for p in pairs],
-                                    joint=recipe.tokenizer.get("joint", True)).save(tok_dir)  # fmt: skip
-        comm.barrier()
-        tokenizers = TokenizerPair.load(tok_dir, pm.registry("tokenizer"))
-        seqkit_random.seed(recipe.training.seed)
-        return cls(directory, recipe, tokenizers, build_model(recipe, tokenizers, pm).to_device(device), pm, comm)
+        lock = _prepare_directory(directory, recipe, pm, resume, log) if comm.is_primary else None
+        try:
+            comm.barrier()
+            tokenizers = TokenizerPair.load(directory / TOKENIZER_DIR, pm.registry("tokenizer"))
+            seqkit_random.seed(recipe.training.seed)
+            run = cls(directory, recipe, tokenizers, build_model(recipe, tokenizers, pm).to_device(device), pm, comm)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        run.lock = lock
+        return run
+
+    def close(self) -> None:
+        """Release the run directory's lock (a run made by ``create``; ending the process does as much)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     @classmethod
     def open(cls, directory: str | Path, pm, checkpoint: str = "best", device: str | None = None) -> Run:
@@ -329,6 +323,9 @@ class Run:
                 path, arrays, meta = found
                 trainer.load_state_dict(arrays, meta)
                 log(f"resumed from {path} at iteration {updater.iteration} (epoch {updater.epoch})")
+            elif saved_checkpoints(self.directory):
+                log(f"no checkpoint in {self.directory / 'checkpoints'} can be read: training starts from "
+                    "iteration 0")  # fmt: skip
         start = time.perf_counter()
         with using_config("autocast", "float16" if t.mixed_precision else None):
             trainer.run()
@@ -367,6 +364,68 @@ class Run:
             result = compute(name, metric, hypotheses, [references])
             results.update({name: round(float(result.value), 4), f"{name}_signature": result.signature})
         return {**results, "monitor": self.recipe.evaluation.monitor, "translations": str(out)}
+
+
+def _prepare_directory(directory: Path, recipe: Recipe, pm, resume: bool, log: Callable[[str], None]) -> DirectoryLock:
+    """Check ``recipe``'s data, lock ``directory`` (``Run.create``), write the recipe there and train the tokenizer
+    unless it is there. A directory that holds no checkpoint yet is started afresh."""
+    for split in ("train", "dev", "test"):  # a missing data file fails before anything is written
+        for path in data_files(recipe, split, pm):
+            if not path.is_file():
+                raise UserError(f"{recipe.path}: the {split} data {path} is not a file")
+    saved = directory / "recipe.toml"
+    if resume and not saved.exists():
+        raise UserError(f"{directory}: nothing to resume (no recipe.toml)")
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = DirectoryLock(directory)  # one writer per run directory, until this process ends
+    except BlockingIOError as e:
+        raise UserError(f"{e}; wait for it to end, or stop it") from None
+    try:
+        tok_dir = directory / TOKENIZER_DIR
+        if saved.exists():
+            # read back with this seqkit's defaults, so a key added since the run began does not count
+            same = load_recipe(saved, registries=pm.registry).identity() == recipe.identity()
+            if saved_checkpoints(directory):
+                if not same:
+                    raise UserError(f"{directory} holds a run of a different recipe; choose another --run-dir, or "
+                                    f"restore {saved} to resume it")  # fmt: skip
+                if not resume:
+                    raise UserError(f"{directory} already holds this recipe's run; add --resume to continue it")
+            else:  # nothing trained yet: start afresh, keeping the tokenizer when it is this recipe's
+                log(f"{directory} holds no checkpoint yet: training starts afresh")
+                for stale in ("log.jsonl", "results.json", *([] if same else [TOKENIZER_DIR])):
+                    _remove(directory / stale)
+        with atomic_write(saved) as f:
+            f.write(recipe.to_toml())
+        if not tok_dir.exists():
+            src_path, tgt_path = data_files(recipe, "train", pm)
+            entry = pm.registry("tokenizer").entry(recipe.tokenizer["name"])
+            options = {k: v for k, v in recipe.tokenizer.items() if k not in ("name", "joint")}
+            pairs = list(read_parallel(src_path, tgt_path, empty=recipe.data.empty))
+            log(f"training the {recipe.tokenizer['name']} tokenizer on {len(pairs)} sentence pairs")
+            pair = TokenizerPair.train(entry.obj, options, [p[0] for p in pairs], [p[1] for p in pairs],
+                                       joint=recipe.tokenizer.get("joint", True))  # fmt: skip
+            tmp = directory / f".{TOKENIZER_DIR}.tmp"  # saved beside, then renamed: all there or not at all
+            _remove(tmp)
+            pair.save(tmp)
+            os.replace(tmp, tok_dir)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def saved_checkpoints(directory: Path) -> list[Path]:
+    """The checkpoint files of the run in ``directory`` (readable or not)."""
+    return sorted((directory / "checkpoints").glob("[!.]*.npz"))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def data_files(recipe: Recipe, split: str, pm) -> tuple[Path, Path]:

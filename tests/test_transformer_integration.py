@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import signal
 import subprocess
@@ -18,7 +19,6 @@ import pytest
 import seqkit
 import seqkit.random
 from seqkit.cli import main
-from seqkit.testing.updaters import KILL_AFTER_LINK
 from seqkit.training import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ def trained(tmp_path_factory) -> Path:
 
 # ---- 1. bitwise resume after SIGKILL ----------------------------------------------------------------------
 def test_sigkill_mid_epoch_and_resume_is_bitwise_an_uninterrupted_run(tmp_path, capsys):
-    """Killed the moment snapshot_9.npz is linked (iteration 9, inside epoch 1 of 7 updates each, with dropout
+    """Killed the moment snapshot_9.npz is complete (iteration 9, inside epoch 1 of 7 updates each, with dropout
     drawing from seqkit.random), then resumed: the final weights, optimizer moments and training state and the
     logged losses equal an uninterrupted run's bit for bit."""
     recipe = write_recipe(tmp_path)
@@ -72,8 +72,8 @@ def test_sigkill_mid_epoch_and_resume_is_bitwise_an_uninterrupted_run(tmp_path, 
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert train(recipe, straight, *settings) == 0
     command = ["train", str(recipe), "--run-dir", str(killed), "--no-progress", *settings]
-    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_LINK, "snapshot_9.npz", *command],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "seqkit", *command], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SEQKIT_FAULTS": "snapshot@9:kill"})  # fmt: skip
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert not (killed / "results.json").exists()
     capsys.readouterr()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from pathlib import Path
 def run(args: argparse.Namespace) -> int:
     from seqkit.distributed import get_communicator
     from seqkit.recipes import load_recipe
-    from seqkit.runs import Run, write_results
+    from seqkit.runs import Run
 
     pm = args.plugin_manager
     comm = get_communicator(pm)  # several processes under mpirun (with the MPI plugin), else one
@@ -21,17 +22,34 @@ def run(args: argparse.Namespace) -> int:
         recipe.training.device = args.device
     directory = Path(args.run_dir or Path("runs") / recipe.name)
     run = Run.create(recipe, directory, pm, resume=args.resume, log=say, comm=comm)
+    try:
+        return _train(args, run, say)
+    finally:
+        run.close()
+
+
+def _train(args: argparse.Namespace, run, say) -> int:
+    from seqkit.runs import write_results
+    from seqkit.training import Interrupted
+
+    comm, directory = run.comm, run.directory
     if args.init_from:
         say(f"initial weights from {run.load_weights(args.init_from)}")
     say(f"run directory: {directory}" + (f" ({comm.size} processes)" if comm.size > 1 else ""))
     try:
         run.train(resume=args.resume, progress=args.progress, log=say)
-    except KeyboardInterrupt:
+    except Interrupted as e:
         launcher = ["mpirun", "-n", str(comm.size)] if comm.size > 1 else []
         again = shlex.join([*launcher, "seqkit", "train", args.recipe, "--run-dir", str(directory),
                             *(f"--set={s}" for s in args.set or []), "--resume"])  # fmt: skip
-        say(f"interrupted: the state is saved; continue with: {again}", file=sys.stderr)
-        return 130
+        if e.saved == e.iteration:
+            state = f"the state at iteration {e.iteration} is saved"
+        elif e.saved is not None:
+            state = f"stopped at once: nothing after iteration {e.saved} is saved"
+        else:
+            state = "stopped at once: nothing is saved yet"
+        say(f"interrupted ({signal.Signals(e.signum).name}): {state}; continue with: {again}", file=sys.stderr)
+        return 128 + e.signum
     comm.barrier()
     if not comm.is_primary:  # rank 0 scores the test set
         return 0

@@ -61,20 +61,6 @@ from seqkit.training import Trainer, Updater, load_checkpoint
 ALPHABET = "abcdefgh"
 #: training pairs of the kit's task (about 50 batches an epoch)
 TRAIN_PAIRS = 1200
-#: ``python -c KILL_AFTER_LINK NAME ARGS...`` runs ``seqkit ARGS...`` and SIGKILLs itself right after the
-#: checkpoint file ``NAME`` is linked into place (numbered snapshots are hard links to ``last.npz``)
-KILL_AFTER_LINK = """
-import os, signal, sys
-from seqkit.cli import main
-name, link = sys.argv.pop(1), os.link
-def link_then_die(source, target, *args, **kwargs):
-    link(source, target, *args, **kwargs)
-    if os.path.basename(target) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-os.link = link_then_die
-sys.exit(main(sys.argv[1:]))
-"""
-
 #: iterations between the kit's snapshots (``training.snapshot_every``)
 SNAPSHOT_EVERY = 4
 #: the kit's recipe, but for ``[updater]``; the resume check kills the run in its second epoch of three
@@ -476,10 +462,11 @@ class UpdaterCase:
         if target >= 2 * per_epoch:
             raise AssertionError(f"{self.who}: {per_epoch} updates an epoch leave no snapshot mid-epoch to kill at")
         snapshot = killed / "checkpoints" / f"snapshot_{target}.npz"
-        # the process kills itself the moment the snapshot is linked: the exact point, whatever the machine's speed
-        killing = [sys.executable, "-c", KILL_AFTER_LINK, snapshot.name, *command[3:]]
+        # the process kills itself the moment the snapshot is complete: the exact point, whatever the machine's speed
+        env = {**os.environ, "SEQKIT_FAULTS": f"snapshot@{target}:kill"}
         with open(directory / "killed.err", "w+b") as err:
-            proc = subprocess.run([*killing, str(killed)], stdout=subprocess.DEVNULL, stderr=err, timeout=timeout)
+            proc = subprocess.run([*command, str(killed)], stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                  timeout=timeout)  # fmt: skip
             if proc.returncode != -signal.SIGKILL:
                 err.seek(0)
                 raise AssertionError(

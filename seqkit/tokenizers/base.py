@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from seqkit.errors import UserError
+from seqkit.faults import fault_point
 from seqkit.io import atomic_write
 from seqkit.tokenizers.vocab import Vocabulary
 
@@ -156,6 +157,7 @@ class Tokenizer(abc.ABC):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.save_model(directory)
+        fault_point("tokenizer")
         config = {
             "format": TOKENIZER_FORMAT,
             "type": self.name,

@@ -10,7 +10,14 @@ from seqkit.training.extensions import (
     ReportToSchedule,
     Snapshot,
 )
-from seqkit.training.trainer import EarlyStopping, Extension, IntervalTrigger, Trainer, TrainingDiverged
+from seqkit.training.trainer import (
+    EarlyStopping,
+    Extension,
+    Interrupted,
+    IntervalTrigger,
+    Trainer,
+    TrainingDiverged,
+)
 from seqkit.training.updaters import (
     AccumulateOptions,
     AccumulateUpdater,
@@ -21,7 +28,7 @@ from seqkit.training.updaters import (
 
 __all__ = [
     "Accumulate", "AccumulateOptions", "AccumulateUpdater", "BleuEvaluator", "CheckpointError", "EarlyStopping",
-    "Evaluator", "Extension", "IntervalTrigger", "LogReport", "LossScaler", "ProgressBar", "ReportToSchedule",
-    "Snapshot", "StandardUpdater", "Trainer", "TrainingDiverged", "Updater", "latest_good",
+    "Evaluator", "Extension", "IntervalTrigger", "Interrupted", "LogReport", "LossScaler", "ProgressBar",
+    "ReportToSchedule", "Snapshot", "StandardUpdater", "Trainer", "TrainingDiverged", "Updater", "latest_good",
     "load_checkpoint", "save_checkpoint",
 ]  # fmt: skip

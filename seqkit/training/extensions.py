@@ -15,6 +15,8 @@ import numpy
 
 from seqkit.config import no_grad, using_config
 from seqkit.distributed import Communicator
+from seqkit.errors import UserError
+from seqkit.faults import fault_point
 from seqkit.io import atomic_write
 from seqkit.training.checkpoints import save_checkpoint, snapshot_paths
 from seqkit.training.trainer import (
@@ -46,11 +48,11 @@ class LogReport(Extension):
     def initialize(self, trainer: Trainer) -> None:
         self._since = time.perf_counter()
         if self.path.exists():  # a resumed run: drop what was logged after the snapshot it resumes from
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-            kept = [line for line in lines if json.loads(line)["iteration"] <= trainer.updater.iteration]
-            if len(kept) != len(lines):
+            entries = read_log(self.path, torn_end=True)
+            kept = [e for e in entries if e["iteration"] <= trainer.updater.iteration]
+            if len(kept) != len(entries) or not self.path.read_bytes().endswith(b"\n"):
                 with atomic_write(self.path) as f:
-                    f.writelines(line + "\n" for line in kept)
+                    f.writelines(json.dumps(e) + "\n" for e in kept)
 
     def accumulate(self, observation: dict[str, Any]) -> None:
         self._loss = self._loss + observation["loss"] * observation["tokens"]
@@ -73,8 +75,12 @@ class LogReport(Extension):
         entry.update({k: v for k, v in trainer.observation.items() if k.startswith("val/")})
         self.entries.append(entry)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
+        line = json.dumps(entry) + "\n"
+        with open(self.path, "a", encoding="utf-8") as f:  # in two parts: a fault test cuts the line between
+            f.write(line[: len(line) // 2])
+            f.flush()
+            fault_point("log", u.iteration)
+            f.write(line[len(line) // 2 :])
         self._reset()
 
     def state_dict(self) -> dict[str, Any]:
@@ -82,6 +88,25 @@ class LogReport(Extension):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._loss, self._tokens, self._sentences = state["loss"], state["tokens"], state["sentences"]
+
+
+def read_log(path: Path, *, torn_end: bool = False) -> list[dict[str, Any]]:
+    """The entries of a ``log.jsonl``. ``torn_end``: a last line without its line end (a write that a kill or a
+    full disk cut short) is dropped; any other line that is not a JSON object is ``UserError`` naming it."""
+    data = path.read_bytes()
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if torn_end and lines and not data.endswith(b"\n"):
+        lines.pop()
+    entries = []
+    for number, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict) or not isinstance(entry.get("iteration"), int):
+            raise UserError(f"{path}:{number}: not a log entry (a JSON object with an iteration)")
+        entries.append(entry)
+    return entries
 
 
 def _grad_norm(optimizer) -> float | None:
@@ -198,10 +223,15 @@ class BleuEvaluator(Extension):
 
 
 class Snapshot(Extension):
-    """Saves the whole training state to ``checkpoints/last.npz`` (and keeps the ``keep`` newest as
-    ``snapshot_<iteration>.npz``); ``best.npz`` follows the best ``monitor`` value. The finishing or interrupted
-    run saves too, unless training diverged. It runs after every other extension, so the state it saves is
-    the state after this iteration is complete."""
+    """Saves the whole training state as ``checkpoints/snapshot_<iteration>.npz`` when its trigger fires, keeping
+    the ``keep`` newest; ``last.npz`` is the newest state saved and ``best.npz`` the state of the best
+    ``monitor`` value (both hard links). An interrupted run saves its state at the end of the last complete
+    iteration as ``last.npz`` alone, so which numbered snapshots are kept depends on the schedule only. It runs
+    after every other extension, so the state it saves is the state after this iteration is complete.
+
+    Each file a checkpoint's state speaks of is in place before that checkpoint is: a snapshot is written
+    (atomically) first, then linked as ``best.npz`` when it is the best, then as ``last.npz``, which a resume
+    reads first. A kill anywhere leaves ``last.npz`` at a complete snapshot whose ``best.npz`` is in place."""
 
     priority = PRIORITY_READER - 10
     name = "snapshot"
@@ -213,23 +243,32 @@ class Snapshot(Extension):
         self.directory, self.trigger, self.keep = Path(directory), trigger, keep
         self.monitor, self.mode = monitor, mode
         self.best: float | None = None
-        self.saved_iteration = -1
+
+    def initialize(self, trainer: Trainer) -> None:
+        for stale in self.directory.glob(".*.tmp"):  # left by a write that a kill cut short
+            stale.unlink(missing_ok=True)
 
     def __call__(self, trainer: Trainer) -> None:
+        iteration = trainer.updater.iteration
         value = trainer.observation.get(self.monitor) if self.monitor else None
         better = value is not None and (
             self.best is None or (value > self.best if self.mode == "max" else value < self.best)
         )
         if better:
             self.best = float(value)
-        self.save(trainer)
-        if better:  # best.npz is this very file: a link, replaced atomically
-            tmp = self.directory / ".best.npz.tmp"
-            tmp.unlink(missing_ok=True)
-            os.link(self.directory / "last.npz", tmp)
-            os.replace(tmp, self.directory / "best.npz")
+        numbered = self.directory / f"snapshot_{iteration}.npz"
+        with trainer.uninterruptible():
+            if trainer.saved_iteration != iteration or not numbered.exists():
+                self._write(trainer, numbered)
+            fault_point("checkpoint", iteration)
+            if better:
+                _link(numbered, self.directory / "best.npz")
+            _link(numbered, self.directory / "last.npz")
+            for old in snapshot_paths(self.directory)[self.keep :]:
+                old.unlink(missing_ok=True)
+        fault_point("snapshot", iteration)
 
-    def save(self, trainer: Trainer) -> None:
+    def _write(self, trainer: Trainer, path: Path) -> None:
         for p in trainer.model.params():  # never replace a good snapshot with one that has diverged
             if not bool(p.xp.isfinite(p.data).all()):
                 trainer.diverged = True
@@ -240,23 +279,29 @@ class Snapshot(Extension):
         self.directory.mkdir(parents=True, exist_ok=True)
         arrays, meta = trainer.state_dict()
         meta["iteration"] = trainer.updater.iteration
-        save_checkpoint(self.directory / "last.npz", arrays, meta)
-        self.saved_iteration = trainer.updater.iteration
-        numbered = self.directory / f"snapshot_{trainer.updater.iteration}.npz"
-        if not numbered.exists():
-            os.link(self.directory / "last.npz", numbered)
-        for old in snapshot_paths(self.directory)[self.keep :]:
-            old.unlink(missing_ok=True)
+        save_checkpoint(path, arrays, meta)
+        trainer.saved_iteration = trainer.updater.iteration
 
     def finalize(self, trainer: Trainer) -> None:
-        if not trainer.diverged and trainer.updater.iteration != self.saved_iteration:
-            self.save(trainer)
+        """Save the state of an interrupted run (not of one that diverged, nor of a half-done iteration)."""
+        if trainer.diverged or not trainer.consistent or trainer.saved_iteration == trainer.updater.iteration:
+            return
+        with trainer.uninterruptible():
+            self._write(trainer, self.directory / "last.npz")
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = state["best"]
+
+
+def _link(source: Path, target: Path) -> None:
+    """Make ``target`` a hard link to ``source``, replacing it atomically."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.link(source, tmp)
+    os.replace(tmp, target)
 
 
 class ReportToSchedule(Extension):

@@ -9,13 +9,14 @@ position), the model, the optimizer and schedule, seqkit's random state and ever
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,16 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by ``signum`` (SIGINT or SIGTERM) at ``iteration``; ``saved``: the iteration whose
+    state the newest checkpoint holds (``iteration`` itself when the state at the stop is saved; None when
+    no checkpoint was written or resumed from)."""
+
+    def __init__(self, signum: int, iteration: int, saved: int | None) -> None:
+        super().__init__(signum, iteration, saved)
+        self.signum, self.iteration, self.saved = signum, iteration, saved
+
+
 class Trainer:
     """Runs ``updater`` until ``stop_trigger`` fires; ``out`` is the run directory. A stop trigger with state
     (``EarlyStopping``) is also registered as an extension, which saves and restores it. ``comm``: the
@@ -138,6 +149,11 @@ class Trainer:
         self.out = Path(out)
         self.observation: dict[str, Any] = {}
         self.diverged = False
+        #: True at the end of an iteration (and before the first): a state a checkpoint may hold
+        self.consistent = True
+        #: the iteration whose state the newest checkpoint written by this run holds (or it resumed from)
+        self.saved_iteration: int | None = None
+        self._uninterruptible, self._stop_now = 0, False
         self.elapsed = 0.0  # seconds of training, over every resumed part of the run
         self._extensions: dict[str, _Registered] = {}
         self._start: float | None = None
@@ -164,46 +180,75 @@ class Trainer:
         return self.elapsed + (time.perf_counter() - self._start if self._start is not None else 0.0)
 
     def run(self) -> None:
-        """Train until the stop trigger fires. Ctrl-C (SIGINT) stops after the iteration under way is complete,
-        on every process alike, by raising ``KeyboardInterrupt`` there (a second Ctrl-C stops at once); every
-        extension's ``finalize`` still runs (the snapshot extension saves there), so the saved state resumes
-        exactly. Freed host memory is kept for reuse from here on (``keep_freed_host_memory``; a step frees and
-        reallocates the same large arrays), unless ``SEQKIT_MALLOC=system``."""
+        """Train until the stop trigger fires. SIGINT (Ctrl-C) or SIGTERM stops training after the iteration
+        under way is complete, on every process alike; a second signal stops it at once (a checkpoint being
+        written is finished first). Either way ``Interrupted`` is raised, after every extension's
+        ``finalize`` (the snapshot extension saves there only a state at an iteration's end, so the saved
+        state resumes exactly). Freed host memory is kept for reuse from here on (``keep_freed_host_memory``;
+        a step frees and reallocates the same large arrays), unless ``SEQKIT_MALLOC=system``."""
         keep_freed_host_memory()
         ordered = sorted(self._extensions.values(), key=lambda r: -r.priority)
         for r in ordered:
             r.extension.initialize(self)
         self._start = time.perf_counter()
-        interrupted: list[int] = []
-        previous = None
+        signals: list[int] = []
 
-        def on_interrupt(signum, frame) -> None:
-            interrupted.append(signum)
-            signal.signal(signal.SIGINT, previous)
-            if self.comm.is_primary:
-                print("seqkit: stopping after this iteration (Ctrl-C again to stop now)", file=sys.stderr)
+        def on_signal(signum, frame) -> None:
+            signals.append(signum)
+            if len(signals) == 1:
+                if self.comm.is_primary:
+                    print(f"seqkit: {signal.Signals(signum).name}: stopping after this iteration, which is then "
+                          "saved (Ctrl-C again to stop at once, without saving it)", file=sys.stderr)  # fmt: skip
+            elif self._uninterruptible:
+                self._stop_now = True
+                if self.comm.is_primary:
+                    print("seqkit: stopping once the checkpoint being written is complete", file=sys.stderr)
+            else:
+                raise KeyboardInterrupt
 
-        main_thread = threading.current_thread() is threading.main_thread()
-        if main_thread and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # an ignored SIGINT stays so
-            previous = signal.signal(signal.SIGINT, on_interrupt)
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(signum) is not signal.SIG_IGN:  # an ignored signal stays so
+                    previous[signum] = signal.signal(signum, on_signal)
         try:
-            while not self.stop_trigger(self):
-                self.observation = dict(self.updater.update())
-                loss = self.observation["loss"]
-                if not is_cupy_array(loss):  # on a GPU the log checks it when it reads the loss
-                    self.check_finite(float(loss))
+            try:
+                while not self.stop_trigger(self):
+                    self.consistent = False
+                    self.observation = dict(self.updater.update())
+                    loss = self.observation["loss"]
+                    if not is_cupy_array(loss):  # on a GPU the log checks it when it reads the loss
+                        self.check_finite(float(loss))
+                    for r in ordered:
+                        if r.trigger(self):
+                            r.extension(self)
+                    self.consistent = True
+                    if self.comm.any(bool(signals)):
+                        raise KeyboardInterrupt
+            finally:
+                self.elapsed = self.total_elapsed()
+                self._start = None
                 for r in ordered:
-                    if r.trigger(self):
-                        r.extension(self)
-                if self.comm.any(bool(interrupted)):
-                    raise KeyboardInterrupt
+                    r.extension.finalize(self)
+        except KeyboardInterrupt:
+            raise Interrupted(signals[0] if signals else signal.SIGINT, self.updater.iteration,
+                              self.saved_iteration) from None  # fmt: skip
         finally:
-            if previous is not None and not interrupted:
-                signal.signal(signal.SIGINT, previous)
-            self.elapsed = self.total_elapsed()
-            self._start = None
-            for r in ordered:
-                r.extension.finalize(self)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    @contextlib.contextmanager
+    def uninterruptible(self) -> Iterator[None]:
+        """A block (writing a checkpoint) that a second SIGINT or SIGTERM does not cut short: training stops
+        when the block is complete."""
+        self._uninterruptible += 1
+        try:
+            yield
+        finally:
+            self._uninterruptible -= 1
+        if self._stop_now and not self._uninterruptible:
+            self._stop_now = False
+            raise KeyboardInterrupt
 
     def check_finite(self, loss: float) -> None:
         """Raise ``TrainingDiverged`` (and mark the run as diverged) unless ``loss`` is finite."""
@@ -248,3 +293,4 @@ class Trainer:
             if name in self._extensions:
                 self._extensions[name].extension.load_state_dict(state)
         self.elapsed = float(meta["elapsed"])
+        self.saved_iteration = updater.iteration

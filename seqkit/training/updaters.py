@@ -15,6 +15,8 @@ import abc
 import dataclasses
 from typing import Any, ClassVar
 
+from seqkit.faults import fault_point
+
 
 @dataclasses.dataclass
 class AccumulateOptions:
@@ -96,6 +98,7 @@ class Updater(abc.ABC):
             self.optimizer.update()
         if self.schedule is not None:
             self.schedule.step()
+        fault_point("update", self.iteration + 1)
         self.iteration += 1
 
     def state_dict(self) -> dict[str, Any]:
