@@ -260,6 +260,7 @@ class Run:
         from seqkit.training import (
             Accumulate,
             BleuEvaluator,
+            CheckpointError,
             EarlyStopping,
             Evaluator,
             IntervalTrigger,
@@ -317,11 +318,16 @@ class Run:
                 trainer.extend(Snapshot(self.directory / "checkpoints", (t.snapshot_every, "iteration"),
                                         keep=t.keep), name="snapshot_often")  # fmt: skip
             trainer.extend(ProgressBar(t.epochs, updates_per_epoch, enabled=progress))
-        if resume:
-            found = latest_good(self.directory / "checkpoints")
-            if found is not None:
-                path, arrays, meta = found
+        def restore(arrays: dict, meta: dict) -> None:
+            try:
                 trainer.load_state_dict(arrays, meta)
+            except (KeyError, ValueError, TypeError, IndexError) as e:
+                raise CheckpointError(f"its state does not fit this run ({type(e).__name__}: {e})") from None
+
+        if resume:
+            found = latest_good(self.directory / "checkpoints", restore)
+            if found is not None:
+                path = found[0]
                 log(f"resumed from {path} at iteration {updater.iteration} (epoch {updater.epoch})")
             elif saved_checkpoints(self.directory):
                 log(f"no checkpoint in {self.directory / 'checkpoints'} can be read: training starts from "

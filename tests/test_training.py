@@ -197,6 +197,62 @@ def test_resume_skips_a_corrupted_snapshot(tmp_path, capsys):
     assert "resumed from" in captured.out and "snapshot_" in captured.out
 
 
+def _rewrite(path: Path, change) -> None:
+    """Save the checkpoint at ``path`` again after ``change(arrays, meta)``."""
+    from seqkit.training import save_checkpoint
+
+    arrays, meta = load_checkpoint(path)
+    change(arrays, meta)
+    meta.pop("format")
+    save_checkpoint(path, arrays, meta)
+
+
+def test_checkpoints_that_are_not_finite_or_not_seqkits_are_refused_naming_the_file(tmp_path, capsys):
+    """NaN weights: translate and average refuse the file, resume falls back to an older snapshot; random bytes
+    and pickled objects are "not a seqkit checkpoint" (never a hint to load them unsafely)."""
+    run = tmp_path / "run"
+    settings = ["--set", "training.epochs=1", "--set", "training.snapshot_every=10"]
+    assert _train(run, *settings) == 0
+    newest = max((run / "checkpoints").glob("snapshot_*.npz"), key=lambda p: int(p.stem.split("_")[1]))
+    for path in (run / "checkpoints" / "last.npz", newest):  # the same state, linked
+        _rewrite(path, lambda arrays, meta: arrays[next(k for k in arrays if k.startswith("model/"))].fill(np.nan))
+    capsys.readouterr()
+    assert main(["translate", "--run", str(run), "--checkpoint", "last", "-i", os.devnull]) == 2
+    assert re.search(r"last.npz: model/\S+ holds NaN or infinite values", capsys.readouterr().err)
+    assert main(["average", "--run", str(run), "--last", "5"]) == 2
+    assert f"{newest.name}: model/" in capsys.readouterr().err
+    assert _train(run, *settings, "--resume") == 0
+    captured = capsys.readouterr()
+    assert "holds NaN or infinite values; trying an older snapshot" in captured.err
+    assert "resumed from" in captured.out and "snapshot_" in captured.out
+    import secrets
+
+    (tmp_path / "random.npz").write_bytes(secrets.token_bytes(4096))
+    np.savez(tmp_path / "objects.npz", a=np.array([{"x": 1}], dtype=object))
+    for name in ("random.npz", "objects.npz"):
+        assert main(["translate", "--run", str(run), "--checkpoint", str(tmp_path / name), "-i", os.devnull]) == 2
+        err = capsys.readouterr().err
+        assert f"{name}: not a seqkit checkpoint" in err and "allow_pickle" not in err, err
+
+
+def test_resume_passes_over_a_checkpoint_that_does_not_fit(tmp_path, capsys):
+    """A checkpoint that reads but whose state does not fit the run (no optimizer state, here) is named and
+    passed over for the newest that fits; when none fits, resuming is refused."""
+    run = tmp_path / "run"
+    settings = ["--set", "training.epochs=1", "--set", "training.snapshot_every=10"]
+    assert _train(run, *settings) == 0
+    _rewrite(run / "checkpoints" / "last.npz", lambda arrays, meta: meta.pop("optimizer"))
+    capsys.readouterr()
+    assert _train(run, *settings, "--resume") == 0
+    captured = capsys.readouterr()
+    assert "last.npz: its state does not fit this run (KeyError: 'optimizer'); trying an older snapshot" in captured.err
+    assert "resumed from" in captured.out and "snapshot_" in captured.out
+    for path in (run / "checkpoints").glob("*.npz"):
+        _rewrite(path, lambda arrays, meta: meta.pop("optimizer", None))
+    assert _train(run, *settings, "--resume") == 2
+    assert "no checkpoint in" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_sigint_stops_after_the_iteration_saves_and_resumes_exactly(tmp_path):
     settings = ["--set", "training.epochs=2", "--set", "training.log_every=5", "--set", "evaluation.dev_sentences=20"]

@@ -1,8 +1,8 @@
 """Checkpoints: one ``.npz`` file per snapshot holding the arrays and a JSON record, written atomically.
 
 A single file means a snapshot is either entirely there or not at all (temp file, fsync, rename). Loading
-reads with ``allow_pickle=False``; a truncated or corrupted file raises ``CheckpointError`` naming it, and
-``latest_good`` falls back to the newest snapshot that loads.
+reads with ``allow_pickle=False``; a truncated, corrupted or non-finite file raises ``CheckpointError`` naming
+it, and ``latest_good`` falls back to the newest snapshot that loads.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import os
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +71,21 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, numpy.ndarray], 
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # an .npz file is a zip archive
+                raise CheckpointError(f"{path}: not a seqkit checkpoint (not an .npz archive)")
         with numpy.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(arrays.pop(META_KEY).tobytes())
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        if "pickle" in str(e):  # an array of Python objects: never loaded, whoever wrote it
+            raise CheckpointError(f"{path}: not a seqkit checkpoint (it holds pickled Python objects)") from None
         raise CheckpointError(f"{path}: not a readable seqkit checkpoint ({type(e).__name__}: {e})") from e
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT}")
+    for key, a in arrays.items():  # a state that diverged is never saved: such a file was damaged or edited
+        if a.dtype.kind in "fc" and not numpy.isfinite(a).all():
+            raise CheckpointError(f"{path}: {key} holds NaN or infinite values")
     return arrays, meta
 
 
@@ -88,9 +97,13 @@ def snapshot_paths(directory: str | os.PathLike) -> list[Path]:
     )
 
 
-def latest_good(directory: str | os.PathLike) -> tuple[Path, dict[str, numpy.ndarray], dict[str, Any]] | None:
-    """The newest snapshot that loads (``last.npz`` first), warning about each one that does not."""
+def latest_good(directory: str | os.PathLike, restore: Callable[[dict, dict], None] | None = None,
+                ) -> tuple[Path, dict[str, numpy.ndarray], dict[str, Any]] | None:  # fmt: skip
+    """The newest snapshot that loads (``last.npz`` first) and that ``restore(arrays, meta)`` accepts (it raises
+    ``CheckpointError`` for a state that does not fit), warning about each one that does not. When ``restore``
+    refused one and accepted none, ``CheckpointError``: what it refused may have been restored in part."""
     directory = Path(directory)
+    refused = None
     for path in [directory / "last.npz", *snapshot_paths(directory)]:
         if not path.exists():
             continue
@@ -99,5 +112,14 @@ def latest_good(directory: str | os.PathLike) -> tuple[Path, dict[str, numpy.nda
         except CheckpointError as e:
             warnings.warn(f"{e}; trying an older snapshot", stacklevel=2)
             continue
+        if restore is not None:
+            try:
+                restore(arrays, meta)
+            except CheckpointError as e:
+                refused = refused or f"{path}: {e}"
+                warnings.warn(f"{path}: {e}; trying an older snapshot", stacklevel=2)
+                continue
         return path, arrays, meta
+    if refused is not None:
+        raise CheckpointError(f"no checkpoint in {directory} fits this run (the newest: {refused})")
     return None
