@@ -279,6 +279,10 @@ class Run:
             raise UserError(f"{r.path}: updater {updater_entry.name!r} trains in one process, but {comm.size} were "
                             "started; set [updater] name = \"mpi\" (the seqkit-mpi plugin)")  # fmt: skip
         train, dev = self._shared_data("train", log), self._shared_data("dev")
+        for split, data in (("training", train), ("dev", dev)):
+            if len(data) == 0:
+                src, tgt = data_files(r, "train" if split == "training" else "dev", self.pm)
+                raise UserError(f"{r.path}: the {split} data {src} and {tgt} hold no sentence pairs ({data.report})")
         # max_tokens is per process: each update takes a batch of max_tokens x processes, shared out by rank
         iterator = BatchIterator(train, t.max_tokens * comm.size, seed=t.seed,
                                  max_sentences=t.max_sentences * comm.size or None)  # fmt: skip
@@ -379,6 +383,8 @@ def _prepare_directory(directory: Path, recipe: Recipe, pm, resume: bool, log: C
         for path in data_files(recipe, split, pm):
             if not path.is_file():
                 raise UserError(f"{recipe.path}: the {split} data {path} is not a file")
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"{directory}: not a directory; give --run-dir a directory (it is created if needed)")
     saved = directory / "recipe.toml"
     if resume and not saved.exists():
         raise UserError(f"{directory}: nothing to resume (no recipe.toml)")
@@ -409,6 +415,8 @@ def _prepare_directory(directory: Path, recipe: Recipe, pm, resume: bool, log: C
             entry = pm.registry("tokenizer").entry(recipe.tokenizer["name"])
             options = {k: v for k, v in recipe.tokenizer.items() if k not in ("name", "joint")}
             pairs = list(read_parallel(src_path, tgt_path, empty=recipe.data.empty))
+            if not pairs:
+                raise UserError(f"{recipe.path}: the training data {src_path} and {tgt_path} hold no sentence pairs")
             log(f"training the {recipe.tokenizer['name']} tokenizer on {len(pairs)} sentence pairs")
             pair = TokenizerPair.train(entry.obj, options, [p[0] for p in pairs], [p[1] for p in pairs],
                                        joint=recipe.tokenizer.get("joint", True))  # fmt: skip

@@ -203,3 +203,20 @@ def test_in_process_training_holds_the_lock_only_while_it_runs(tmp_path, capsys)
              "--set", "evaluation.monitor='val/loss'"]  # fmt: skip
     assert main(["train", str(TOY), "--run-dir", str(run), "--no-progress", *quick]) == 0
     DirectoryLock(run).release()  # free again once the command is done
+
+
+def test_ctrl_c_while_the_command_line_loads_ends_it_quietly():
+    """SIGINT at any moment of the start (NumPy, the plugins, the parser): no traceback, the status of an
+    interrupted program."""
+    import time
+
+    for delay in (0.1, 0.2, 0.3, 0.45):
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "seqkit"), "plugins"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        if proc.returncode == 0:
+            continue  # it was done before the signal came
+        assert proc.returncode in (130, -signal.SIGINT), (delay, proc.returncode, err)
+        assert "Traceback" not in err, (delay, err)

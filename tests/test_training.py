@@ -480,3 +480,19 @@ def test_a_monitored_metric_is_checked_when_the_recipe_is_loaded(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "toy-reverse.toml: evaluation.monitor 'val/exact': unknown metric 'exact'" in err
     assert not run.exists()
+
+
+def test_a_run_dir_that_is_a_file_and_empty_training_data_are_named(tmp_path, capsys):
+    (tmp_path / "file").write_text("mine\n")
+    assert _train(tmp_path / "file") == 2
+    assert "file: not a directory" in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "mine\n"
+    for name in ("train.src", "train.tgt"):
+        (tmp_path / name).write_text("")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(TOY.read_text().replace('train_files = ["toy-reverse/train.src", "toy-reverse/train.tgt"]',
+                                              f'train_files = ["{tmp_path}/train.src", "{tmp_path}/train.tgt"]')
+                      .replace('"toy-reverse/', f'"{TOY.parent}/toy-reverse/'))  # fmt: skip
+    assert main(["train", str(recipe), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"r.toml: the training data {tmp_path}/train.src and {tmp_path}/train.tgt hold no sentence pairs" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -76,6 +77,8 @@ def _utf8_streams() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if signal.getsignal(signal.SIGINT) is signal.SIG_DFL:  # as ``seqkit.__main__`` left it: Ctrl-C is ours now
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     keep_freed_host_memory()  # a verb may train or translate for hours; SEQKIT_MALLOC=system opts out
     _utf8_streams()
     pre = argparse.ArgumentParser(add_help=False)
@@ -96,6 +99,9 @@ def _main(argv: list[str] | None, early: argparse.Namespace) -> int:
             raise
         print(f"seqkit: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("seqkit: interrupted", file=sys.stderr)
+        return 130
     args.plugin_manager = pm
     try:
         with using_config("debug", args.debug or config.debug):
