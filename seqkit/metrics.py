@@ -287,6 +287,7 @@ def paired_test(
     *,
     test: Literal["bs", "ar"] = "bs",
     n_samples: int = 0,
+    short: bool = False,
 ) -> tuple[dict[str, str], dict[str, list[str | Result]]]:
     """sacrebleu's paired significance test of each system against the first (the baseline).
 
@@ -295,8 +296,8 @@ def paired_test(
     approximate randomisation; ``n_samples``: resamples or trials (0: sacrebleu's default, 1000 or 10000).
     Returns (metric name -> signature, column -> values) as sacrebleu's ``PairedTest`` does: column
     ``"System"`` holds the names, each metric's column a ``Result`` per system (``score``, ``p_value``,
-    ``mean``, ``ci``, as Python floats or None). The random seed is sacrebleu's (``SACREBLEU_SEED``, default
-    12345).
+    ``mean``, ``ci``, as Python floats or None); ``short``: the signatures with sacrebleu's abbreviated keys
+    (``#:1|c:mixed|...``). The random seed is sacrebleu's (``SACREBLEU_SEED``, default 12345).
     """
     if len(systems) < 2:
         raise ValueError("a paired test needs a baseline and at least one more system")
@@ -308,7 +309,7 @@ def paired_test(
             for result in values:
                 # sacrebleu leaves some as NumPy float32, which json cannot write (its own --format json fails)
                 vars(result).update({k: float(v) for k, v in vars(result).items() if v is not None})
-    return {name: sig.format() for name, sig in signatures.items()}, scores
+    return {name: sig.format(short) for name, sig in signatures.items()}, scores
 
 
 __all__ = [

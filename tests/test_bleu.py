@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 import os
 import random
@@ -63,20 +64,22 @@ def write(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def run_sacrebleu(cwd: Path, *args: str, stdin: str | None = None) -> str:
+def run_sacrebleu(cwd: Path, *args: str, stdin: str | bytes | None = None) -> str:
+    """What sacrebleu's CLI prints; ``stdin`` text goes in as UTF-8, bytes as they are."""
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("SACREBLEU_FORMAT", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "sacrebleu", *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=env
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+    command = [sys.executable, "-m", "sacrebleu", *args]
+    result = subprocess.run(command, cwd=cwd, input=data, capture_output=True, env=env)
+    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+    return result.stdout.decode("utf-8")
 
 
-def run_seqkit(capsys, monkeypatch, cwd: Path, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+def run_seqkit(capsys, monkeypatch, cwd: Path, *args: str, stdin: str | bytes | None = None) -> tuple[int, str, str]:
     monkeypatch.chdir(cwd)
     if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8"))))
+        data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     capsys.readouterr()
     code = main(["bleu", *args])
     out, err = capsys.readouterr()
@@ -211,6 +214,234 @@ def test_multi30k_matches_sacrebleu(tmp_path, capsys, monkeypatch, split):
     assert_same(capsys, monkeypatch, tmp_path, [str(ref), "-i", "a.txt", "-f", "json"])
     args = [str(ref), "-i", "a.txt", "b.txt", "--paired-bs", "--paired-bs-n", "20", "-f", "text", "-m", "bleu", "chrf"]
     assert_same(capsys, monkeypatch, tmp_path, args, metric_args=())
+
+
+# ---- sacrebleu's other options: the same output ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["-cw", "2"], ["-cc", "4", "--chrf-beta", "1"], ["--chrf-whitespace", "--chrf-lowercase"],
+     ["--chrf-eps-smoothing"], ["-cc", "0", "-cw", "2"], ["--chrf-char-order", "3", "--chrf-word-order", "1"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_chrf_options_match_sacrebleu(files, capsys, monkeypatch, options):
+    out = assert_same(capsys, monkeypatch, files, ["ref.txt", "ref2.txt", "-i", "hyp1.txt", "-f", "json", *options])
+    chrf = json.loads(out)[1]
+    given = dict(itertools.pairwise(options))
+    word_order, beta = given.get("-cw", given.get("--chrf-word-order", "0")), given.get("--chrf-beta", "2")
+    assert chrf["name"] == f"chrF{beta}" + "+" * int(word_order) and chrf["nw"] == word_order
+
+
+def test_chrf_plus_plus_is_sacrebleus(files, capsys, monkeypatch):
+    args = ["ref.txt", "-i", "hyp2.txt", "-m", "chrf", "-cw", "2", "-f", "text"]
+    out = assert_same(capsys, monkeypatch, files, args, metric_args=())
+    hyps = (files / "hyp2.txt").read_text(encoding="utf-8").splitlines()
+    expected = sacrebleu.CHRF(word_order=2).corpus_score(hyps, [SENTENCES]).score
+    assert out.startswith("chrF2++|nrefs:1|case:mixed|eff:yes|nc:6|nw:2|space:no|") and f" = {expected:.1f}\n" in out
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--ter-case-sensitive"], ["--ter-no-punct", "--ter-asian-support"], ["--ter-normalized"]],
+    ids=" ".join,
+)
+def test_ter_options_match_sacrebleu(files, capsys, monkeypatch, options):
+    out = assert_same(capsys, monkeypatch, files, ["ref.txt", "-i", "hyp1.txt", "-f", "text", *options])
+    assert ("case:mixed" in out.splitlines()[2]) == ("--ter-case-sensitive" in options)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["-s", "floor"], ["-s", "floor", "-sv", "0.3"], ["--smooth-method", "add-k"], ["-s", "add-k", "-sv", "2.5"],
+     ["-s", "none"], ["-s", "exp"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_smoothing_matches_sacrebleu(files, capsys, monkeypatch, options):
+    args = ["ref.txt", "-i", "hyp1.txt", "-m", "bleu", "-f", "json", "-w", "4", *options]
+    record = json.loads(assert_same(capsys, monkeypatch, files, args, metric_args=()))
+    assert record["smooth"].startswith(options[1])
+
+
+def test_add_k_smoothing_changes_the_score(files, capsys, monkeypatch):
+    """The smoothing reaches the score, not only the signature (add-k adds to every n-gram count above 1)."""
+    plain = run_seqkit(capsys, monkeypatch, files, "ref.txt", "-i", "hyp1.txt", "-m", "bleu", "-b", "-w", "4")[1]
+    add_k = run_seqkit(capsys, monkeypatch, files, "ref.txt", "-i", "hyp1.txt", "-m", "bleu", "-b", "-w", "4", "-s",
+                       "add-k")[1]  # fmt: skip
+    assert float(add_k) > float(plain)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [[], ["-m", "chrf", "-cw", "2"], ["-m", "ter", "--ter-normalized", "-b", "-w", "3"],
+     ["-m", "bleu", "-s", "floor", "-sv", "0.2", "--short"], ["-m", "bleu", "-tok", "char", "-lc"]],
+    ids=lambda o: " ".join(o) or "default",
+)  # fmt: skip
+def test_sentence_level_matches_sacrebleu(files, capsys, monkeypatch, options):
+    """One line a sentence, sacrebleu's; without -m, BLEU (sacrebleu's default) with effective order."""
+    out = assert_same(capsys, monkeypatch, files, ["ref.txt", "ref2.txt", "-i", "hyp1.txt", "-sl", *options],
+                      metric_args=())  # fmt: skip
+    assert len(out.splitlines()) == len(SENTENCES)
+    if not options:
+        assert out.startswith("BLEU|nrefs:2|case:mixed|eff:yes|")
+
+
+def test_sentence_level_from_stdin_matches_sacrebleu(files, capsys, monkeypatch):
+    hyps = (files / "hyp2.txt").read_text(encoding="utf-8")
+    assert_same(capsys, monkeypatch, files, ["ref.txt", "-sl", "-m", "chrf"], stdin=hyps, metric_args=())
+
+
+@pytest.mark.parametrize("score_only", [False, True])
+def test_sentence_level_json_is_a_record_a_line(files, capsys, monkeypatch, score_only):
+    """sacrebleu prints text at sentence level whatever -f says; seqkit's -f json has the same values, a record
+    (or with -b a number) a line."""
+    b = ["-b"] if score_only else []
+    text = run_sacrebleu(files, "ref.txt", "-i", "hyp1.txt", "-sl", "-m", "ter", "-w", "2", *b)
+    code, out, _ = run_seqkit(capsys, monkeypatch, files, "ref.txt", "-i", "hyp1.txt", "-sl", "-m", "ter", "-w", "2",
+                              "-f", "json", *b)  # fmt: skip
+    assert code == 0 and len(out.splitlines()) == len(text.splitlines()) == len(SENTENCES)
+    for line, expected in zip(out.splitlines(), text.splitlines()):
+        if score_only:
+            assert json.loads(line) == float(expected)
+            continue
+        record = json.loads(line)
+        assert f"{record['name']}|{record['signature']} = {record['score']:.2f}" == expected
+        assert record["case"] == "lc"
+
+
+def test_sentence_level_tok_lc_and_a_registered_metric(files, plugins, capsys, monkeypatch):
+    write(files / "ref.tok", tokenised_lowercased(SENTENCES))
+    write(files / "hyp.tok", tokenised_lowercased(perturb(SENTENCES, 1, 0.3)))
+    expected = run_sacrebleu(files, "ref.tok", "-i", "hyp.tok", "-sl", "-tok", "none", "-lc", "--force")
+    code, out, _ = run_seqkit(capsys, monkeypatch, files, "ref.tok", "-i", "hyp1.txt", "-sl", "--tok-lc")
+    note, *lines = out.splitlines()
+    assert code == 0 and "not sacreBLEU" in note
+    relabelled = [line.replace("BLEU-tok-lc|", "BLEU|").replace("|hyptok:13a", "") for line in lines]
+    assert "".join(line + "\n" for line in relabelled) == expected
+    code, out, _ = run_with_plugins(capsys, monkeypatch, files, plugins, "ref.txt", "-i", "hyp2.txt", "-sl", "-m",
+                                    "exact")  # fmt: skip
+    hyps = (files / "hyp2.txt").read_text(encoding="utf-8").splitlines()
+    assert code == 0 and out.splitlines() == [
+        f"Exact|nrefs:1 = {100.0 if h == r else 0.0:.1f}" for h, r in zip(hyps, SENTENCES)
+    ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["-i", "hyp1.txt", "--short", "-f", "text"], ["-i", "hyp1.txt", "-b", "-f", "text"],
+     ["-i", "hyp1.txt", "--score-only", "-f", "json"], ["-i", "hyp1.txt", "-b", "-ci", "-cin", "30", "-f", "text"],
+     ["-i", "hyp1.txt", "-sh", "-ci", "-cin", "30", "-f", "text"], ["-i", "hyp1.txt", "hyp2.txt", "-sh", "-f", "text"],
+     ["-i", "hyp1.txt", "hyp2.txt", "-f", "latex"], ["-i", "hyp1.txt", "hyp2.txt", "-f", "latex", "-w", "2", "-sh"],
+     ["-i", "hyp1.txt", "hyp2.txt", "-par", "-parn", "50", "-f", "latex"],
+     ["-i", "hyp1.txt", "hyp2.txt", "-pbs", "-pbsn", "30", "-sh", "-f", "text"]],
+    ids=" ".join,
+)  # fmt: skip
+def test_output_options_match_sacrebleu(files, capsys, monkeypatch, args):
+    out = assert_same(capsys, monkeypatch, files, ["ref.txt", *args])
+    if "-sh" in args or "--short" in args:
+        assert "#:1|" in out and "|c:mixed|e:no|tok:13a|s:exp|v:" in out and "nrefs" not in out
+    if "latex" in args:
+        assert out.startswith("\\begin{tabular}")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_tab_separated_references_match_sacrebleu(files, capsys, monkeypatch, fmt):
+    """-nr 2 with the two references in one file scores as the two files do."""
+    refs2 = (files / "ref2.txt").read_text(encoding="utf-8").splitlines()
+    write(files / "refs.tsv", [f"{a}\t{b}" for a, b in zip(SENTENCES, refs2)])
+    out = assert_same(capsys, monkeypatch, files, ["refs.tsv", "-nr", "2", "-i", "hyp1.txt", "-f", fmt])
+    assert out == run_seqkit(capsys, monkeypatch, files, "ref.txt", "ref2.txt", "-i", "hyp1.txt", "-f", fmt)[1]
+    assert_same(capsys, monkeypatch, files, ["refs.tsv", "--num-refs", "2", "-i", "hyp2.txt", "-sl"], metric_args=())
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16", "cp1252"])
+def test_encoding_matches_sacrebleu(files, capsys, monkeypatch, encoding):
+    for name in ("ref.txt", "hyp1.txt", "hyp2.txt"):
+        text = (files / name).read_text(encoding="utf-8")
+        (files / f"enc-{name}").write_text(text, encoding=encoding)
+    assert "Über" in (files / "enc-ref.txt").read_text(encoding=encoding)
+    args = ["enc-ref.txt", "-i", "enc-hyp1.txt", "-e", encoding, "-f", "text"]
+    assert assert_same(capsys, monkeypatch, files, args) == run_seqkit(capsys, monkeypatch, files, "ref.txt", "-i",
+                                                                       "hyp1.txt")[1]  # fmt: skip
+    hyps = (files / "enc-hyp2.txt").read_bytes()
+    assert_same(capsys, monkeypatch, files, ["enc-ref.txt", "--encoding", encoding, "-f", "json"], stdin=hyps)
+
+
+def test_bytes_not_in_the_encoding_name_file_and_line(files, capsys, monkeypatch):
+    (files / "latin.txt").write_bytes("\n".join(SENTENCES).encode("latin-1") + b"\n")
+    err = one_line_error(capsys, monkeypatch, files, "ref.txt", "-i", "latin.txt")
+    assert "latin.txt line 11: invalid UTF-8 (byte 0xdc at byte 1 of the line)" in err
+    (files / "odd.txt").write_bytes("a\nb\n".encode("utf-16") + b"c")
+    err = one_line_error(capsys, monkeypatch, files, "ref.txt", "-i", "odd.txt", "-e", "utf-16")
+    assert "odd.txt line 3: invalid utf-16 (byte 0x63 at byte 11 of the file)" in err
+
+
+def test_force_silences_the_tokenised_output_warning(tmp_path, capsys, monkeypatch, caplog):
+    """100 hypotheses ending in ' .' bring sacrebleu's warning (logged; stderr outside pytest); --force leaves it
+    out, as sacrebleu's does."""
+    lines = [f"Sentence number {i} ends here ." for i in range(100)]
+    write(tmp_path / "ref.txt", [line.replace(" .", ".") for line in lines])
+    write(tmp_path / "hyp.txt", lines)
+    code, out, _ = run_seqkit(capsys, monkeypatch, tmp_path, "ref.txt", "-i", "hyp.txt", "-m", "bleu")
+    assert code == 0 and "100 lines that end in a tokenized period" in caplog.text
+    assert out == run_sacrebleu(tmp_path, "ref.txt", "-i", "hyp.txt", "-m", "bleu", "-f", "text")
+    caplog.clear()
+    code, forced, _ = run_seqkit(capsys, monkeypatch, tmp_path, "ref.txt", "-i", "hyp.txt", "-m", "bleu", "--force")
+    assert (code, forced, caplog.text) == (0, out, "")
+
+
+def test_flags_override_a_registered_variant_and_keep_its_own_options(files, capsys, monkeypatch):
+    """A registered SacrebleuMetric keeps its fixed options; a flag given (0 included) overrides one."""
+    monkeypatch.chdir(files)
+    pm = get_plugin_manager(environ={"SEQKIT_LOAD_PLUGINS": ""})
+    pm.registry("metric").add("chrfpp", metrics.SacrebleuMetric("chrf", higher_is_better=True, word_order=2))
+    monkeypatch.setattr("seqkit.cli.get_plugin_manager", lambda **kwargs: pm)
+    for flags, name in (([], "chrF2++"), (["-cw", "0"], "chrF2"), (["--chrf-beta", "1"], "chrF1++")):
+        assert main(["bleu", "ref.txt", "-i", "hyp1.txt", "-m", "chrfpp", *flags]) == 0
+        assert capsys.readouterr().out.startswith(f"{name}|"), flags
+
+
+def test_help_and_docs_say_what_is_sacrebleus(capsys):
+    """--help and docs/cli.md name sacrebleu's default format (JSON) beside seqkit's, and what differs."""
+    from seqkit.cli.bleu import DESCRIPTION
+
+    with pytest.raises(SystemExit):
+        main(["bleu", "--help"])
+    shown = capsys.readouterr().out
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    for text in (shown, docs):
+        assert DESCRIPTION in text
+    for claim in ("sacrebleu's are -m bleu -f json", "-f text and json of one system", "-sl -f json",
+                  "--paired-bs -f json (sacrebleu's fails)"):  # fmt: skip
+        assert claim in " ".join(DESCRIPTION.split()), claim
+
+
+# ---- the process: any locale, a closed pipe ----------------------------------------------------------------------
+
+
+def seqkit_process(cwd: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    command = [sys.executable, "-m", "seqkit", "bleu", *args]
+    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def test_output_is_utf8_whatever_the_locale(files):
+    expected = run_sacrebleu(files, "ref.txt", "-i", "hyp1.txt", "-ci", "-cin", "20", "-f", "text", *ALL_METRICS)
+    p = seqkit_process(files, "ref.txt", "-i", "hyp1.txt", "-ci", "-cin", "20",
+                       env={"PYTHONIOENCODING": "ascii", "LC_ALL": "C", "LANG": "C"})  # fmt: skip
+    out, err = p.communicate(timeout=300)
+    assert (p.returncode, err) == (0, b"") and out.decode("utf-8") == expected and "μ = ".encode() in out
+
+
+def test_a_closed_pipe_ends_quietly(files):
+    """``seqkit bleu -sl ... | head -1``: more lines than a pipe holds, the reader gone after the first."""
+    write(files / "big.ref", SENTENCES * 400)
+    write(files / "big.hyp", perturb(SENTENCES * 400, seed=9))
+    p = seqkit_process(files, "big.ref", "-i", "big.hyp", "-sl", "-m", "chrf")
+    assert p.stdout.readline().startswith(b"chrF2|nrefs:1|")
+    p.stdout.close()
+    err = p.stderr.read()
+    assert p.wait(timeout=300) == 141 and err == b"", err.decode()
 
 
 # ---- tokenised-lowercased BLEU ------------------------------------------------------------------------------
@@ -371,8 +602,39 @@ def test_invalid_utf8_names_file_and_line(files, capsys, monkeypatch):
         (["ref.txt", "-i", "hyp1.txt", "--tok-lc", "-m", "chrf"], "--tok-lc computes BLEU only"),
         (["ref.txt", "-i", "hyp1.txt", "-tok", "ja-mecab"], "--tokenize ja-mecab: "),
         (["ref.txt", "-i", "hyp1.txt", "-tok", "moses"], "unknown --tokenize 'moses'; sacrebleu's are: none, zh, 13a"),
+        (["ref.txt", "-i", "hyp1.txt", "-s", "add-one"], "unknown --smooth-method 'add-one'; sacrebleu's are: none, "
+         "floor, add-k, exp"),
+        (["ref.txt", "-i", "hyp1.txt", "-s", "floor", "-sv", "-0.1"], "-sv/--smooth-value must be a number of at "
+         "least 0, got -0.1"),
+        (["ref.txt", "-i", "hyp1.txt", "-s", "add-k", "-sv", "inf"], "must be a number of at least 0, got inf"),
+        (["ref.txt", "-i", "hyp1.txt", "-sv", "0.2"], "-sv/--smooth-value is for --smooth-method floor or add-k, not "
+         "exp"),
+        (["ref.txt", "-i", "hyp1.txt", "-s", "none", "-sv", "0.2"], "is for --smooth-method floor or add-k, not none"),
+        (["ref.txt", "-i", "hyp1.txt", "-cc", "-1"], "--chrf-char-order must be at least 0, got -1"),
+        (["ref.txt", "-i", "hyp1.txt", "-cw", "-2"], "--chrf-word-order must be at least 0, got -2"),
+        (["ref.txt", "-i", "hyp1.txt", "--chrf-beta", "-1"], "--chrf-beta must be at least 0, got -1"),
+        (["ref.txt", "-i", "hyp1.txt", "-cc", "0"], "chrF needs character or word n-grams"),
+        (["ref.txt", "-i", "hyp1.txt", "-m", "bleu", "-cw", "2"], "--chrf-word-order is an option of chrf, which is "
+         "not scored (-m bleu)"),
+        (["ref.txt", "-i", "hyp1.txt", "-m", "chrf", "ter", "-s", "floor"], "--smooth-method is an option of bleu"),
+        (["ref.txt", "-i", "hyp1.txt", "-m", "bleu", "--ter-normalized"], "--ter-normalized is an option of ter"),
+        (["ref.txt", "-i", "hyp1.txt", "--tok-lc", "-cw", "2"], "--chrf-word-order is an option of chrf"),
+        (["ref.txt", "-i", "hyp1.txt", "hyp2.txt", "-sl"], "-sl/--sentence-level scores one system"),
+        (["ref.txt", "-i", "hyp1.txt", "hyp2.txt", "-sl", "--paired-bs"], "-sl/--sentence-level scores one system"),
+        (["ref.txt", "-i", "hyp1.txt", "-sl", "-ci"], "-sl/--sentence-level has no statistical tests: leave out "
+         "--confidence"),
+        (["ref.txt", "-i", "hyp1.txt", "-sl", "-m", "bleu", "chrf"], "-sl/--sentence-level scores one metric"),
+        (["ref.txt", "-i", "hyp1.txt", "-f", "latex"], "-f latex is a table of several systems"),
+        (["ref.txt", "-i", "hyp1.txt", "-sl", "-f", "latex"], "-f latex is a table of several systems"),
+        (["ref.txt", "-i", "hyp1.txt", "hyp2.txt", "-b"], "-b/--score-only is for one system"),
+        (["ref.txt", "-i", "hyp1.txt", "--short", "-f", "json"], "--short shortens the signatures of text and latex"),
+        (["ref.txt", "ref2.txt", "-nr", "2", "-i", "hyp1.txt"], "-nr/--num-refs splits the lines of one REF file"),
+        (["ref.txt", "-nr", "2", "-i", "hyp1.txt"], "ref.txt line 1: 1 tab-separated references, -nr says 2"),
+        (["ref.txt", "-nr", "0", "-i", "hyp1.txt"], "--num-refs must be at least 1, got 0"),
+        (["ref.txt", "-i", "hyp1.txt", "-e", "klingon"], "unknown --encoding 'klingon'"),
+        (["ref.txt", "-i", "hyp1.txt", "-e", "base64"], "unknown --encoding 'base64': not a text encoding"),
     ],
-)
+)  # fmt: skip
 def test_bad_arguments_are_one_line(files, capsys, monkeypatch, args, message):
     if "ja-mecab" in args and _has_mecab():
         pytest.skip("MeCab is installed, so ja-mecab works")
