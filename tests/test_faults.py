@@ -143,6 +143,17 @@ def test_a_torn_log_line_is_dropped_on_resume(straight, tmp_path):
     resume(run, straight)
 
 
+def test_a_full_disk_stops_the_run_and_leaves_what_was_saved(straight, tmp_path):
+    """ENOSPC in the middle of a log line (iteration 20): the command fails with the system's message in one
+    line, nothing of the unfinished iteration is saved, and --resume continues exactly once there is room."""
+    run = tmp_path / "run"
+    done = train(run, faults="log@20:enospc")
+    assert done.returncode == 1 and "No space left on device" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.strip().count("\n") == 0
+    assert checkpoint(run, "last.npz")[1]["iteration"] == 16
+    resume(run, straight)
+
+
 def test_stale_temporary_files_are_cleaned_when_training_starts_again(straight, tmp_path):
     run = tmp_path / "run"
     assert train(run, faults="update@10:kill").returncode == -signal.SIGKILL

@@ -13,6 +13,7 @@ def run(args: argparse.Namespace) -> int:
     from seqkit.distributed import get_communicator
     from seqkit.recipes import load_recipe
     from seqkit.runs import Run
+    from seqkit.training import load_checkpoint
 
     pm = args.plugin_manager
     comm = get_communicator(pm)  # several processes under mpirun (with the MPI plugin), else one
@@ -21,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
     if args.device:
         recipe.training.device = args.device
     directory = Path(args.run_dir or Path("runs") / recipe.name)
+    if args.init_from:
+        load_checkpoint(args.init_from)  # an unreadable file is refused before anything is written
     run = Run.create(recipe, directory, pm, resume=args.resume, log=say, comm=comm)
     try:
         return _train(args, run, say)
