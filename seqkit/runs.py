@@ -417,6 +417,12 @@ def _prepare_directory(directory: Path, recipe: Recipe, pm, resume: bool, log: C
             pairs = list(read_parallel(src_path, tgt_path, empty=recipe.data.empty))
             if not pairs:
                 raise UserError(f"{recipe.path}: the training data {src_path} and {tgt_path} hold no sentence pairs")
+            # nor does it learn from pairs that data.max_len drops for certain: every tokenizer seqkit ships
+            # gives at least one token a word (none joins words), so a side of more words has more tokens
+            limit = recipe.data.max_len
+            pairs = [(s, t) for s, t in pairs if len(s.split()) <= limit and len(t.split()) <= limit]
+            if not pairs:
+                raise UserError(f"{recipe.path}: every training pair has a side over data.max_len = {limit} words")
             log(f"training the {recipe.tokenizer['name']} tokenizer on {len(pairs)} sentence pairs")
             pair = TokenizerPair.train(entry.obj, options, [p[0] for p in pairs], [p[1] for p in pairs],
                                        joint=recipe.tokenizer.get("joint", True))  # fmt: skip

@@ -482,6 +482,15 @@ def test_a_monitored_metric_is_checked_when_the_recipe_is_loaded(tmp_path, capsy
     assert not run.exists()
 
 
+def _toy_recipe_training_on(tmp_path: Path) -> Path:
+    """The toy recipe, with ``tmp_path``'s train.src and train.tgt as its training data."""
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(TOY.read_text().replace('train_files = ["toy-reverse/train.src", "toy-reverse/train.tgt"]',
+                                              f'train_files = ["{tmp_path}/train.src", "{tmp_path}/train.tgt"]')
+                      .replace('"toy-reverse/', f'"{TOY.parent}/toy-reverse/'))  # fmt: skip
+    return recipe
+
+
 def test_a_run_dir_that_is_a_file_and_empty_training_data_are_named(tmp_path, capsys):
     (tmp_path / "file").write_text("mine\n")
     assert _train(tmp_path / "file") == 2
@@ -489,10 +498,25 @@ def test_a_run_dir_that_is_a_file_and_empty_training_data_are_named(tmp_path, ca
     assert (tmp_path / "file").read_text() == "mine\n"
     for name in ("train.src", "train.tgt"):
         (tmp_path / name).write_text("")
-    recipe = tmp_path / "r.toml"
-    recipe.write_text(TOY.read_text().replace('train_files = ["toy-reverse/train.src", "toy-reverse/train.tgt"]',
-                                              f'train_files = ["{tmp_path}/train.src", "{tmp_path}/train.tgt"]')
-                      .replace('"toy-reverse/', f'"{TOY.parent}/toy-reverse/'))  # fmt: skip
+    recipe = _toy_recipe_training_on(tmp_path)
     assert main(["train", str(recipe), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert f"r.toml: the training data {tmp_path}/train.src and {tmp_path}/train.tgt hold no sentence pairs" in err
+
+
+def test_the_tokenizer_does_not_learn_from_pairs_max_len_drops(tmp_path):
+    """A pair with more words on a side than data.max_len (every tokenizer gives a word a token at least) is
+    dropped before the tokenizer is trained, as the model's data drops it: its words are not in the vocabulary."""
+    from seqkit.tokenizers import TokenizerPair
+
+    src = (TOY.parent / "toy-reverse" / "train.src").read_text()
+    tgt = (TOY.parent / "toy-reverse" / "train.tgt").read_text()
+    long = " ".join(f"zz{i}" for i in range(30))
+    (tmp_path / "train.src").write_text(src + long + "\n")
+    (tmp_path / "train.tgt").write_text(tgt + long + "\n")
+    recipe = _toy_recipe_training_on(tmp_path)
+    quick = ["--set", "training.epochs=1", "--set", "evaluation.dev_bleu=false",
+             "--set", "evaluation.monitor='val/loss'"]  # fmt: skip
+    assert main(["train", str(recipe), "--run-dir", str(tmp_path / "run"), "--no-progress", *quick]) == 0
+    vocab = TokenizerPair.load(tmp_path / "run" / "tokenizer", _registries()("tokenizer")).source.vocab
+    assert "zz0" not in vocab.tokens and "a" in vocab.tokens
