@@ -225,6 +225,12 @@ def test_checkpoints_that_are_not_finite_or_not_seqkits_are_refused_naming_the_f
     captured = capsys.readouterr()
     assert "holds NaN or infinite values; trying an older snapshot" in captured.err
     assert "resumed from" in captured.out and "snapshot_" in captured.out
+    wide = tmp_path / "float64.npz"  # a snapshot someone converted: the model is float32
+    wide.write_bytes((run / "checkpoints" / "best.npz").read_bytes())
+    _rewrite(wide, lambda arrays, meta: arrays.update({k: v.astype(np.float64) for k, v in arrays.items()}))
+    assert main(["translate", "--run", str(run), "--checkpoint", str(wide), "-i", os.devnull]) == 2
+    assert re.search(r"float64.npz: does not fit this run's model: dtype mismatch for '\S+': expected float32, got "
+                     "float64", capsys.readouterr().err)  # fmt: skip
     import secrets
 
     (tmp_path / "random.npz").write_bytes(secrets.token_bytes(4096))
