@@ -12,20 +12,19 @@ import importlib
 from typing import TYPE_CHECKING
 
 from seqkit._version import __version__
+from seqkit.config import config, global_config, no_grad, using_config  # light; ``seqkit.config`` is the object
 
 #: name -> the module it comes from
 _EXPORTS = {
     "functions": "seqkit.functions",
     **dict.fromkeys(["Device", "get_array_module", "keep_freed_host_memory", "to_device", "using_device"],
                     "seqkit.backend"),
-    **dict.fromkeys(["config", "global_config", "no_grad", "using_config"], "seqkit.config"),
     **dict.fromkeys(["FunctionNode", "Parameter", "Variable", "as_variable", "grad"], "seqkit.core"),
 }  # fmt: skip
 
 if TYPE_CHECKING:
     from seqkit import functions
     from seqkit.backend import Device, get_array_module, keep_freed_host_memory, to_device, using_device
-    from seqkit.config import config, global_config, no_grad, using_config
     from seqkit.core import FunctionNode, Parameter, Variable, as_variable, grad
 
 

@@ -75,6 +75,12 @@ class Manifest:
     bundled: bool
     path: Path
 
+    def __post_init__(self) -> None:
+        # the name is a folder's in the bundle, the data directory and the cache: it must stay inside them
+        if not is_path_component(self.name):
+            raise UserError(f"{self.path}: name {self.name!r}: expected one path component (the folder NAME of "
+                            "DATA_DIR/NAME/): not empty, '.' or '..', without '/' or '\\'")  # fmt: skip
+
     def split(self, name: str) -> Split:
         """The split called ``name``; raises ``UserError`` listing the splits there are."""
         if name not in self.splits:
@@ -127,6 +133,12 @@ def _corpus_file(entry: Any, where: str) -> CorpusFile:
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise UserError(f"{where}: sha256 must be 64 hex digits, got {sha!r}")
     return CorpusFile(path, sha, _field(entry, "bytes", int, where, None), _strings(entry, "urls", where))
+
+
+def is_path_component(name: str) -> bool:
+    """Whether ``name`` names one entry of a folder, so that ``folder / name`` stays inside ``folder``: not empty,
+    ``.`` or ``..``, and without a path separator (``/``, or ``\\`` on Windows; an absolute path has one) or NUL."""
+    return name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
 
 
 def load_manifest(path: str | os.PathLike) -> Manifest:
@@ -324,7 +336,7 @@ def fetch(url: str, dest: Path, sha256: str, *, timeout: float = 60.0, progress:
 
 
 __all__ = [
-    "CorpusFile", "Manifest", "Split", "builtin_manifests", "cache_root", "candidate_paths",
-    "data_dir", "fetch", "get_corpus", "load_manifest", "locate", "offline", "sha256_of", "split_paths",
+    "CorpusFile", "Manifest", "Split", "builtin_manifests", "cache_root", "candidate_paths", "data_dir", "fetch",
+    "get_corpus", "is_path_component", "load_manifest", "locate", "offline", "sha256_of", "split_paths",
     "verify_file",
 ]  # fmt: skip

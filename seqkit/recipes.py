@@ -2,16 +2,21 @@
 
 Every section is a dataclass. The ``[tokenizer]``, ``[model]``, ``[optimizer]``, ``[updater]`` and ``[schedule]``
 sections name a registered component (``name = "seq2seq"``) and their other keys are checked against that
-component's options dataclass, plugin components included (an options dataclass may check its values in
-``__post_init__``: a ``ValueError`` there is reported naming the section). Precedence: defaults < recipe <
-``--set``. Unknown keys, wrong types and missing required keys are ``UserError``s naming the recipe file, the
-key path, what was expected and the known keys (with the closest suggested).
+component's options dataclass, plugin components included. Every numeric key declares its range in its field's
+metadata (``seqkit.ranges``: ``metadata={"range": "[1, inf)"}``), and ``build_options`` checks every
+section's and component's keys against them; rules between keys are the options dataclass's ``__post_init__``
+(a ``ValueError`` there is reported naming the section) or ``_check``'s. Precedence: defaults < recipe <
+``--set``. Unknown keys, wrong types, values out of range and missing required keys are ``UserError``s naming
+the recipe file, the key path, what was expected and the known keys (with the closest suggested). All of it
+happens while the recipe is read, before anything is written.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import os
 import tomllib
 import types
 import typing
@@ -19,7 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from seqkit.corpora import is_path_component
 from seqkit.errors import UserError
+from seqkit.ranges import range_error, ranged
 from seqkit.registry import Registry
 
 SCHEMA = 2
@@ -44,7 +51,7 @@ class DataOptions:
     train_files: list[str] = dataclasses.field(default_factory=list)  # or [SOURCE, TARGET] files (plain or .gz)
     dev_files: list[str] = dataclasses.field(default_factory=list)  # [SOURCE, TARGET], instead of a dev split
     test_files: list[str] = dataclasses.field(default_factory=list)  # [SOURCE, TARGET], instead of a test split
-    max_len: int = 80  # drop training pairs with a side longer than this many tokens
+    max_len: int = ranged(80, "[1, inf)")  # drop training pairs with a side longer than this many tokens
     empty: str = "skip"  # empty lines: "skip" (and count) or "error"
     data_dir: str = ""  # where local copies of corpora live (default: $SEQKIT_DATA)
 
@@ -53,17 +60,17 @@ class DataOptions:
 class TrainingOptions:
     """``[training]``: the loop."""
 
-    max_tokens: int = 4096  # padded tokens per batch (sentences x longest side)
-    max_sentences: int = 0  # 0: no limit
-    epochs: int = 10  # passes over the training data (fewer with early stopping)
-    clip: float = 5.0  # global gradient-norm clipping; 0 to turn off
-    weight_decay: float = 0.0  # L2 penalty added to the gradient (see also the adamw optimizer)
-    patience: int = 0  # early stopping: evaluations without improvement (0: off)
-    log_every: int = 100  # iterations between log lines
-    eval_every: int = 1  # epochs between validations and snapshots
-    snapshot_every: int = 0  # iterations between snapshots (0: at each validation)
-    keep: int = 3  # numbered snapshots kept
-    seed: int = 1  # initial weights, batch order and dropout
+    max_tokens: int = ranged(4096, "[1, inf)")  # padded tokens per batch (sentences x longest side)
+    max_sentences: int = ranged(0, "[0, inf)")  # 0: no limit
+    epochs: int = ranged(10, "[1, inf)")  # passes over the training data (fewer with early stopping)
+    clip: float = ranged(5.0, "[0, inf)")  # global gradient-norm clipping; 0 to turn off
+    weight_decay: float = ranged(0.0, "[0, inf)")  # L2 penalty added to the gradient (see also the adamw optimizer)
+    patience: int = ranged(0, "[0, inf)")  # early stopping: evaluations without improvement (0: off)
+    log_every: int = ranged(100, "[1, inf)")  # iterations between log lines
+    eval_every: int = ranged(1, "[1, inf)")  # epochs between validations and snapshots
+    snapshot_every: int = ranged(0, "[0, inf)")  # iterations between snapshots (0: at each validation)
+    keep: int = ranged(3, "[1, inf)")  # numbered snapshots kept
+    seed: int = ranged(1, "[0, inf)")  # initial weights, batch order and dropout
     device: str = "cpu"  # "cpu" or "cuda:N" (CuPy); `seqkit train --device` overrides it
     mixed_precision: bool = False  # float16 matrix products, float32 weights, dynamic loss scaling (for GPUs)
 
@@ -74,14 +81,13 @@ class DecodingOptions:
     the options of the strategy beside them, listed under each strategy."""
 
     strategy: str = "beam"  # a registered decoding strategy: greedy, beam, sampling, or a plugin's
-    max_len_ratio: float = 1.5  # longest output: max_len_ratio x source length + max_len_offset
-    max_len_offset: int = 10  # (see max_len_ratio)
-    batch_size: int = 64  # sentences decoded together
+    max_len_ratio: float = ranged(1.5, "[0, inf)")  # longest output: max_len_ratio x source length + max_len_offset
+    max_len_offset: int = ranged(10, "[0, inf)")  # (see max_len_ratio)
+    batch_size: int = ranged(64, "[1, inf)")  # sentences decoded together
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.max_len_ratio < 0:
-            raise ValueError(f"batch_size must be at least 1 and max_len_ratio at least 0, got batch_size="
-                             f"{self.batch_size}, max_len_ratio={self.max_len_ratio}")
+        if self.max_len_ratio == 0 and self.max_len_offset == 0:  # an output is at least one token
+            raise ValueError("max_len_ratio and max_len_offset are both 0: every output would be one token long")
 
 
 def _split_decoding(table: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -113,7 +119,7 @@ class EvaluationOptions:
     """``[evaluation]``: what picks the best checkpoint."""
 
     dev_bleu: bool = True  # decode the dev set at every validation and score it (BLEU, and the monitored metric)
-    dev_sentences: int = 0  # decode only the first N dev sentences for scoring (0: all)
+    dev_sentences: int = ranged(0, "[0, inf)")  # decode only the first N dev sentences for scoring (0: all)
     monitor: str = "val/bleu"  # val/loss (min) or val/NAME, NAME a registered metric (bleu, chrf, ter, a plugin's)
 
 
@@ -205,6 +211,8 @@ def build_options(cls: type, table: dict[str, Any], where: str, *, skip: tuple[s
         if not _type_ok(value, hints[key]):
             expected = getattr(hints[key], "__name__", str(hints[key]))
             raise UserError(f"{where}.{key}: expected {expected}, got {type(value).__name__} {value!r}")
+        if (error := range_error(fields[key], value, where)) is not None:
+            raise error
         values[key] = value
     for name, f in fields.items():
         if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
@@ -287,8 +295,12 @@ def load_recipe(path: str | Path, overrides: list[str] = (), *, registries: Call
                          extra={"joint": True} if name == "tokenizer" else None)
         for name, (kind, default) in COMPONENTS.items()
     }  # fmt: skip
+    name = raw.get("name", path.stem)
+    if not isinstance(name, str) or not is_path_component(name):  # the default run directory is runs/NAME
+        raise UserError(f"{where}: name {name!r}: expected one path component (the run directory runs/NAME): not "
+                        "empty, '.' or '..', without '/' or '\\'")  # fmt: skip
     recipe = Recipe(
-        name=str(raw.get("name", path.stem)),
+        name=name,
         path=where,
         data=data,
         **components,
@@ -302,12 +314,7 @@ def load_recipe(path: str | Path, overrides: list[str] = (), *, registries: Call
 
 def _check(r: Recipe, where: str, registries) -> None:
     """The rules between keys that types cannot express, checked before anything is written or trained."""
-    t = r.training
     rules = [
-        (t.epochs >= 1 and t.eval_every >= 1 and t.log_every >= 1 and t.keep >= 1, "training: epochs, eval_every, "
-         "log_every and keep must be at least 1"),
-        (t.max_tokens >= 1 and t.snapshot_every >= 0 and t.max_sentences >= 0 and t.patience >= 0,
-         "training: max_tokens must be at least 1, snapshot_every, max_sentences and patience at least 0"),
         (r.evaluation.dev_bleu or r.evaluation.monitor == LOSS, f"evaluation.monitor = {r.evaluation.monitor!r} "
          "needs evaluation.dev_bleu = true (the dev set is decoded and scored only then)"),
         (r.data.empty in ("skip", "error"), f"data.empty {r.data.empty!r}: expected 'skip' or 'error'"),
@@ -316,6 +323,45 @@ def _check(r: Recipe, where: str, registries) -> None:
     for ok, problem in rules:
         if not ok:
             raise UserError(f"{where}: {problem}")
+    _check_model_size(r, where, registries)
+
+
+#: the vocabulary size a model's parameters are estimated with before its tokenizer is trained: the smallest one
+#: seqkit's tokenizers have (four specials and a few tokens), so that the estimate is a lower bound
+CHECK_VOCAB = 8
+
+
+def memory_limit() -> int:
+    """The bytes of parameters no model may exceed: this machine's physical memory, where every model is built
+    before it is moved to a device (else 1 TiB)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
+        return 1 << 40
+
+
+def _check_model_size(r: Recipe, where: str, registries) -> None:
+    """``UserError`` for a model whose float32 weights alone would not fit in this machine's memory. The model's
+    class estimates its parameters from the options (``Translator.parameter_count``, None when it cannot), before
+    anything is allocated: building the model to count them is what fails (MemoryError, or hours of swapping)."""
+    entry = registries("model").entry(r.model["name"])
+    count_of = getattr(entry.obj, "parameter_count", None)
+    if count_of is None or entry.options is None:
+        return
+    options = entry.options(**{k: v for k, v in r.model.items() if k != "name"})
+    count = count_of(options, source_vocab=CHECK_VOCAB, target_vocab=CHECK_VOCAB)
+    limit = memory_limit()
+    if count is not None and 4 * count > limit:
+        sizes = ", ".join(f"model.{k} = {v}" for k, v in r.model.items() if type(v) is int)
+        raise UserError(f"{where}: model: at least {count:.3g} parameters ({_bytes(4 * count)} of float32 weights) "
+                        f"from {sizes}; more than this machine's {_bytes(limit)} of memory")  # fmt: skip
+
+
+def _bytes(n: float) -> str:
+    """``n`` bytes in the largest binary unit it reaches, up to TiB: ``"14.6 TiB"``."""
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB")
+    power = min(int(math.log(max(n, 1), 1024)), len(units) - 1)
+    return f"{n / 1024**power:.1f} {units[power]}" if power else f"{n:.0f} bytes"
 
 
 #: keys of schema 1's [training] that schema 2 keeps elsewhere

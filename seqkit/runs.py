@@ -474,8 +474,13 @@ def build_model(recipe: Recipe, tokenizers: TokenizerPair | None, pm):
     entry = pm.registry("model").entry(recipe.model["name"])
     options = entry.options(**_options_of(recipe.model)) if entry.options else None
     src_v, tgt_v = (8, 8) if tokenizers is None else (tokenizers.source.vocab_size, tokenizers.target.vocab_size)
-    return entry.obj.build(options, source_vocab=src_v, target_vocab=tgt_v, pad_id=PAD, bos_id=BOS, eos_id=EOS,
-                           layers=pm.registry("layer"))  # fmt: skip
+    try:
+        return entry.obj.build(options, source_vocab=src_v, target_vocab=tgt_v, pad_id=PAD, bos_id=BOS, eos_id=EOS,
+                               layers=pm.registry("layer"))  # fmt: skip
+    except UserError as e:  # a rule between [model] keys, found by the model: named in the recipe
+        if not str(e).startswith(str(recipe.path)):
+            e.args = (f"{recipe.path}: {e}", *e.args[1:])
+        raise
 
 
 def _options_of(section: dict[str, Any]) -> dict[str, Any]:

@@ -780,8 +780,8 @@ def test_a_recipe_naming_a_contested_name_fails_with_one_line(clashing, monkeypa
     assert main(argv) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[-1] == (
-        "seqkit train: error: layer 'shared' is registered by plugin 'aaa' and plugin 'zzz' with different "
-        f"objects, so neither is used; {RESOLUTION}"
+        f"seqkit train: error: {recipe}: layer 'shared' is registered by plugin 'aaa' and plugin 'zzz' with "
+        f"different objects, so neither is used; {RESOLUTION}"
     )
     assert (
         f"seqkit: error: layer name 'shared' is registered by {AAA} and by {ZZZ} with different "

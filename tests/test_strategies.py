@@ -172,7 +172,7 @@ def test_decoding_names_a_strategy_and_holds_its_options(tmp_path):
         (["decoding.strategy='beem'"], "decoding.strategy: unknown decoding_strategy 'beem'; did you mean 'beam'"),
         (["decoding.bean=4"], r"decoding: unknown key 'bean'; did you mean 'beam'\?"),
         (["decoding.beam=0"], "decoding: beam must be at least 1, got 0"),
-        (["decoding.batch_size=0"], "decoding: batch_size must be at least 1"),
+        (["decoding.batch_size=0"], "decoding.batch_size must be an integer >= 1, got 0"),
     ],
 )
 def test_decoding_errors_name_the_key(overrides, message):

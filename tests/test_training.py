@@ -323,7 +323,7 @@ def test_a_failed_checkpoint_write_leaves_the_old_one_intact(tmp_path, monkeypat
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("training.eval_every=0", "eval_every, log_every and keep must be at least 1"),
+        ("training.eval_every=0", "training.eval_every must be an integer >= 1, got 0"),
         ("training.accumulate=4", r"training.accumulate is \[updater\] accumulate since schema 2"),
         ("training.schedule='cosine'", r"training.schedule is \[schedule\] name since schema 2"),
         ("updater.accumulate=4", r"updater: updater 'standard' takes no options, got accumulate"),

@@ -99,10 +99,10 @@ def test_a_bom_is_not_part_of_the_first_line(run, capsys, tmp_path):
     ("args", "message"),
     [
         (["--nbest", "2", "--scores"], "--scores: the n-best format 'i ||| text ||| score' already gives every score"),
-        (["--nbest", "0"], "nbest must be at least 1, got 0"),
+        (["--nbest", "0"], "argument --nbest: must be an integer in [1, 1000], got 0"),
         (["--beam", "3", "--nbest", "5"], "decoding strategy 'beam' gives at most 3 hypotheses per sentence"),
-        (["--buffer-size", "-1"], "--buffer-size must be at least 0"),
-        (["--batch-size", "0"], "batch_size must be at least 1"),
+        (["--buffer-size", "-1"], "argument --buffer-size: must be an integer >= 0, got -1"),
+        (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got 0"),
         (["-o", "no/such/dir/out.txt"], "no/such/dir/out.txt: its directory no/such/dir does not exist"),
     ],
 )

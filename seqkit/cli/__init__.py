@@ -53,13 +53,25 @@ def add_verbs(subparsers: argparse._SubParsersAction) -> list[str]:
 def build_parser(pm) -> argparse.ArgumentParser:
     """The full parser: global options, the command line's own verbs, then every plugin's (which ``seqkit
     plugins`` lists under the plugin that added them; the own ones under the built-in plugin, ``seqkit``)."""
-    parser = argparse.ArgumentParser(prog="seqkit", description="A define-by-run toolkit for sequence models.")
+    parser = _Parser(prog="seqkit", description="A define-by-run toolkit for sequence models.")
     parser.add_argument("--version", action="version", version=f"seqkit {__version__}")
     _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     pm.commands[BUILTIN] = add_verbs(sub)
     pm.add_commands(sub)
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser (its verbs' too), with a bad command line as one line: ``seqkit VERB: error: ...``,
+    pointing at ``--help`` for the usage, rather than the usage and then the error."""
+
+    def error(self, message: str):
+        raise _CommandLineError(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+
+class _CommandLineError(Exception):
+    pass
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
@@ -102,6 +114,9 @@ def _main(argv: list[str] | None, early: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("seqkit: interrupted", file=sys.stderr)
         return 130
+    except _CommandLineError as e:
+        print(e, file=sys.stderr)
+        return 2
     args.plugin_manager = pm
     try:
         with using_config("debug", args.debug or config.debug):

@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+from seqkit.cli.flags import number
 from seqkit.errors import UserError
 
 # sacrebleu (slow to import) and seqkit.metrics are imported inside the functions: every seqkit command
@@ -267,10 +268,10 @@ def _read_references(args: argparse.Namespace) -> list[list[str]]:
     if args.num_refs == 1:
         return files
     streams: list[list[str]] = [[] for _ in range(args.num_refs)]
-    for number, line in enumerate(files[0], 1):
+    for line_number, line in enumerate(files[0], 1):
         fields = line.split("\t", args.num_refs - 1)
         if len(fields) != args.num_refs:
-            raise UserError(f"{args.refs[0]} line {number}: {len(fields)} tab-separated references, -nr says "
+            raise UserError(f"{args.refs[0]} line {line_number}: {len(fields)} tab-separated references, -nr says "
                             f"{args.num_refs}")  # fmt: skip
         for stream, field in zip(streams, fields):
             stream.append(field)
@@ -402,19 +403,6 @@ plugin metrics. Stdin is one system (sacrebleu splits it on tabs) whose lines en
 would ignore is refused."""
 
 
-def _count(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "bleu",
@@ -497,7 +485,7 @@ def add_parser(sub) -> None:
         "-ci", "--confidence", action="store_true", help="bootstrap 95%% confidence interval (one system)"
     )
     stats.add_argument(
-        "-cin", "--confidence-n", type=_count(2), default=1000, metavar="N", help="bootstrap resamples (1000)"
+        "-cin", "--confidence-n", type=number(int, 2), default=1000, metavar="N", help="bootstrap resamples (1000)"
     )
     paired = stats.add_mutually_exclusive_group()
     paired.add_argument(
@@ -505,10 +493,11 @@ def add_parser(sub) -> None:
     )
     paired.add_argument("-par", "--paired-ar", action="store_true", help="paired approximate randomisation test, ditto")
     stats.add_argument(
-        "-pbsn", "--paired-bs-n", type=_count(1), default=1000, metavar="N", help="paired bootstrap resamples (1000)"
+        "-pbsn", "--paired-bs-n", type=number(int, 1), default=1000, metavar="N",
+        help="paired bootstrap resamples (1000)",
     )
     stats.add_argument(
-        "-parn", "--paired-ar-n", type=_count(1), default=10000, metavar="N", help="randomisation trials (10000)"
+        "-parn", "--paired-ar-n", type=number(int, 1), default=10000, metavar="N", help="randomisation trials (10000)"
     )
     output = p.add_argument_group("output")
     output.add_argument(
@@ -516,7 +505,7 @@ def add_parser(sub) -> None:
         help="output format (default text; latex: the table of several systems)",
     )
     output.add_argument(
-        "-w", "--width", type=_count(0), default=1, metavar="N", help="decimals of the scores (default 1)"
+        "-w", "--width", type=number(int, 0), default=1, metavar="N", help="decimals of the scores (default 1)"
     )
     output.add_argument("-sh", "--short", action="store_true", help="short signatures (text and latex)")
     output.add_argument(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy
 
+from seqkit.cli.flags import number
 from seqkit.errors import UserError
 
 CURVES = (("loss", "training loss"), ("perplexity", "training perplexity"), ("lr", "learning rate"),
@@ -33,11 +34,11 @@ def read_log(path: Path) -> list[dict]:
     if not path.is_file():
         raise UserError(f"{path}: no training log (run seqkit train first)")
     entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         try:
             entries.append(json.loads(line))
         except json.JSONDecodeError:
-            raise UserError(f"{path}: line {number} is not JSON") from None
+            raise UserError(f"{path}: line {lineno} is not JSON") from None
     return entries
 
 
@@ -116,7 +117,8 @@ def add_parser(sub) -> None:
                        epilog="example:\n  seqkit report runs/quickstart --attention 3",
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by seqkit train")
-    p.add_argument("--attention", type=int, default=3, metavar="N", help="heatmaps of the first N dev sentences")
+    p.add_argument("--attention", type=number(int, 0), default=3, metavar="N",
+                   help="heatmaps of the first N dev sentences")  # fmt: skip
     p.add_argument("--device", help="cpu or cuda:N for the heatmaps' decoding (default: the recipe's)")
     p.add_argument("--checkpoint", default="best", help="for the heatmaps: best (default), last, averaged, or a file")
     p.set_defaults(run=run)

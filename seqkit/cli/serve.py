@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from seqkit.cli.flags import number
 from seqkit.errors import UserError
 
 
@@ -15,8 +16,6 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UserError(f"seqkit serve needs Starlette and uvicorn ({e}): pip install 'seqkit[serve]'") from None
     from seqkit.runs import Run
 
-    if not 0 <= args.port <= 65535:
-        raise UserError(f"--port must be between 0 and 65535, got {args.port}")
     limits = Limits(max_lines=args.max_lines, max_line_chars=args.max_line_chars, batch_tokens=args.batch_tokens,
                     window_ms=args.window_ms, max_wait_ms=args.max_wait_ms)  # fmt: skip
     runs = {}
@@ -42,13 +41,14 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", default="best", help="best (default), last or averaged, for every run")
     p.add_argument("--device", help="cpu or cuda:N (default: each recipe's training.device)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    p.add_argument("--max-lines", type=int, default=64, help="lines in one request at most (default 64)")
-    p.add_argument("--max-line-chars", type=int, default=2000, help="characters in one line at most (default 2000)")
-    p.add_argument("--batch-tokens", type=int, default=4000,
+    p.add_argument("--port", type=number(int, 0, 65535), default=8080, help="port (default 8080)")
+    p.add_argument("--max-lines", type=number(int, 1), default=64, help="lines in one request at most (default 64)")
+    p.add_argument("--max-line-chars", type=number(int, 1), default=2000,
+                   help="characters in one line at most (default 2000)")  # fmt: skip
+    p.add_argument("--batch-tokens", type=number(int, 1), default=4000,
                    help="source tokens decoded together at most (default 4000)")  # fmt: skip
-    p.add_argument("--window-ms", type=float, default=10.0,
+    p.add_argument("--window-ms", type=number(float, 0, 10_000), default=10.0,
                    help="a batch closes when no request has joined it for this long (default 10 ms)")  # fmt: skip
-    p.add_argument("--max-wait-ms", type=float, default=100.0,
+    p.add_argument("--max-wait-ms", type=number(float, 0, 10_000), default=100.0,
                    help="... or this long after it opened (default 100 ms)")  # fmt: skip
     p.set_defaults(run=run_serve)

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import numpy
 
+from seqkit.cli.flags import number
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
+
+#: the most hypotheses per sentence --beam and --nbest ask for: each is a decoder row at every step, so a batch of
+#: 64 sentences already decodes 64000 rows at once; more would take hours or fail for memory
+MAX_HYPOTHESES = 1000
 
 
 def _decoding(args: argparse.Namespace, run) -> dict:
@@ -94,8 +99,6 @@ def run_translate(args: argparse.Namespace) -> int:
 
     if args.scores and args.nbest > 1:
         raise UserError("--scores: the n-best format 'i ||| text ||| score' already gives every score; drop --scores")
-    if args.buffer_size is not None and args.buffer_size < 0:
-        raise UserError(f"--buffer-size must be at least 0 (0: read the whole input first), got {args.buffer_size}")
     if args.output:
         _check_writable(args.output)
     if args.attention:
@@ -230,11 +233,12 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu or cuda:N (default: the recipe's training.device)")
     p.add_argument("--strategy", metavar="NAME",
                    help="decoding strategy: greedy, beam, sampling, or a plugin's (default: the recipe's)")
-    p.add_argument("--beam", type=int, help="beam size, for --strategy beam (same as --set decoding.beam=N)")
-    p.add_argument("--alpha", type=float, help="length penalty strength, for --strategy beam")
+    p.add_argument("--beam", type=number(int, 1, MAX_HYPOTHESES),
+                   help="beam size, for --strategy beam (same as --set decoding.beam=N)")  # fmt: skip
+    p.add_argument("--alpha", type=number(float, 0), help="length penalty strength, for --strategy beam")
     p.add_argument("--length-penalty", choices=("gnmt", "normalize", "none"),
                    help="length penalty kind, for --strategy beam")
-    p.add_argument("--batch-size", type=int, help="sentences decoded together")
+    p.add_argument("--batch-size", type=number(int, 1), help="sentences decoded together")
     p.add_argument("--set", action="append", metavar="decoding.KEY=VALUE",
                    help="set a [decoding] key: the strategy's options (e.g. decoding.top_k=10) or the shared ones")
     p.add_argument("--ensemble", nargs="+", metavar="RUN_DIR",
@@ -248,12 +252,13 @@ def add_parser(sub) -> None:
     _run_arguments(p)
     p.add_argument("-i", "--input", help="input file (default: stdin); one sentence per line, UTF-8")
     p.add_argument("-o", "--output", help="output file (default: stdout), written atomically")
-    p.add_argument("--nbest", type=int, default=1, help="print N hypotheses per line as 'i ||| text ||| score'")
+    p.add_argument("--nbest", type=number(int, 1, MAX_HYPOTHESES), default=1,
+                   help="print N hypotheses per line as 'i ||| text ||| score'")  # fmt: skip
     p.add_argument("--scores", action="store_true", help="print 'score<TAB>text' (with --nbest 1)")
     p.add_argument("--prefix-file", metavar="FILE",
                    help="one line per input line: the start each translation must have (empty: none); the model "
                    "continues it, as for interactive completion")  # fmt: skip
-    p.add_argument("--buffer-size", type=int, metavar="N",
+    p.add_argument("--buffer-size", type=number(int, 0), metavar="N",
                    help="translate the input N lines at a time, writing each part's translations as soon as they are "
                    "done (1: line by line, the default when stdin is a terminal; 0: read the whole input first, "
                    "the default otherwise, which batches best)")  # fmt: skip
@@ -276,7 +281,7 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", help="output file (default: stdout), written atomically")
     p.add_argument("--tokens", action="store_true",
                    help="after each total, a tab and the log-probability of each target token and of EOS")
-    p.add_argument("--batch-size", type=int, default=64, help="pairs scored together (default 64)")
+    p.add_argument("--batch-size", type=number(int, 1), default=64, help="pairs scored together (default 64)")
     p.add_argument("--ensemble", nargs="+", metavar="RUN_DIR",
                    help="score with the average of this run's model and these runs' (same tokenizers)")
     p.set_defaults(run=run_score)
@@ -295,5 +300,5 @@ def add_parser(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--run", dest="run_dir", required=True, metavar="RUN_DIR",
                    help="a run directory made by seqkit train")  # fmt: skip
-    p.add_argument("--last", type=int, default=3, help="how many of the newest snapshots (default 3)")
+    p.add_argument("--last", type=number(int, 1), default=3, help="how many of the newest snapshots (default 3)")
     p.set_defaults(run=run_average)

@@ -44,6 +44,13 @@ class Translator(Layer, metaclass=abc.ABCMeta):
         bos_id=..., eos_id=..., layers=...)``."""
         return cls(source_vocab, target_vocab, options, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, layers=layers)
 
+    @classmethod
+    def parameter_count(cls, options: Any, *, source_vocab: int, target_vocab: int) -> int | None:
+        """A lower bound on the parameters of the model ``build`` makes from ``options``, computed from them
+        without allocating anything (None: no estimate). Recipes refuse a model whose float32 weights alone
+        would not fit in memory (``seqkit.recipes``), before it is built."""
+        return None
+
     @abc.abstractmethod
     def loss(self, src: list, tgt: list) -> tuple[Variable, int]:
         """Training: ``src`` and ``tgt`` lists of integer id arrays, one per sentence, without BOS/EOS. Returns the

@@ -13,6 +13,7 @@ from seqkit.decoding.state import DecoderState
 from seqkit.errors import UserError
 from seqkit.layers import Embedding, Linear, RNNLayer
 from seqkit.models.base import Translator, default_layers, layer_class, pad_batch
+from seqkit.ranges import check_ranges, ranged
 from seqkit.registry import Registry
 
 
@@ -20,11 +21,11 @@ from seqkit.registry import Registry
 class RNNLMOptions:
     """Options of the ``rnnlm`` model (recipe section ``[model]``)."""
 
-    embed_size: int = 256  # token embedding size
-    hidden_size: int = 512  # RNN size
+    embed_size: int = ranged(256, "[1, inf)")  # token embedding size
+    hidden_size: int = ranged(512, "[1, inf)")  # RNN size
     rnn: str = "lstm"  # a registered RNN layer (a seqkit.layers.RNNLayer), unidirectional
-    layers: int = 2  # stacked RNN layers
-    dropout: float = 0.2  # on embeddings, between RNN layers, and before the output projection
+    layers: int = ranged(2, "[1, inf)")  # stacked RNN layers
+    dropout: float = ranged(0.2, "[0, 1)")  # on embeddings, between RNN layers, and before the output projection
     tie_embeddings: bool = False  # share the embedding with the output projection
 
 
@@ -39,6 +40,7 @@ class RNNLM(Translator):
     ) -> None:  # fmt: skip
         super().__init__()
         o = options or RNNLMOptions()
+        check_ranges(o, "model")
         self.options = o
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         layers = default_layers() if layers is None else layers
@@ -59,6 +61,14 @@ class RNNLM(Translator):
     ) -> RNNLM:  # fmt: skip
         """A language model of the target side: ``source_vocab`` is not used."""
         return cls(target_vocab, options, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, layers=layers)
+
+    @classmethod
+    def parameter_count(cls, options: RNNLMOptions, *, source_vocab: int, target_vocab: int) -> int:
+        """At least this many parameters: the embedding and the RNN's weights with one gate each (an LSTM has
+        four); biases and the output projection (which may be the embedding) left out."""
+        o = options
+        E, H = o.embed_size, o.hidden_size
+        return target_vocab * E + H * (E + H) + (o.layers - 1) * 2 * H * H
 
     def loss(self, sentences: list, _unused: list | None = None) -> tuple[Variable, int]:
         """Mean cross-entropy per predicted token (each sentence's tokens plus EOS), and that token count."""

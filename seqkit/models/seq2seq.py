@@ -21,26 +21,27 @@ from seqkit.decoding.state import DecoderState
 from seqkit.errors import UserError
 from seqkit.layers import AttentionLayer, Embedding, Linear, RNNLayer, lengths_to_mask
 from seqkit.models.base import Translator, default_layers, layer_class, pad_batch
+from seqkit.ranges import check_ranges, ranged
 
 
 @dataclasses.dataclass
 class Seq2SeqOptions:
     """Options of the ``seq2seq`` model (recipe section ``[model]``)."""
 
-    embed_size: int = 256  # source and target embedding size
-    hidden_size: int = 512  # encoder RNN size per direction, and decoder RNN size
+    embed_size: int = ranged(256, "[1, inf)")  # source and target embedding size
+    hidden_size: int = ranged(512, "[1, inf)")  # encoder RNN size per direction, and decoder RNN size
     encoder: str = "lstm"  # a registered RNN layer (a seqkit.layers.RNNLayer)
-    encoder_layers: int = 2  # stacked encoder RNN layers
+    encoder_layers: int = ranged(2, "[1, inf)")  # stacked encoder RNN layers
     bidirectional: bool = True  # bidirectional encoder
     decoder: str = "lstm"  # a registered RNN layer (a seqkit.layers.RNNLayer), unidirectional
-    decoder_layers: int = 2  # stacked decoder RNN layers
+    decoder_layers: int = ranged(2, "[1, inf)")  # stacked decoder RNN layers
     attention: str = "general_attention"  # a registered attention layer (a seqkit.layers.AttentionLayer)
-    attention_heads: int = 8  # heads, for an attention layer that has several
+    attention_heads: int = ranged(8, "[1, inf)")  # heads, for an attention layer that has several
     input_feeding: bool = False  # feed the previous attentional hidden into the decoder (Luong et al.)
     bridge: str = "dense"  # encoder final state -> decoder initial state: "dense", "copy" or "none"
-    dropout: float = 0.2  # on embeddings, between RNN layers, and before the output projection
+    dropout: float = ranged(0.2, "[0, 1)")  # on embeddings, between RNN layers, and before the output projection
     tie_embeddings: bool = False  # share the target embedding with the output projection
-    label_smoothing: float = 0.0  # share of the target probability spread over the vocabulary
+    label_smoothing: float = ranged(0.0, "[0, 1)")  # share of the target probability spread over the vocabulary
 
 
 class Seq2Seq(Translator):
@@ -61,6 +62,7 @@ class Seq2Seq(Translator):
     ) -> None:
         super().__init__()
         o = options or Seq2SeqOptions()
+        check_ranges(o, "model")
         self.options = o
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         layers = default_layers() if layers is None else layers
@@ -76,7 +78,11 @@ class Seq2Seq(Translator):
         memory_size = self.encoder.out_size
         dec_in = E + (H if o.input_feeding else 0)
         self.decoder = decoder(dec_in, H, o.decoder_layers, dropout=o.dropout)
-        self.attention = attention.from_sizes(H, memory_size, o.attention_heads)
+        try:  # the heads must fit the sizes (a multi-head attention splits hidden_size among them)
+            self.attention = attention.from_sizes(H, memory_size, o.attention_heads)
+        except ValueError as e:
+            heads = f"model.attention_heads = {o.attention_heads}"
+            raise UserError(f"model.attention = {o.attention!r}, {heads}: {e}") from None
         self.combine = Linear(self.attention.context_size(memory_size) + H, H, bias=False)
         self.out = Linear(H, tgt_vocab)
         if o.tie_embeddings:
@@ -91,6 +97,16 @@ class Seq2Seq(Translator):
                 self.bridge_c = Linear(enc_state, H)
         elif o.bridge == "copy" and enc_state != H:
             raise UserError(f"model.bridge 'copy' needs encoder state size {enc_state} == hidden_size {H}")
+
+    @classmethod
+    def parameter_count(cls, options: Seq2SeqOptions, *, source_vocab: int, target_vocab: int) -> int:
+        """At least this many parameters: the embeddings, the RNNs' weights with one gate each (an LSTM has four),
+        the attentional hidden's recurrent half and the output projection; biases and attention weights left out."""
+        o = options
+        E, H, d = o.embed_size, o.hidden_size, 2 if o.bidirectional else 1
+        encoder = d * H * (E + H) + (o.encoder_layers - 1) * d * H * (d * H + H)
+        decoder = H * (E + H) + (o.decoder_layers - 1) * 2 * H * H
+        return (source_vocab + target_vocab) * E + encoder + decoder + H * H + H * target_vocab
 
     # ---- the decoding interface ------------------------------------------------------------------------------
     def encode(self, src: list) -> dict:

@@ -38,6 +38,7 @@ from seqkit.layers import (
 )
 from seqkit.layers.transformer import ACTIVATIONS
 from seqkit.models.base import Translator, default_layers, layer_class, pad_batch
+from seqkit.ranges import check_ranges, ranged
 from seqkit.registry import Registry
 
 
@@ -45,55 +46,48 @@ from seqkit.registry import Registry
 class TransformerOptions:
     """Options of the ``transformer`` model (recipe section ``[model]``)."""
 
-    d_model: int = 512  # embedding and hidden size of every layer
-    heads: int = 8  # attention heads (each of d_model / heads features); must divide d_model
-    encoder_layers: int = 6  # stacked encoder layers
-    decoder_layers: int = 6  # stacked decoder layers
-    ffn_size: int = 2048  # hidden size of each layer's feed-forward block
-    dropout: float = 0.1  # on embeddings and on each attention and feed-forward block's output
-    attention_dropout: float = 0.0  # on the attention weights
-    activation_dropout: float = 0.0  # on the feed-forward block's hidden activations
+    d_model: int = ranged(512, "[1, inf)")  # embedding and hidden size of every layer
+    heads: int = ranged(8, "[1, inf)")  # attention heads (each of d_model / heads features); must divide d_model
+    encoder_layers: int = ranged(6, "[1, inf)")  # stacked encoder layers
+    decoder_layers: int = ranged(6, "[1, inf)")  # stacked decoder layers
+    ffn_size: int = ranged(2048, "[1, inf)")  # hidden size of each layer's feed-forward block
+    dropout: float = ranged(0.1, "[0, 1)")  # on embeddings and on each attention and feed-forward block's output
+    attention_dropout: float = ranged(0.0, "[0, 1)")  # on the attention weights
+    activation_dropout: float = ranged(0.0, "[0, 1)")  # on the feed-forward block's hidden activations
     activation: str = "relu"  # the feed-forward block's activation: "relu" or "gelu"
     norm_first: bool = True  # pre-norm layers and a final layer norm; false: post-norm (the original Transformer)
     positions: str = "sinusoidal"  # a registered position scheme (PositionEncoding): "sinusoidal", "learned", ...
-    max_positions: int = 1024  # longest sentence (tokens + BOS or EOS) with learned positions
+    max_positions: int = ranged(1024, "[1, inf)")  # longest sentence (tokens + BOS or EOS) with learned positions
     share_embeddings: bool = False  # one embedding for source, target and output (needs equal vocabulary sizes)
     tie_output: bool = False  # the output projection is the target embedding
-    label_smoothing: float = 0.0  # share of the target probability spread over the vocabulary
+    label_smoothing: float = ranged(0.0, "[0, 1)")  # share of the target probability spread over the vocabulary
 
 
 @dataclasses.dataclass
 class TransformerLMOptions:
     """Options of the ``transformer_lm`` model (recipe section ``[model]``)."""
 
-    d_model: int = 512  # embedding and hidden size of every layer
-    heads: int = 8  # attention heads (each of d_model / heads features); must divide d_model
-    layers: int = 6  # stacked causal self-attention layers
-    ffn_size: int = 2048  # hidden size of each layer's feed-forward block
-    dropout: float = 0.1  # on embeddings and on each attention and feed-forward block's output
-    attention_dropout: float = 0.0  # on the attention weights
-    activation_dropout: float = 0.0  # on the feed-forward block's hidden activations
+    d_model: int = ranged(512, "[1, inf)")  # embedding and hidden size of every layer
+    heads: int = ranged(8, "[1, inf)")  # attention heads (each of d_model / heads features); must divide d_model
+    layers: int = ranged(6, "[1, inf)")  # stacked causal self-attention layers
+    ffn_size: int = ranged(2048, "[1, inf)")  # hidden size of each layer's feed-forward block
+    dropout: float = ranged(0.1, "[0, 1)")  # on embeddings and on each attention and feed-forward block's output
+    attention_dropout: float = ranged(0.0, "[0, 1)")  # on the attention weights
+    activation_dropout: float = ranged(0.0, "[0, 1)")  # on the feed-forward block's hidden activations
     activation: str = "relu"  # the feed-forward block's activation: "relu" or "gelu"
     norm_first: bool = True  # pre-norm layers and a final layer norm; false: post-norm
     positions: str = "sinusoidal"  # a registered position scheme (PositionEncoding): "sinusoidal", "learned", ...
-    max_positions: int = 1024  # longest sentence (tokens + BOS or EOS) with learned positions
+    max_positions: int = ranged(1024, "[1, inf)")  # longest sentence (tokens + BOS or EOS) with learned positions
     tie_output: bool = False  # the output projection is the token embedding
-    label_smoothing: float = 0.0  # share of the target probability spread over the vocabulary
+    label_smoothing: float = ranged(0.0, "[0, 1)")  # share of the target probability spread over the vocabulary
 
 
-def _check_options(o: Any, layer_counts: dict[str, int]) -> None:
-    """``UserError`` (one line naming the option) for options no Transformer can be built with."""
-    sizes = {"d_model": o.d_model, "heads": o.heads, "ffn_size": o.ffn_size, "max_positions": o.max_positions}
-    for name, value in {**sizes, **layer_counts}.items():
-        if not isinstance(value, int) or value < 1:
-            raise UserError(f"model.{name} must be an integer >= 1, got {value!r}")
+def _check_options(o: Any) -> None:
+    """``UserError`` (one line naming the option) for options no Transformer can be built with: a value outside
+    its declared range, heads that do not divide d_model, an unknown activation."""
+    check_ranges(o, "model")
     if o.d_model % o.heads:
         raise UserError(f"model.heads ({o.heads}) must divide model.d_model ({o.d_model})")
-    for name in ("dropout", "attention_dropout", "activation_dropout"):
-        if not 0.0 <= getattr(o, name) < 1.0:
-            raise UserError(f"model.{name} must be in [0, 1), got {getattr(o, name)!r}")
-    if not 0.0 <= o.label_smoothing < 1.0:
-        raise UserError(f"model.label_smoothing must be in [0, 1), got {o.label_smoothing!r}")
     if o.activation not in ACTIVATIONS:
         raise UserError(f"model.activation must be one of {sorted(ACTIVATIONS)}, got {o.activation!r}")
 
@@ -187,7 +181,7 @@ class Transformer(_TransformerBase):
         o = options or TransformerOptions()
         self.options = o
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
-        _check_options(o, {"encoder_layers": o.encoder_layers, "decoder_layers": o.decoder_layers})
+        _check_options(o)
         if o.share_embeddings and src_vocab != tgt_vocab:
             raise UserError(
                 f"model.share_embeddings needs one vocabulary size, got {src_vocab} (source) and {tgt_vocab} (target);"
@@ -210,6 +204,19 @@ class Transformer(_TransformerBase):
         self.out = Linear(D, tgt_vocab)
         if o.share_embeddings or o.tie_output:
             self.out.W = self.tgt_embed.W
+
+    @classmethod
+    def parameter_count(cls, options: TransformerOptions, *, source_vocab: int, target_vocab: int) -> int:
+        """At least this many parameters: the token embeddings, learned positions' two tables, each encoder
+        layer's four and each decoder layer's eight d_model x d_model projections and two feed-forward matrices;
+        biases, norms, other position schemes' weights and the output projection (which may be the target
+        embedding) left out."""
+        o = options
+        D, F = o.d_model, o.ffn_size
+        embeddings = (source_vocab if o.share_embeddings else source_vocab + target_vocab) * D
+        positions = 2 * o.max_positions * D if o.positions == "learned" else 0
+        layers = o.encoder_layers * (4 * D * D + 2 * D * F) + o.decoder_layers * (8 * D * D + 2 * D * F)
+        return embeddings + positions + layers
 
     # ---- the decoding interface ------------------------------------------------------------------------------
     def encode(self, src: list) -> dict:
@@ -311,7 +318,7 @@ class TransformerLM(_TransformerBase):
         o = options or TransformerLMOptions()
         self.options = o
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
-        _check_options(o, {"layers": o.layers})
+        _check_options(o)
         positions = self._position_scheme(layers)
         self.embed = self._token_embedding(vocab)
         self.positions = self._positions(positions)
@@ -331,6 +338,16 @@ class TransformerLM(_TransformerBase):
     ) -> TransformerLM:  # fmt: skip
         """A language model of the target side: ``source_vocab`` is not used."""
         return cls(target_vocab, options, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, layers=layers)
+
+    @classmethod
+    def parameter_count(cls, options: TransformerLMOptions, *, source_vocab: int, target_vocab: int) -> int:
+        """At least this many parameters: the token embedding, learned positions' table and each layer's four
+        d_model x d_model projections and two feed-forward matrices; biases, norms, other position schemes'
+        weights and the output projection left out."""
+        o = options
+        D, F = o.d_model, o.ffn_size
+        positions = o.max_positions * D if o.positions == "learned" else 0
+        return target_vocab * D + positions + o.layers * (4 * D * D + 2 * D * F)
 
     def loss(self, sentences: list, _unused: list | None = None) -> tuple[Variable, int]:
         """Mean (label-smoothed) cross-entropy per predicted token (each sentence's tokens plus EOS), and that

@@ -91,7 +91,7 @@ def test_a_layer_of_the_wrong_kind_is_a_one_line_error(tmp_path, seqkit_plugin_m
         build_model(recipe, None, seqkit_plugin_manager)
     message = str(raised.value)
     assert "\n" not in message
-    assert message.startswith("model.encoder: layer 'general_attention' (")
+    assert message.startswith(f"{path}: model.encoder: layer 'general_attention' (")
     assert message.endswith("does not extend seqkit.layers.RNNLayer")
 
 
