@@ -109,7 +109,7 @@ def test_models_and_health(client, run_dir):
 @pytest.mark.parametrize(
     ("body", "status", "field", "message"),
     [
-        ({"text": ["a b"], "beam": 0}, 400, "beam", "beam must be at least 1, got 0"),
+        ({"text": ["a b"], "beam": 0}, 400, "beam", "decoding.beam must be in [1, 1000], got 0"),
         ({"text": ["a b"], "beam": 2, "nbest": 3}, 400, "nbest", "gives at most 2 hypotheses per sentence"),
         ({"text": ["a b"], "beam": "five"}, 400, "beam", "beam must be a int, got 'five'"),
         ({"text": ["a b"], "nbest": 1.5}, 400, "nbest", "nbest must be a int"),

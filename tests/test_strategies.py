@@ -171,7 +171,9 @@ def test_decoding_names_a_strategy_and_holds_its_options(tmp_path):
         (["decoding.strategy='greedy'"], "decoding: decoding strategy 'greedy' takes no options, got beam"),
         (["decoding.strategy='beem'"], "decoding.strategy: unknown decoding_strategy 'beem'; did you mean 'beam'"),
         (["decoding.bean=4"], r"decoding: unknown key 'bean'; did you mean 'beam'\?"),
-        (["decoding.beam=0"], "decoding: beam must be at least 1, got 0"),
+        (["decoding.beam=0"], r"decoding.beam must be in \[1, 1000\], got 0"),
+        (["decoding.beam=1000000000"], r"decoding.beam must be in \[1, 1000\], got 1000000000"),
+        (["decoding.alpha=-1.0"], r"decoding.alpha must be a number >= 0, got -1.0"),
         (["decoding.batch_size=0"], "decoding.batch_size must be an integer >= 1, got 0"),
     ],
 )
@@ -225,8 +227,9 @@ def test_translate_with_each_strategy(runs, capsys):
         (["--strategy", "greedy", "--beam", "2"], "decoding strategy 'greedy' takes no options, got beam"),
         (["--strategy", "sampler"], "unknown decoding_strategy 'sampler'; did you mean 'sampling'?"),
         (["--set", "training.epochs=2"], "translate sets decoding keys only"),
-        (["--strategy", "sampling", "--set", "decoding.temperature=0"], "decoding: need top_k >= 0, 0 < top_p <= 1, "
-         "temperature > 0"),
+        (["--strategy", "sampling", "--set", "decoding.temperature=0"],
+         "decoding.temperature must be a number > 0, got 0"),
+        (["--strategy", "sampling", "--set", "decoding.top_p=0.0"], "decoding.top_p must be in (0, 1], got 0.0"),
     ],
 )
 def test_translate_refuses_bad_decoding_in_one_line(runs, capsys, args, message):

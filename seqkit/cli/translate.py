@@ -11,12 +11,9 @@ from pathlib import Path
 import numpy
 
 from seqkit.cli.flags import number
+from seqkit.decoding.strategies import MAX_BEAM
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
-
-#: the most hypotheses per sentence --beam and --nbest ask for: each is a decoder row at every step, so a batch of
-#: 64 sentences already decodes 64000 rows at once; more would take hours or fail for memory
-MAX_HYPOTHESES = 1000
 
 
 def _decoding(args: argparse.Namespace, run) -> dict:
@@ -233,7 +230,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu or cuda:N (default: the recipe's training.device)")
     p.add_argument("--strategy", metavar="NAME",
                    help="decoding strategy: greedy, beam, sampling, or a plugin's (default: the recipe's)")
-    p.add_argument("--beam", type=number(int, 1, MAX_HYPOTHESES),
+    p.add_argument("--beam", type=number(int, 1, MAX_BEAM),
                    help="beam size, for --strategy beam (same as --set decoding.beam=N)")  # fmt: skip
     p.add_argument("--alpha", type=number(float, 0), help="length penalty strength, for --strategy beam")
     p.add_argument("--length-penalty", choices=("gnmt", "normalize", "none"),
@@ -252,7 +249,7 @@ def add_parser(sub) -> None:
     _run_arguments(p)
     p.add_argument("-i", "--input", help="input file (default: stdin); one sentence per line, UTF-8")
     p.add_argument("-o", "--output", help="output file (default: stdout), written atomically")
-    p.add_argument("--nbest", type=number(int, 1, MAX_HYPOTHESES), default=1,
+    p.add_argument("--nbest", type=number(int, 1, MAX_BEAM), default=1,
                    help="print N hypotheses per line as 'i ||| text ||| score'")  # fmt: skip
     p.add_argument("--scores", action="store_true", help="print 'score<TAB>text' (with --nbest 1)")
     p.add_argument("--prefix-file", metavar="FILE",

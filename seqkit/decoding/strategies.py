@@ -15,6 +15,11 @@ from typing import ClassVar
 import numpy
 
 from seqkit.decoding.search import LENGTH_PENALTIES, Hypothesis, beam_search, greedy_search, sample_search
+from seqkit.ranges import check_ranges, ranged
+
+#: the most hypotheses per sentence a beam keeps: each is a decoder row at every step, so a batch of 64
+#: sentences already decodes 64000 rows at once; more would take hours or fail for memory
+MAX_BEAM = 1000
 
 
 class DecodingStrategy(abc.ABC):
@@ -57,13 +62,12 @@ class Greedy(DecodingStrategy):
 class BeamOptions:
     """Beam search: the best hypotheses under a length penalty; a beam of 1 is exactly greedy search."""
 
-    beam: int = 5  # hypotheses kept per sentence (1: greedy search); also the most --nbest can ask
+    beam: int = ranged(5, f"[1, {MAX_BEAM}]")  # hypotheses kept per sentence (1: greedy search); the most --nbest
     length_penalty: str = "gnmt"  # gnmt: ((5 + length) / 6) ** alpha | normalize: length | none
-    alpha: float = 0.6  # strength of the gnmt length penalty
+    alpha: float = ranged(0.6, "[0, inf)")  # strength of the gnmt length penalty
 
     def __post_init__(self) -> None:
-        if self.beam < 1:
-            raise ValueError(f"beam must be at least 1, got {self.beam}")
+        check_ranges(self, "decoding")
         if self.length_penalty not in LENGTH_PENALTIES:
             raise ValueError(f"length_penalty {self.length_penalty!r}: expected one of {', '.join(LENGTH_PENALTIES)}")
 
@@ -91,15 +95,13 @@ class SamplingOptions:
     """Sampling: every token drawn from the model's distribution, truncated to the top_k most probable tokens
     and to the nucleus of top_p probability; --nbest samples per sentence (back-translation)."""
 
-    top_k: int = 0  # draw among the k most probable tokens only (0: all)
-    top_p: float = 1.0  # nucleus: among the most probable tokens that make up this probability (1.0: all)
-    temperature: float = 1.0  # divides the log-probabilities: below 1 sharper, above 1 flatter
-    seed: int = 0  # the same seed gives the same samples; each sentence's are its own, whatever the batch
+    top_k: int = ranged(0, "[0, inf)")  # draw among the k most probable tokens only (0: all)
+    top_p: float = ranged(1.0, "(0, 1]")  # nucleus: among the most probable tokens that make up this probability
+    temperature: float = ranged(1.0, "(0, inf)")  # divides the log-probabilities: below 1 sharper, above 1 flatter
+    seed: int = ranged(0, "[0, inf)")  # the same seed gives the same samples; each sentence's are its own
 
     def __post_init__(self) -> None:
-        if self.top_k < 0 or not 0 < self.top_p <= 1 or self.temperature <= 0 or self.seed < 0:
-            raise ValueError(f"need top_k >= 0, 0 < top_p <= 1, temperature > 0 and seed >= 0, got top_k="
-                             f"{self.top_k}, top_p={self.top_p}, temperature={self.temperature}, seed={self.seed}")
+        check_ranges(self, "decoding")
 
 
 class Sampling(DecodingStrategy):
