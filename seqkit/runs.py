@@ -68,7 +68,7 @@ class Run:
         device = resolve_device(recipe.training.device)
         if device.kind == "cuda" and comm.size > 1:  # one process per GPU: the r-th process of a machine on GPU r
             device = resolve_device(f"cuda:{comm.local_rank}")
-        build_model(recipe, None, pm)  # a bad model option fails here, before anything is written
+        _check_components(recipe, pm)  # a bad option fails here, before anything is written
         lock = _prepare_directory(directory, recipe, pm, resume, log) if comm.is_primary else None
         try:
             comm.barrier()
@@ -374,6 +374,21 @@ class Run:
             result = compute(name, metric, hypotheses, [references])
             results.update({name: round(float(result.value), 4), f"{name}_signature": result.signature})
         return {**results, "monitor": self.recipe.evaluation.monitor, "translations": str(out)}
+
+
+def _check_components(recipe: Recipe, pm) -> None:
+    """Build the recipe's model (tiny), tokenizer and optimizer once, for the rules between their options that
+    only they know (``UserError`` naming the recipe)."""
+    build_model(recipe, None, pm)
+    options = {k: v for k, v in recipe.tokenizer.items() if k not in ("name", "joint")}
+    try:
+        pm.registry("tokenizer").get(recipe.tokenizer["name"])(**options)
+    except UserError as e:
+        raise UserError(f"{recipe.path}: {e}") from None
+    try:
+        build_optimizer(recipe, pm)
+    except ValueError as e:
+        raise UserError(f"{recipe.path}: optimizer: {e}") from None
 
 
 def _prepare_directory(directory: Path, recipe: Recipe, pm, resume: bool, log: Callable[[str], None]) -> DirectoryLock:

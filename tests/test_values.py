@@ -239,6 +239,11 @@ def test_train_writes_nothing_for_a_name_that_leaves_runs(tmp_path, monkeypatch,
         (["model.dropout=1.5"], f"{TOY}: model.dropout must be in [0, 1), got 1.5"),
         (["model.hidden_size=1000000"], f"{TOY}: model: at least 4e+12 parameters"),
         (["model.attention='multi_head_attention'", "model.attention_heads=3"], "model.attention_heads = 3: "),
+        (["optimizer.lr=-1.0"], f"{TOY}: optimizer.lr must be a number >= 0, got -1.0"),
+        (["optimizer.beta2=1.0"], f"{TOY}: optimizer.beta2 must be in [0, 1), got 1.0"),
+        (["tokenizer.min_freq=0"], f"{TOY}: tokenizer.min_freq must be an integer >= 1, got 0"),
+        (["tokenizer.name='sentencepiece'", "tokenizer.vocab_size=100"],
+         f"{TOY}: sentencepiece tokenizer: vocab_size must be at least 261, got 100"),
     ],
 )  # fmt: skip
 def test_train_refuses_a_bad_model_option_in_one_line_before_writing(tmp_path, capsys, overrides, message):

@@ -32,6 +32,7 @@ import numpy
 
 from seqkit.backend import ElementwiseKernel, to_device, use_kernels, using_device
 from seqkit.optim.flat import FlatGroup, FlatParams
+from seqkit.ranges import ranged
 
 
 class Optimizer(abc.ABC):
@@ -186,7 +187,7 @@ class Optimizer(abc.ABC):
 class SGDOptions:
     """Plain SGD: ``p -= lr * g``."""
 
-    lr: float = 0.01  # learning rate (the schedule scales it)
+    lr: float = ranged(0.01, "[0, inf)")  # learning rate (the schedule scales it)
 
 
 class SGD(Optimizer):
@@ -207,8 +208,8 @@ class SGD(Optimizer):
 class MomentumSGDOptions:
     """SGD with momentum (PyTorch's form, no dampening), optionally Nesterov's."""
 
-    lr: float = 0.01  # learning rate (the schedule scales it)
-    momentum: float = 0.9  # velocity kept from step to step
+    lr: float = ranged(0.01, "[0, inf)")  # learning rate (the schedule scales it)
+    momentum: float = ranged(0.9, "[0, 1)")  # velocity kept from step to step
     nesterov: bool = False  # Nesterov's look-ahead form
 
 
@@ -246,10 +247,10 @@ class MomentumSGD(Optimizer):
 class AdamOptions:
     """Adam (Kingma & Ba), PyTorch's formulation with bias correction."""
 
-    lr: float = 1e-3  # learning rate (the schedule scales it)
-    beta1: float = 0.9  # decay of the first-moment (mean) estimate
-    beta2: float = 0.999  # decay of the second-moment (uncentred variance) estimate
-    eps: float = 1e-8  # added to the denominator's square root
+    lr: float = ranged(1e-3, "[0, inf)")  # learning rate (the schedule scales it)
+    beta1: float = ranged(0.9, "[0, 1)")  # decay of the first-moment (mean) estimate
+    beta2: float = ranged(0.999, "[0, 1)")  # decay of the second-moment (uncentred variance) estimate
+    eps: float = ranged(1e-8, "(0, inf)")  # added to the denominator's square root
 
 
 class Adam(Optimizer):
@@ -323,7 +324,7 @@ def adam_update_kernel(p, g, m, v, beta1, beta2, step, eps, decay) -> None:
 class AdamWOptions(AdamOptions):
     """AdamW (Loshchilov & Hutter): Adam with decoupled weight decay."""
 
-    weight_decay: float = 0.01  # decoupled: p -= lr * weight_decay * p at every step
+    weight_decay: float = ranged(0.01, "[0, inf)")  # decoupled: p -= lr * weight_decay * p at every step
 
 
 class AdamW(Adam):

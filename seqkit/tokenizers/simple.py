@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqkit.errors import UserError
+from seqkit.ranges import ranged
 from seqkit.tokenizers.base import Tokenizer
 from seqkit.tokenizers.vocab import Vocabulary
 
@@ -19,8 +20,8 @@ class VocabularyOptions:
     """``max_size``: most tokens kept besides the four specials (None: all); ``min_freq``: fewest occurrences a
     token needs to be kept. Tokens left out become ``<unk>``."""
 
-    max_size: int | None = None  # most tokens kept besides the four specials (none: all)
-    min_freq: int = 1  # fewest occurrences a token needs to be kept (the others become <unk>)
+    max_size: int | None = ranged(None, "[1, inf)")  # most tokens kept besides the four specials (none: all)
+    min_freq: int = ranged(1, "[1, inf)")  # fewest occurrences a token needs to be kept (the others become <unk>)
 
 
 class _VocabularyTokenizer(Tokenizer):

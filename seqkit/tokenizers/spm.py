@@ -9,6 +9,7 @@ from pathlib import Path
 
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
+from seqkit.ranges import ranged
 from seqkit.tokenizers.base import Tokenizer
 from seqkit.tokenizers.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
 
@@ -25,13 +26,13 @@ class SentencePieceOptions:
     it is an option rather than the machine's core count: the same options give the same model anywhere.
     """
 
-    vocab_size: int = 8000  # pieces, the four specials (and with byte_fallback the 256 bytes) included
+    vocab_size: int = ranged(8000, "[1, inf)")  # pieces, the four specials (and with byte_fallback 256 bytes) in
     model_type: str = "unigram"  # unigram / bpe / char / word (SentencePiece's model types)
-    character_coverage: float = 1.0  # share of characters covered by pieces (the rest: bytes or <unk>)
+    character_coverage: float = ranged(1.0, "(0, 1]")  # share of characters covered by pieces (others: bytes, <unk>)
     byte_fallback: bool = True  # unknown characters become byte pieces, so any text round-trips
-    max_sentences: int = 2_000_000  # train on at most this many sentences (a seeded sample beyond)
-    seed: int = 0  # SentencePiece's random seed (sampling, training)
-    threads: int = 2  # training threads; part of the options because it changes the model learnt
+    max_sentences: int = ranged(2_000_000, "[1, inf)")  # train on at most this many sentences (a seeded sample beyond)
+    seed: int = ranged(0, "[0, inf)")  # SentencePiece's random seed (sampling, training)
+    threads: int = ranged(2, "[1, inf)")  # training threads; part of the options because it changes the model learnt
 
 
 class SentencePieceTokenizer(Tokenizer):
