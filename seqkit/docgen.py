@@ -161,7 +161,8 @@ def cli_reference(pm) -> str:
     parser = build_parser(pm)
     out = ["# Command-line reference", "", HEADER, "```", _usage(parser), "```", "", *_arguments(parser), ""]
     out.append("Every verb exits with 0 on success, 2 on bad input (one line naming the file, line or key; "
-               "`--debug` shows the traceback), 1 on any other failure, 130 when interrupted.")  # fmt: skip
+               "`--debug` shows the traceback), 1 on any other failure, 130 when interrupted (143 for SIGTERM; "
+               "141 when the reader of its output went away).")  # fmt: skip
     for name, sub in sorted(_subcommands(parser).items()):
         out += _verb(f"seqkit {name}", sub, "##")
     return "\n".join(out) + "\n"

@@ -46,6 +46,11 @@ _plan = _parse(os.environ.get("SEQKIT_FAULTS", ""))
 _passes: dict[str, int] = {}
 
 
+def planned(point: str) -> bool:
+    """Whether ``SEQKIT_FAULTS`` names ``point`` (for a point that must shape the work around it)."""
+    return point in _plan
+
+
 def fault_point(point: str, at: int | None = None) -> None:
     """Act as ``SEQKIT_FAULTS`` says for ``point`` at ``at`` (default: the number of this pass of ``point``)."""
     if not _plan or point not in _plan:
@@ -62,4 +67,4 @@ def fault_point(point: str, at: int | None = None) -> None:
             signal.raise_signal(signal.SIGINT if action == "sigint" else signal.SIGTERM)
 
 
-__all__ = ["fault_point"]
+__all__ = ["fault_point", "planned"]

@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 import sys
+import weakref
 from collections.abc import Iterator
 from typing import IO
 
@@ -42,32 +43,37 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
 
 
 class DirectoryLock:
-    """An exclusive OS-level lock on ``directory`` (``flock`` on ``directory/.lock``), held until ``release`` or
-    the process ends, however it ends. The file records the holder's pid and command line for the message
-    another process gets: ``BlockingIOError`` naming the holder when it is locked already. Where the platform
-    has no ``flock`` (Windows) nothing is locked."""
+    """An exclusive OS-level lock on ``directory`` (``flock`` on ``directory/.lock``), held until ``release``, the
+    object's collection or the end of the process, however it ends. The file records the holder's pid and
+    command line for the message another process gets: ``BlockingIOError`` naming the holder when it is locked
+    already. Where the platform or the file system has no ``flock`` (Windows; some network file systems)
+    nothing is locked and ``locked`` is False."""
 
     FILE = ".lock"
 
     def __init__(self, directory: str | os.PathLike) -> None:
         self.path = os.path.join(os.fspath(directory), self.FILE)
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        self._closer = weakref.finalize(self, os.close, self._fd)
+        self.locked = False
         try:
             import fcntl
-        except ImportError:  # no flock here: one writer is the user's to ensure
-            return
-        try:
+
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             holder = os.pread(self._fd, 4096, 0).decode(errors="replace").strip() or "another process"
             self.release()
             raise BlockingIOError(f"{os.fspath(directory)} is in use by {holder}") from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"pid {os.getpid()}: {' '.join(sys.argv)}\n".encode(), 0)
+        except (ImportError, OSError):  # no flock here: one writer is the user's to ensure
+            return
+        self.locked = True
+        with contextlib.suppress(OSError):  # the record is for messages only (a full disk may refuse it)
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"pid {os.getpid()}: {' '.join(sys.argv)}\n".encode(), 0)
 
     def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the lock
+            self._closer()  # closing the descriptor releases the lock
             self._fd = None
 
 

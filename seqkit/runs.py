@@ -88,6 +88,12 @@ class Run:
             self.lock.release()
             self.lock = None
 
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @classmethod
     def open(cls, directory: str | Path, pm, checkpoint: str = "best", device: str | None = None) -> Run:
         """Open a trained run and load ``checkpoint`` (``best``, ``last``, ``averaged``, or a file path) onto
@@ -254,8 +260,9 @@ class Run:
 
     # ---- training -------------------------------------------------------------------------------------------
     def train(self, *, resume: bool = False, progress: bool | None = None, log: Callable[[str], None] = print) -> dict:
-        """Train as the recipe says (resuming from the newest good snapshot when asked); returns the final
-        observation. Raises ``TrainingDiverged`` when the loss stops being finite."""
+        """Train as the recipe says (resuming from the newest snapshot that loads and fits when asked); returns
+        the final observation. Raises ``TrainingDiverged`` when the loss stops being finite, ``Interrupted``
+        (``seqkit.training``) after SIGINT or SIGTERM, ``UserError`` when resuming finds no usable snapshot."""
         from seqkit.optim import GradientClipping, TrainingPlan, WeightDecay
         from seqkit.training import (
             Accumulate,
@@ -334,8 +341,8 @@ class Run:
                 path = found[0]
                 log(f"resumed from {path} at iteration {updater.iteration} (epoch {updater.epoch})")
             elif saved_checkpoints(self.directory):
-                log(f"no checkpoint in {self.directory / 'checkpoints'} can be read: training starts from "
-                    "iteration 0")  # fmt: skip
+                raise UserError(f"no checkpoint in {self.directory / 'checkpoints'} can be read (see the warnings "
+                                "above): nothing to resume from; move them aside to start afresh")  # fmt: skip
         start = time.perf_counter()
         with using_config("autocast", "float16" if t.mixed_precision else None):
             trainer.run()
@@ -413,16 +420,18 @@ def _prepare_directory(directory: Path, recipe: Recipe, pm, resume: bool, log: C
         if saved.exists():
             # read back with this seqkit's defaults, so a key added since the run began does not count
             same = load_recipe(saved, registries=pm.registry).identity() == recipe.identity()
-            if saved_checkpoints(directory):
-                if not same:
-                    raise UserError(f"{directory} holds a run of a different recipe; choose another --run-dir, or "
-                                    f"restore {saved} to resume it")  # fmt: skip
-                if not resume:
-                    raise UserError(f"{directory} already holds this recipe's run; add --resume to continue it")
-            else:  # nothing trained yet: start afresh, keeping the tokenizer when it is this recipe's
+            # a run that failed before its first checkpoint left nothing to keep: it starts afresh (but for a
+            # --resume of another recipe, which is a mistaken directory); a run with checkpoints or results never
+            early = not saved_checkpoints(directory) and not (directory / "results.json").exists()
+            if not same and (resume or not early):
+                raise UserError(f"{directory} holds a run of a different recipe; choose another --run-dir, or "
+                                f"restore {saved} to resume it")  # fmt: skip
+            if early:
                 log(f"{directory} holds no checkpoint yet: training starts afresh")
-                for stale in ("log.jsonl", "results.json", *([] if same else [TOKENIZER_DIR])):
+                for stale in ("log.jsonl", *([] if same else [TOKENIZER_DIR])):
                     _remove(directory / stale)
+            elif not resume:
+                raise UserError(f"{directory} already holds this recipe's run; add --resume to continue it")
         with atomic_write(saved) as f:
             f.write(recipe.to_toml())
         if not tok_dir.exists():

@@ -188,14 +188,16 @@ def test_a_directory_without_checkpoints_starts_afresh_even_for_another_recipe(s
     assert_same_end(run, straight)
 
 
-def test_resume_with_every_checkpoint_unreadable_says_it_starts_over(straight, tmp_path):
+def test_resume_with_every_checkpoint_unreadable_is_refused(straight, tmp_path):
+    """Nothing is overwritten: the user decides (move them aside to start afresh)."""
     run = tmp_path / "run"
     assert train(run, faults="update@10:kill").returncode == -signal.SIGKILL
     for path in (run / "checkpoints").glob("*.npz"):
         path.write_bytes(b"not a checkpoint")
     done = train(run, "--resume")
-    assert done.returncode == 0, done.stderr
-    assert "can be read: training starts from iteration 0" in done.stdout
+    assert done.returncode == 2, done.stderr
+    assert "can be read (see the warnings above): nothing to resume from" in done.stderr
+    assert all(p.read_bytes() == b"not a checkpoint" for p in (run / "checkpoints").glob("*.npz"))
 
 
 def test_a_bad_fault_plan_is_refused():
@@ -208,12 +210,28 @@ def test_a_bad_fault_plan_is_refused():
         _parse("update:explode")
 
 
-def test_in_process_training_holds_the_lock_only_while_it_runs(tmp_path, capsys):
-    run = tmp_path / "run"
+def test_in_process_training_holds_the_lock_only_while_it_runs(tmp_path, monkeypatch):
+    """While ``seqkit train`` trains (here: when its trainer starts), the run directory is locked; once the
+    command is done, it is free again."""
+    from seqkit.training import Trainer
+
+    run, seen = tmp_path / "run", []
+    start = Trainer.run
+
+    def run_and_probe(trainer):
+        try:
+            DirectoryLock(run).release()
+            seen.append("free")
+        except BlockingIOError as e:
+            seen.append(str(e))
+        return start(trainer)
+
+    monkeypatch.setattr(Trainer, "run", run_and_probe)
     quick = ["--set", "training.epochs=1", "--set", "evaluation.dev_bleu=false",
              "--set", "evaluation.monitor='val/loss'"]  # fmt: skip
     assert main(["train", str(TOY), "--run-dir", str(run), "--no-progress", *quick]) == 0
-    DirectoryLock(run).release()  # free again once the command is done
+    assert seen == [f"{run} is in use by pid {os.getpid()}: {' '.join(sys.argv)}"]
+    DirectoryLock(run).release()
 
 
 def test_ctrl_c_while_the_command_line_loads_ends_it_quietly():
@@ -221,6 +239,7 @@ def test_ctrl_c_while_the_command_line_loads_ends_it_quietly():
     interrupted program."""
     import time
 
+    interrupted = 0
     for delay in (0.1, 0.2, 0.3, 0.45):
         proc = subprocess.Popen([str(Path(sys.executable).parent / "seqkit"), "plugins"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -229,5 +248,7 @@ def test_ctrl_c_while_the_command_line_loads_ends_it_quietly():
         _, err = proc.communicate(timeout=60)
         if proc.returncode == 0:
             continue  # it was done before the signal came
+        interrupted += 1
         assert proc.returncode in (130, -signal.SIGINT), (delay, proc.returncode, err)
         assert "Traceback" not in err, (delay, err)
+    assert interrupted, "every start was over before its signal: nothing was tested"

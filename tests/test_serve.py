@@ -178,7 +178,7 @@ def _post(url: str, body: dict) -> dict:
 def test_concurrent_requests_share_batches(run_dir):
     """16 clients each sending one line at once: fewer decoder batches than requests, and every answer what
     the line gets alone."""
-    service = Service({"toy": Run.open(run_dir, get_plugin_manager())}, Limits(window_ms=200))
+    service = Service({"toy": Run.open(run_dir, get_plugin_manager())}, Limits(window_ms=200, max_wait_ms=1000))
     lines = [" ".join("abcdefghij"[j] for j in range(i % 7 + 1)) for i in range(16)]
     alone = [h[0].text for h in service.runs["toy"].translate(lines)]
     with serving(service) as url:
@@ -213,10 +213,10 @@ def _batches_of(arrivals_ms: list[float], limits: Limits) -> list[list[int]]:
 
 
 def test_a_batch_stays_open_while_requests_keep_joining():
-    """Requests 20 ms apart join one batch with a 50 ms window however long the train (up to max_wait_ms);
-    a 300 ms pause opens a new batch; max_wait_ms and the token budget close a batch that would grow on."""
-    steady = [20.0 * i for i in range(10)]  # 180 ms from first to last, each within 50 ms of the one before
-    assert _batches_of([*steady, 500.0, 520.0], Limits(window_ms=50, max_wait_ms=1000)) == [list(range(10)), [10, 11]]
+    """Requests 20 ms apart join one batch with a 100 ms window however long the train (up to max_wait_ms);
+    a 420 ms pause opens a new batch; max_wait_ms and the token budget close a batch that would grow on."""
+    steady = [20.0 * i for i in range(10)]  # 180 ms from first to last, each within 100 ms of the one before
+    assert _batches_of([*steady, 600.0, 620.0], Limits(window_ms=100, max_wait_ms=1000)) == [list(range(10)), [10, 11]]
     capped = _batches_of(steady, Limits(window_ms=50, max_wait_ms=90))
     assert len(capped) >= 2 and capped[0] == list(range(len(capped[0]))) and len(capped[0]) <= 6, capped
     assert _batches_of([0.0] * 5, Limits(window_ms=50, batch_tokens=2)) == [[0, 1], [2, 3], [4]]

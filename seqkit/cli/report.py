@@ -6,7 +6,6 @@ Needs matplotlib (``pip install 'seqkit[plot]'``); without it the command says s
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy
@@ -30,16 +29,13 @@ def _pyplot():
 
 
 def read_log(path: Path) -> list[dict]:
-    """The JSON objects of ``log.jsonl``; raises ``UserError`` naming the file and line of a bad one."""
+    """The entries of ``log.jsonl`` (without a last line a running or killed run left half-written); raises
+    ``UserError`` naming the file and line of a bad one."""
+    from seqkit.training.extensions import read_log as read_entries
+
     if not path.is_file():
         raise UserError(f"{path}: no training log (run seqkit train first)")
-    entries = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise UserError(f"{path}: line {lineno} is not JSON") from None
-    return entries
+    return read_entries(path, torn_end=True)
 
 
 def plot_curves(entries: list[dict], out: Path) -> list[Path]:

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     if args.device:
         recipe.training.device = args.device
     directory = Path(args.run_dir or Path("runs") / recipe.name)
-    if args.init_from:
+    if args.init_from and args.init_from not in ("best", "last", "averaged"):
         load_checkpoint(args.init_from)  # an unreadable file is refused before anything is written
     run = Run.create(recipe, directory, pm, resume=args.resume, log=say, comm=comm)
     try:

@@ -62,7 +62,7 @@ class Greedy(DecodingStrategy):
 class BeamOptions:
     """Beam search: the best hypotheses under a length penalty; a beam of 1 is exactly greedy search."""
 
-    beam: int = ranged(5, f"[1, {MAX_BEAM}]")  # hypotheses kept per sentence (1: greedy search); the most --nbest
+    beam: int = ranged(5, f"[1, {MAX_BEAM}]")  # hypotheses kept per sentence (1: greedy); also --nbest's most
     length_penalty: str = "gnmt"  # gnmt: ((5 + length) / 6) ** alpha | normalize: length | none
     alpha: float = ranged(0.6, "[0, inf)")  # strength of the gnmt length penalty
 
@@ -96,7 +96,7 @@ class SamplingOptions:
     and to the nucleus of top_p probability; --nbest samples per sentence (back-translation)."""
 
     top_k: int = ranged(0, "[0, inf)")  # draw among the k most probable tokens only (0: all)
-    top_p: float = ranged(1.0, "(0, 1]")  # nucleus: among the most probable tokens that make up this probability
+    top_p: float = ranged(1.0, "(0, 1]")  # nucleus: the most probable tokens making up this probability (1: all)
     temperature: float = ranged(1.0, "(0, inf)")  # divides the log-probabilities: below 1 sharper, above 1 flatter
     seed: int = ranged(0, "[0, inf)")  # the same seed gives the same samples; each sentence's are its own
 

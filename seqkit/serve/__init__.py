@@ -61,6 +61,9 @@ class Limits:
         for name in ("window_ms", "max_wait_ms"):
             if not 0 <= getattr(self, name) <= 10_000:
                 raise UserError(f"{name.replace('_', '-')} must be between 0 and 10000, got {getattr(self, name)}")
+        if self.window_ms > self.max_wait_ms:
+            raise UserError(f"window-ms ({self.window_ms}) must not exceed max-wait-ms ({self.max_wait_ms}): a "
+                            "batch waits at most max-wait-ms")  # fmt: skip
 
 
 class BadRequest(Exception):

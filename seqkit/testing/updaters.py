@@ -239,6 +239,7 @@ class _Task:
         self.recipe = case._call("the kit's recipe", load_recipe, path, registries=self.pm.registry)
         self.run = Run.create(self.recipe, directory / "run", self.pm, log=lambda *a, **k: None)
         self.data = self.run.parallel_data("train")
+        self.run.close()  # the kit drives the parts itself: nothing else writes to the run directory
         self.options = {k: v for k, v in self.recipe.updater.items() if k != "name"}
 
     def parts(self, seed: int) -> tuple[Any, Any, Any]:

@@ -26,7 +26,7 @@ class SentencePieceOptions:
     it is an option rather than the machine's core count: the same options give the same model anywhere.
     """
 
-    vocab_size: int = ranged(8000, "[1, inf)")  # pieces, the four specials (and with byte_fallback 256 bytes) in
+    vocab_size: int = ranged(8000, "[1, inf)")  # pieces, counting the 4 specials (and byte_fallback's 256 bytes)
     model_type: str = "unigram"  # unigram / bpe / char / word (SentencePiece's model types)
     character_coverage: float = ranged(1.0, "(0, 1]")  # share of characters covered by pieces (others: bytes, <unk>)
     byte_fallback: bool = True  # unknown characters become byte pieces, so any text round-trips

@@ -78,7 +78,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, numpy.ndarray], 
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(arrays.pop(META_KEY).tobytes())
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
-        if "pickle" in str(e):  # an array of Python objects: never loaded, whoever wrote it
+        if isinstance(e, ValueError) and "allow_pickle" in str(e):  # Python objects: never loaded, whoever wrote them
             raise CheckpointError(f"{path}: not a seqkit checkpoint (it holds pickled Python objects)") from None
         raise CheckpointError(f"{path}: not a readable seqkit checkpoint ({type(e).__name__}: {e})") from e
     if meta.get("format") != FORMAT:

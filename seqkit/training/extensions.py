@@ -16,7 +16,7 @@ import numpy
 from seqkit.config import no_grad, using_config
 from seqkit.distributed import Communicator
 from seqkit.errors import UserError
-from seqkit.faults import fault_point
+from seqkit.faults import fault_point, planned
 from seqkit.io import atomic_write
 from seqkit.training.checkpoints import save_checkpoint, snapshot_paths
 from seqkit.training.trainer import (
@@ -48,9 +48,9 @@ class LogReport(Extension):
     def initialize(self, trainer: Trainer) -> None:
         self._since = time.perf_counter()
         if self.path.exists():  # a resumed run: drop what was logged after the snapshot it resumes from
-            entries = read_log(self.path, torn_end=True)
+            entries, torn = read_log(self.path, torn_end=True), not self.path.read_bytes().endswith(b"\n")
             kept = [e for e in entries if e["iteration"] <= trainer.updater.iteration]
-            if len(kept) != len(entries) or not self.path.read_bytes().endswith(b"\n"):
+            if len(kept) != len(entries) or torn:
                 with atomic_write(self.path) as f:
                     f.writelines(json.dumps(e) + "\n" for e in kept)
 
@@ -76,11 +76,13 @@ class LogReport(Extension):
         self.entries.append(entry)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(entry) + "\n"
-        with open(self.path, "a", encoding="utf-8") as f:  # in two parts: a fault test cuts the line between
-            f.write(line[: len(line) // 2])
-            f.flush()
-            fault_point("log", u.iteration)
-            f.write(line[len(line) // 2 :])
+        with open(self.path, "a", encoding="utf-8") as f:
+            if planned("log"):  # a fault test cuts the line in the middle
+                f.write(line[: len(line) // 2])
+                f.flush()
+                fault_point("log", u.iteration)
+                line = line[len(line) // 2 :]
+            f.write(line)
         self._reset()
 
     def state_dict(self) -> dict[str, Any]:
@@ -225,13 +227,14 @@ class BleuEvaluator(Extension):
 class Snapshot(Extension):
     """Saves the whole training state as ``checkpoints/snapshot_<iteration>.npz`` when its trigger fires, keeping
     the ``keep`` newest; ``last.npz`` is the newest state saved and ``best.npz`` the state of the best
-    ``monitor`` value (both hard links). An interrupted run saves its state at the end of the last complete
-    iteration as ``last.npz`` alone, so which numbered snapshots are kept depends on the schedule only. It runs
-    after every other extension, so the state it saves is the state after this iteration is complete.
+    ``monitor`` value (hard links to the snapshots). A run that ends or is interrupted between scheduled
+    snapshots saves its state at the end of the last complete iteration as ``last.npz`` alone, so which
+    numbered snapshots are kept depends on the schedule only. It runs after every other extension, so the
+    state it saves is the state after this iteration is complete.
 
     Each file a checkpoint's state speaks of is in place before that checkpoint is: a snapshot is written
     (atomically) first, then linked as ``best.npz`` when it is the best, then as ``last.npz``, which a resume
-    reads first. A kill anywhere leaves ``last.npz`` at a complete snapshot whose ``best.npz`` is in place."""
+    reads first. A kill anywhere leaves ``last.npz`` a complete state whose ``best.npz`` is in place."""
 
     priority = PRIORITY_READER - 10
     name = "snapshot"
@@ -258,7 +261,9 @@ class Snapshot(Extension):
             self.best = float(value)
         numbered = self.directory / f"snapshot_{iteration}.npz"
         with trainer.uninterruptible():
-            if trainer.saved_iteration != iteration or not numbered.exists():
+            # (another snapshot extension may have written this iteration already: its file holds this one's
+            # state too, unless this one has just found a new best)
+            if trainer.saved_iteration != iteration or better or not numbered.exists():
                 self._write(trainer, numbered)
             fault_point("checkpoint", iteration)
             if better:
@@ -283,7 +288,8 @@ class Snapshot(Extension):
         trainer.saved_iteration = trainer.updater.iteration
 
     def finalize(self, trainer: Trainer) -> None:
-        """Save the state of an interrupted run (not of one that diverged, nor of a half-done iteration)."""
+        """Save the state at the end, unless a snapshot of it exists or it is not one to keep: a run that
+        diverged, or an iteration that did not complete."""
         if trainer.diverged or not trainer.consistent or trainer.saved_iteration == trainer.updater.iteration:
             return
         with trainer.uninterruptible():

@@ -153,7 +153,7 @@ class Trainer:
         self.consistent = True
         #: the iteration whose state the newest checkpoint written by this run holds (or it resumed from)
         self.saved_iteration: int | None = None
-        self._uninterruptible, self._stop_now = 0, False
+        self._uninterruptible, self._stop_now, self._finishing = 0, False, False
         self.elapsed = 0.0  # seconds of training, over every resumed part of the run
         self._extensions: dict[str, _Registered] = {}
         self._start: float | None = None
@@ -191,6 +191,7 @@ class Trainer:
         for r in ordered:
             r.extension.initialize(self)
         self._start = time.perf_counter()
+        self._stop_now = self._finishing = False
         signals: list[int] = []
 
         def on_signal(signum, frame) -> None:
@@ -199,7 +200,7 @@ class Trainer:
                 if self.comm.is_primary:
                     print(f"seqkit: {signal.Signals(signum).name}: stopping after this iteration, which is then "
                           "saved (Ctrl-C again to stop at once, without saving it)", file=sys.stderr)  # fmt: skip
-            elif self._uninterruptible:
+            elif self._uninterruptible or self._finishing:  # a checkpoint being written, or the last one
                 self._stop_now = True
                 if self.comm.is_primary:
                     print("seqkit: stopping once the checkpoint being written is complete", file=sys.stderr)
@@ -225,17 +226,19 @@ class Trainer:
                     self.consistent = True
                     if self.comm.any(bool(signals)):
                         raise KeyboardInterrupt
-            finally:
+            finally:  # after an error too; signals now only wait for the end (an error stays the error)
+                self._finishing = True
                 self.elapsed = self.total_elapsed()
                 self._start = None
                 for r in ordered:
                     r.extension.finalize(self)
         except KeyboardInterrupt:
-            raise Interrupted(signals[0] if signals else signal.SIGINT, self.updater.iteration,
-                              self.saved_iteration) from None  # fmt: skip
+            signals.append(signal.SIGINT)  # for a KeyboardInterrupt not from our handler
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+        if signals:  # (a signal after the last iteration stops the command too; that state is saved as well)
+            raise Interrupted(signals[0], self.updater.iteration, self.saved_iteration)
 
     @contextlib.contextmanager
     def uninterruptible(self) -> Iterator[None]:
@@ -246,7 +249,7 @@ class Trainer:
             yield
         finally:
             self._uninterruptible -= 1
-        if self._stop_now and not self._uninterruptible:
+        if self._stop_now and not self._uninterruptible and not self._finishing:
             self._stop_now = False
             raise KeyboardInterrupt
 
