@@ -347,9 +347,9 @@ def test_rules_between_recipe_keys_are_checked_before_anything_runs(tmp_path, ov
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[updater]\nname = 'accumulate'\naccumulate = 0\n", "updater: accumulate must be a positive number"),
-        ("[schedule]\nname = 'inverse_sqrt'\nwarmup = 0\n", "schedule: warmup must be > 0, got 0"),
-        ("[schedule]\nname = 'plateau'\nfactor = 1.5\n", r"schedule: factor must be in \(0, 1\), got 1.5"),
+        ("[updater]\nname = 'accumulate'\naccumulate = 0\n", "updater.accumulate must be an integer >= 1, got 0"),
+        ("[schedule]\nname = 'inverse_sqrt'\nwarmup = 0\n", "schedule.warmup must be an integer >= 1, got 0"),
+        ("[schedule]\nname = 'plateau'\nfactor = 1.5\n", r"schedule.factor must be in \(0, 1\), got 1.5"),
         ("[schedule]\nname = 'step'\nevery = 2\n", "schedule: unknown key 'every'; known keys: epochs, gamma"),
     ],
 )

@@ -16,6 +16,8 @@ import dataclasses
 import math
 from typing import Any
 
+from seqkit.ranges import check_ranges, ranged
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingPlan:
@@ -30,61 +32,50 @@ class TrainingPlan:
         return self.epochs * self.updates_per_epoch
 
 
-def _positive(**values: float) -> None:
-    """``ValueError`` naming the first of ``values`` that is not positive."""
-    for key, value in values.items():
-        if not value > 0:
-            raise ValueError(f"{key} must be > 0, got {value}")
-
-
 @dataclasses.dataclass
 class InverseSqrtOptions:
     """Options of the ``inverse_sqrt`` schedule."""
 
-    warmup: int = 4000  # updates of linear warmup to the optimizer's lr, then decay as 1/sqrt(update)
+    warmup: int = ranged(4000, "[1, inf)")  # updates of linear warmup to the optimizer's lr, then 1/sqrt(update)
 
     def __post_init__(self) -> None:
-        _positive(warmup=self.warmup)
+        check_ranges(self, "schedule")
 
 
 @dataclasses.dataclass
 class CosineOptions:
     """Options of the ``cosine`` schedule."""
 
-    warmup: int = 0  # updates of linear warmup, then a half cosine down to min_lr at the end of the last epoch
-    min_lr: float = 0.0  # the rate the cosine ends at
+    warmup: int = ranged(0, "[0, inf)")  # updates of linear warmup, then a half cosine to min_lr at the last epoch
+    min_lr: float = ranged(0.0, "[0, inf)")  # the rate the cosine ends at
 
     def __post_init__(self) -> None:
-        if self.warmup < 0 or self.min_lr < 0:
-            raise ValueError(f"warmup and min_lr must be >= 0, got {self.warmup} and {self.min_lr}")
+        check_ranges(self, "schedule")
 
 
 @dataclasses.dataclass
 class DecayOptions:
     """Options of the ``step`` and ``exponential`` schedules."""
 
-    gamma: float = 0.5  # factor the rate is multiplied by...
-    epochs: int = 1  # ...every this many epochs (step: at once; exponential: smoothly, update by update)
+    gamma: float = ranged(0.5, "(0, inf)")  # factor the rate is multiplied by...
+    epochs: int = ranged(1, "[1, inf)")  # ...every this many epochs (step: at once; exponential: smoothly)
 
     def __post_init__(self) -> None:
-        _positive(gamma=self.gamma, epochs=self.epochs)
+        check_ranges(self, "schedule")
 
 
 @dataclasses.dataclass
 class PlateauOptions:
     """Options of the ``plateau`` schedule (the monitored value is ``evaluation.monitor``)."""
 
-    factor: float = 0.5  # multiply the rate by this when the monitored value stalls...
-    patience: int = 0  # ...for more than this many validations in a row
-    threshold: float = 0.0  # an improvement smaller than this (absolute) does not count
-    cooldown: int = 0  # validations after a reduction that are not counted
-    min_lr: float = 0.0  # the rate never goes below this
+    factor: float = ranged(0.5, "(0, 1)")  # multiply the rate by this when the monitored value stalls...
+    patience: int = ranged(0, "[0, inf)")  # ...for more than this many validations in a row
+    threshold: float = ranged(0.0, "[0, inf)")  # an improvement smaller than this (absolute) does not count
+    cooldown: int = ranged(0, "[0, inf)")  # validations after a reduction that are not counted
+    min_lr: float = ranged(0.0, "[0, inf)")  # the rate never goes below this
 
     def __post_init__(self) -> None:
-        if not 0 < self.factor < 1:
-            raise ValueError(f"factor must be in (0, 1), got {self.factor}")
-        if min(self.patience, self.threshold, self.cooldown, self.min_lr) < 0:
-            raise ValueError("patience, threshold, cooldown and min_lr must be >= 0")
+        check_ranges(self, "schedule")
 
 
 class Schedule:

@@ -16,17 +16,17 @@ import dataclasses
 from typing import Any, ClassVar
 
 from seqkit.faults import fault_point
+from seqkit.ranges import check_ranges, ranged
 
 
 @dataclasses.dataclass
 class AccumulateOptions:
     """Options of the ``accumulate`` updater."""
 
-    accumulate: int = 2  # batches per update (each batch at most training.max_tokens)
+    accumulate: int = ranged(2, "[1, inf)")  # batches per update (each batch at most training.max_tokens)
 
     def __post_init__(self) -> None:
-        if self.accumulate < 1:
-            raise ValueError(f"accumulate must be a positive number of batches, got {self.accumulate}")
+        check_ranges(self, "updater")
 
 
 class LossScaler:
