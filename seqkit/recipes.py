@@ -257,6 +257,10 @@ def load_recipe(path: str | Path, overrides: list[str] = (), *, registries: Call
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: no such recipe file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: a directory, not a recipe file (a .toml file)") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read the recipe ({e.strerror or e})") from None
     except UnicodeDecodeError as e:
         raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:

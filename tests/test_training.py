@@ -53,6 +53,12 @@ def test_recipe_errors_name_the_file_key_and_expectation(tmp_path, text, message
         load_recipe(_write(tmp_path, text), registries=_registries())
 
 
+def test_a_recipe_path_that_is_a_directory_is_named(tmp_path, capsys):
+    assert main(["train", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"seqkit train: error: {tmp_path}: a directory, not a recipe file (a .toml file)\n"
+
+
 def test_recipe_schema_and_missing_file(tmp_path):
     path = tmp_path / "r.toml"
     path.write_text("schema = 3\n")

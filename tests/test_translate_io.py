@@ -111,6 +111,21 @@ def test_bad_settings_are_refused_before_anything_is_translated(run, capsys, tmp
     assert code == 2 and out == "" and message in err and len(err.splitlines()) == 1, err
 
 
+def test_a_broken_gzip_input_is_named_with_what_is_wrong(run, capsys, tmp_path):
+    """gzip is recognised by content (the file is in.txt): a truncated stream and a bad CRC are one line each,
+    naming the file and how far it could be read, and nothing is written to the output."""
+    import gzip
+
+    packed = gzip.compress((LINES * 200).encode())
+    flipped = bytearray(packed)
+    flipped[-6] ^= 0xFF  # the CRC
+    for data, problem in [(packed[: len(packed) // 2], "Compressed file ended"), (bytes(flipped), "CRC check failed")]:
+        code, out, err = _translate(run, capsys, tmp_path, "-o", str(tmp_path / "out.txt"), lines=data)
+        assert code == 2 and out == "" and err.count("\n") == 1, err
+        assert "in.txt: unreadable after line" in err and problem in err, err
+        assert not (tmp_path / "out.txt").exists()
+
+
 def test_invalid_utf8_names_the_input_and_line(run, capsys, tmp_path):
     code, out, err = _translate(run, capsys, tmp_path, lines=b"a b\nc \xff d\n")
     assert code == 2 and out == "" and "in.txt:2: invalid UTF-8 (byte 0xff" in err
