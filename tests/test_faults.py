@@ -28,11 +28,18 @@ SETTINGS = ["--set", "training.epochs=2", "--set", "model.dropout=0.2", "--set",
             "--set", "training.log_every=5"]  # fmt: skip
 
 
+def interruptible() -> None:
+    """In a child before it runs: Ctrl-C as a terminal gives it, even where this process ignores SIGINT (a
+    background job of a shell, nohup)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def train(run: Path, *extra: str, faults: str = "") -> subprocess.CompletedProcess:
     """``seqkit train`` of the toy recipe with SETTINGS in a process of its own, with ``SEQKIT_FAULTS=faults``."""
     env = {**os.environ, "SEQKIT_FAULTS": faults}
     command = [sys.executable, "-m", "seqkit", "train", str(TOY), "--run-dir", str(run), "--no-progress", *SETTINGS]
-    return subprocess.run([*command, *extra], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([*command, *extra], env=env, capture_output=True, text=True, timeout=300,
+                          preexec_fn=interruptible)  # fmt: skip
 
 
 def checkpoint(run: Path, name: str) -> tuple[dict, dict]:
@@ -242,7 +249,7 @@ def test_ctrl_c_while_the_command_line_loads_ends_it_quietly():
     interrupted = 0
     for delay in (0.1, 0.2, 0.3, 0.45):
         proc = subprocess.Popen([str(Path(sys.executable).parent / "seqkit"), "plugins"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+                                stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)  # fmt: skip
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)

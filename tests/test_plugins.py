@@ -660,7 +660,7 @@ def test_seqkit_plugins_text(installed, capsys):
     at = lines.index("  tokenizer: sentencepiece")
     assert lines[at + 1 : at + 3] == [
         "    aliases: spm",
-        "    option vocab_size: int = 8000  pieces, the four specials (and with byte_fallback the 256 bytes) included",
+        "    option vocab_size: int = 8000  pieces, counting the 4 specials (and byte_fallback's 256 bytes)",
     ]
     assert lines[-4:] == [
         "good (seqkit-good 2.0)",
@@ -697,7 +697,7 @@ def test_seqkit_plugins_json(installed, capsys):
     (spm,) = [c for c in builtin["components"]["tokenizer"] if c["name"] == "sentencepiece"]
     assert spm["aliases"] == ["spm"] and spm["options"][0] == {
         "name": "vocab_size", "type": "int", "default": 8000, "required": False,
-        "help": "pieces, the four specials (and with byte_fallback the 256 bytes) included",
+        "help": "pieces, counting the 4 specials (and byte_fallback's 256 bytes)",
     }  # fmt: skip
 
 

@@ -271,7 +271,8 @@ def test_sigint_stops_after_the_iteration_saves_and_resumes_exactly(tmp_path):
     straight, run = tmp_path / "straight", tmp_path / "run"
     assert _train(straight, *settings) == 0
     cmd = [sys.executable, "-m", "seqkit", "train", str(TOY), "--run-dir", str(run), "--no-progress", *settings]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     deadline = time.time() + 120
     while not (run / "log.jsonl").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.01)
