@@ -17,6 +17,11 @@ from typing import Any
 
 from seqkit.errors import UserError
 
+#: the most hypotheses per sentence a beam keeps (``decoding.beam``, ``--beam``, ``--nbest``): each is a decoder
+#: row at every step, so a batch of 64 sentences already decodes 64000 rows at once; more would take hours or fail
+#: for memory
+MAX_BEAM = 1000
+
 _INTERVAL = re.compile(r"([\[(])\s*([^,\s]+)\s*,\s*([^,\s]+)\s*([\])])")
 
 

@@ -387,9 +387,8 @@ def _check_components(recipe: Recipe, pm) -> None:
     """Build the recipe's model (tiny), tokenizer and optimizer once, for the rules between their options that
     only they know (``UserError`` naming the recipe)."""
     build_model(recipe, None, pm)
-    options = {k: v for k, v in recipe.tokenizer.items() if k not in ("name", "joint")}
     try:
-        pm.registry("tokenizer").get(recipe.tokenizer["name"])(**options)
+        pm.registry("tokenizer").get(recipe.tokenizer["name"])(**_tokenizer_options(recipe))
     except UserError as e:
         raise UserError(f"{recipe.path}: {e}") from None
     try:
@@ -398,11 +397,19 @@ def _check_components(recipe: Recipe, pm) -> None:
         raise UserError(f"{recipe.path}: optimizer: {e}") from None
 
 
+def _tokenizer_options(recipe: Recipe) -> dict[str, Any]:
+    """The tokenizer class's options: ``[tokenizer]`` but its name and ``joint`` (the pair's, not the class's)."""
+    options = _options_of(recipe.tokenizer)
+    options.pop("joint", None)
+    return options
+
+
 def _prepare_directory(directory: Path, recipe: Recipe, pm, resume: bool, log: Callable[[str], None]) -> DirectoryLock:
     """Check ``recipe``'s data, lock ``directory`` (``Run.create``), write the recipe there and train the tokenizer
     unless it is there. A directory that holds no checkpoint yet is started afresh."""
-    for split in ("train", "dev", "test"):  # a missing data file fails before anything is written
-        for path in data_files(recipe, split, pm):
+    files = {split: data_files(recipe, split, pm) for split in ("train", "dev", "test")}
+    for split, paths in files.items():  # a missing data file fails before anything is written
+        for path in paths:
             if not path.is_file():
                 raise UserError(f"{recipe.path}: the {split} data {path} is not a file")
     if directory.exists() and not directory.is_dir():
@@ -435,9 +442,8 @@ def _prepare_directory(directory: Path, recipe: Recipe, pm, resume: bool, log: C
         with atomic_write(saved) as f:
             f.write(recipe.to_toml())
         if not tok_dir.exists():
-            src_path, tgt_path = data_files(recipe, "train", pm)
+            src_path, tgt_path = files["train"]
             entry = pm.registry("tokenizer").entry(recipe.tokenizer["name"])
-            options = {k: v for k, v in recipe.tokenizer.items() if k not in ("name", "joint")}
             pairs = list(read_parallel(src_path, tgt_path, empty=recipe.data.empty))
             if not pairs:
                 raise UserError(f"{recipe.path}: the training data {src_path} and {tgt_path} hold no sentence pairs")
@@ -448,7 +454,8 @@ def _prepare_directory(directory: Path, recipe: Recipe, pm, resume: bool, log: C
             if not pairs:
                 raise UserError(f"{recipe.path}: every training pair has a side over data.max_len = {limit} words")
             log(f"training the {recipe.tokenizer['name']} tokenizer on {len(pairs)} sentence pairs")
-            pair = TokenizerPair.train(entry.obj, options, [p[0] for p in pairs], [p[1] for p in pairs],
+            sources, targets = [p[0] for p in pairs], [p[1] for p in pairs]
+            pair = TokenizerPair.train(entry.obj, _tokenizer_options(recipe), sources, targets,
                                        joint=recipe.tokenizer.get("joint", True))  # fmt: skip
             tmp = directory / f".{TOKENIZER_DIR}.tmp"  # saved beside, then renamed: all there or not at all
             _remove(tmp)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy
 
 from seqkit.cli.flags import number
-from seqkit.decoding.strategies import MAX_BEAM
 from seqkit.errors import UserError
 from seqkit.io import atomic_write
+from seqkit.ranges import MAX_BEAM
 
 
 def _decoding(args: argparse.Namespace, run) -> dict:

@@ -15,11 +15,7 @@ from typing import ClassVar
 import numpy
 
 from seqkit.decoding.search import LENGTH_PENALTIES, Hypothesis, beam_search, greedy_search, sample_search
-from seqkit.ranges import check_ranges, ranged
-
-#: the most hypotheses per sentence a beam keeps: each is a decoder row at every step, so a batch of 64
-#: sentences already decodes 64000 rows at once; more would take hours or fail for memory
-MAX_BEAM = 1000
+from seqkit.ranges import MAX_BEAM, check_ranges, ranged
 
 
 class DecodingStrategy(abc.ABC):

@@ -74,8 +74,9 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, numpy.ndarray], 
         with open(path, "rb") as f:
             if f.read(4) != b"PK\x03\x04":  # an .npz file is a zip archive
                 raise CheckpointError(f"{path}: not a seqkit checkpoint (not an .npz archive)")
-        with numpy.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+            f.seek(0)
+            with numpy.load(f, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
         meta = json.loads(arrays.pop(META_KEY).tobytes())
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
         if isinstance(e, ValueError) and "allow_pickle" in str(e):  # Python objects: never loaded, whoever wrote them

@@ -48,7 +48,8 @@ class LogReport(Extension):
     def initialize(self, trainer: Trainer) -> None:
         self._since = time.perf_counter()
         if self.path.exists():  # a resumed run: drop what was logged after the snapshot it resumes from
-            entries, torn = read_log(self.path, torn_end=True), not self.path.read_bytes().endswith(b"\n")
+            data = self.path.read_bytes()
+            entries, torn = log_entries(data, self.path, torn_end=True), not data.endswith(b"\n")
             kept = [e for e in entries if e["iteration"] <= trainer.updater.iteration]
             if len(kept) != len(entries) or torn:
                 with atomic_write(self.path) as f:
@@ -95,7 +96,11 @@ class LogReport(Extension):
 def read_log(path: Path, *, torn_end: bool = False) -> list[dict[str, Any]]:
     """The entries of a ``log.jsonl``. ``torn_end``: a last line without its line end (a write that a kill or a
     full disk cut short) is dropped; any other line that is not a JSON object is ``UserError`` naming it."""
-    data = path.read_bytes()
+    return log_entries(path.read_bytes(), path, torn_end=torn_end)
+
+
+def log_entries(data: bytes, path: Path, *, torn_end: bool = False) -> list[dict[str, Any]]:
+    """``read_log`` of the file's bytes ``data``."""
     lines = data.decode("utf-8", errors="replace").splitlines()
     if torn_end and lines and not data.endswith(b"\n"):
         lines.pop()
